@@ -1,0 +1,108 @@
+/**
+ * Picks and initializes the TensorFlow.js backend, and registers the kernels the wasm backend lacks.
+ * `auto` tries @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node (optional peer dependencies that
+ * users install themselves: their installers download libtensorflow), then wasm, then cpu.
+ * Kernels are registered here and nowhere else.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+export const BACKEND_NAMES = ["auto", "wasm", "cpu", "node", "node-gpu"] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** The tfjs backend name each choice registers (tfjs-node and tfjs-node-gpu both register "tensorflow"). */
+const TFJS_NAME: Record<Exclude<BackendName, "auto">, string> = {
+  "node-gpu": "tensorflow",
+  node: "tensorflow",
+  wasm: "wasm",
+  cpu: "cpu",
+};
+
+const PACKAGE: Partial<Record<BackendName, string>> = {
+  "node-gpu": "@tensorflow/tfjs-node-gpu",
+  node: "@tensorflow/tfjs-node",
+  wasm: "@tensorflow/tfjs-backend-wasm",
+};
+
+let active: { requested: BackendName; chosen: Exclude<BackendName, "auto"> } | undefined;
+
+/** Loads the backend's package (if any) and makes it current. Throws with the install hint on failure. */
+async function activate(name: Exclude<BackendName, "auto">): Promise<void> {
+  const pkg = PACKAGE[name];
+  if (pkg) {
+    try {
+      await import(pkg);
+    } catch (cause) {
+      throw new Error(`backend "${name}" needs ${pkg}, which could not be loaded: run \`npm install ${pkg}\``, { cause });
+    }
+  }
+  if (name === "wasm") registerWasmKernels();
+  const ok = await tf.setBackend(TFJS_NAME[name]);
+  if (!ok) throw new Error(`backend "${name}" failed to initialize`);
+  await tf.ready();
+}
+
+/**
+ * Makes `name` the current backend and returns the concrete choice. Idempotent; `auto` falls through
+ * node-gpu → node → wasm → cpu and keeps the first that initializes.
+ */
+export async function initBackend(name: BackendName = "auto", log: (msg: string) => void = () => {}): Promise<string> {
+  if (active && (active.requested === name || active.chosen === name)) {
+    if (tf.getBackend() !== TFJS_NAME[active.chosen]) await tf.setBackend(TFJS_NAME[active.chosen]);
+    return active.chosen;
+  }
+  const order: Exclude<BackendName, "auto">[] = name === "auto" ? ["node-gpu", "node", "wasm", "cpu"] : [name];
+  const failures: string[] = [];
+  for (const candidate of order) {
+    try {
+      await activate(candidate);
+      active = { requested: name, chosen: candidate };
+      log(`rlvr: using the ${candidate} backend${failures.length ? ` (${failures.join("; ")})` : ""}`);
+      return candidate;
+    } catch (err) {
+      if (name !== "auto") throw err;
+      failures.push(`${candidate} unavailable`);
+    }
+  }
+  throw new Error("bug: the cpu backend ships with @tensorflow/tfjs and cannot be unavailable");
+}
+
+let wasmKernelsRegistered = false;
+
+/**
+ * wasm has no UnsortedSegmentSum, which tf.gather's gradient (and our MoE combine) needs. It is a
+ * scatter-add over the leading axes: cheap enough in plain JS on the wasm heap.
+ */
+function registerWasmKernels(): void {
+  if (wasmKernelsRegistered) return;
+  wasmKernelsRegistered = true;
+  tf.registerKernel({
+    kernelName: "UnsortedSegmentSum",
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
+      const numSegments = (attrs as { numSegments: number }).numSegments;
+      const b = backend as unknown as WasmBackendInternals;
+      const xs = b.readSync(x.dataId) as Float32Array;
+      const ids = b.readSync(segmentIds.dataId) as Int32Array;
+      const inner = ids.length === 0 ? 0 : xs.length / ids.length;
+      const outShape = [numSegments, ...x.shape.slice(segmentIds.shape.length)];
+      const out = b.makeOutput(outShape, x.dtype);
+      const outValues = b.typedArrayFromHeap(out) as Float32Array;
+      outValues.fill(0);
+      for (let i = 0; i < ids.length; i++) {
+        const seg = ids[i];
+        if (seg < 0 || seg >= numSegments) continue; // TensorFlow drops out-of-range ids
+        const src = i * inner;
+        const dst = seg * inner;
+        for (let j = 0; j < inner; j++) outValues[dst + j] += xs[src + j];
+      }
+      return out;
+    },
+  });
+}
+
+interface WasmBackendInternals {
+  readSync(dataId: object): ArrayLike<number>;
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): ArrayLike<number> & { fill(v: number): void; [i: number]: number };
+}

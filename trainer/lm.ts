@@ -1,0 +1,77 @@
+/**
+ * Language-model losses on the transformer: per-token log-probabilities of given targets, and the
+ * supervised next-token loss with a mask, plus one supervised training step (forward, backward,
+ * AdamW). The SFT loop, the GRPO loss and the benchmark all build on these.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { AdamW, StepResult } from "./optimizer.ts";
+import type { MoeStats } from "./model/moe.ts";
+import type { Transformer } from "./model/transformer.ts";
+
+/** Log-probability of each target token: logits [N, V], targets [N] int32 → [N]. */
+export function tokenLogProbs(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const logp = tf.logSoftmax(logits);
+    // a one-hot product, not tf.gather: one fewer scatter kernel in the backward pass on every backend
+    const pick = tf.oneHot(targets, logits.shape[1]);
+    return tf.sum(tf.mul(logp, pick), -1) as tf.Tensor1D;
+  });
+}
+
+/** A supervised batch: predict targets[b, j] from tokens[b, ≤ start+j] for j < targets width. */
+export interface LmBatch {
+  /** Input tokens [B, T] int32. */
+  tokens: tf.Tensor2D;
+  /** Next-token targets for positions start..T-1: [B, T - start] int32. */
+  targets: tf.Tensor2D;
+  /** 1 where the target counts, 0 for padding or prompt tokens: [B, T - start]. */
+  mask: tf.Tensor2D;
+  /** First position whose prediction is scored (the LM head runs only from here on). */
+  start: number;
+}
+
+/**
+ * Per-token log-probs of the batch's targets [B, T - start] and the MoE aux loss; the head is
+ * applied only to the scored positions, which is where most of its FLOPs would go.
+ */
+export function batchLogProbs(model: Transformer, batch: LmBatch, training: boolean): { logp: tf.Tensor2D; aux: tf.Scalar; moe: Map<number, MoeStats> } {
+  const [B, T] = batch.tokens.shape;
+  const S = T - batch.start;
+  const { hidden, aux, moe } = model.forward(batch.tokens, { training });
+  const scored = tf.reshape(tf.slice(hidden, [0, batch.start, 0], [B, S, model.config.d_model]), [B * S, model.config.d_model]) as tf.Tensor2D;
+  const logp = tokenLogProbs(model.logits(scored), tf.reshape(batch.targets, [B * S]) as tf.Tensor1D);
+  return { logp: tf.reshape(logp, [B, S]) as tf.Tensor2D, aux, moe };
+}
+
+/** Mean masked negative log-likelihood plus the MoE aux losses. */
+export function lmLoss(model: Transformer, batch: LmBatch, training = true): { loss: tf.Scalar; nll: tf.Scalar; moe: Map<number, MoeStats> } {
+  const { logp, aux, moe } = batchLogProbs(model, batch, training);
+  const nll = tf.neg(tf.div(tf.sum(tf.mul(logp, batch.mask)), tf.maximum(tf.sum(batch.mask), 1))) as tf.Scalar;
+  return { loss: tf.add(nll, aux) as tf.Scalar, nll, moe };
+}
+
+export interface LmStepResult extends StepResult {
+  loss: number;
+  nll: number;
+  moe: Map<number, MoeStats>;
+}
+
+/** One supervised update: forward, backward, clip, AdamW, then the aux-free router-bias nudge. */
+export function lmTrainStep(model: Transformer, optimizer: AdamW, batch: LmBatch, lr: number): LmStepResult {
+  let nll = 0;
+  let moe = new Map<number, MoeStats>();
+  const { value, grads } = tf.variableGrads(() => {
+    const out = lmLoss(model, batch, true);
+    nll = out.nll.dataSync()[0];
+    moe = out.moe;
+    return out.loss;
+  }, model.variables());
+  const named = new Map<string, tf.Tensor>();
+  for (const [name, v] of model.params) if (grads[v.name]) named.set(name, grads[v.name]);
+  const loss = value.dataSync()[0];
+  const step = Number.isFinite(loss) ? optimizer.step(named, lr) : { gradNorm: Number.NaN, skipped: true };
+  value.dispose();
+  tf.dispose(Object.values(grads));
+  if (!step.skipped) model.updateRouterBias(moe);
+  return { ...step, loss, nll, moe };
+}

@@ -1,0 +1,290 @@
+/**
+ * Decoder-only transformer: token embeddings tied with the output head, learned absolute position
+ * embeddings, pre-norm blocks of causal multi-head attention (with a KV cache for incremental
+ * decoding) and a GELU FFN or a mixture-of-experts FFN, then a final norm. Parameter names are
+ * stable: they are the safetensors tensor names (see `parameterSpecs`).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { Rng } from "../rng.ts";
+import type { ModelConfig } from "./config.ts";
+import { layerNorm, linear, rmsNorm, ffn, type FfnWeights } from "./layers.ts";
+import { moeForward, updateSelectionBias, type MoeStats, type MoeWeights } from "./moe.ts";
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  init: "normal" | "zeros" | "ones";
+}
+
+/**
+ * Every trainable tensor, in a fixed order. Matrices are stored [in, out] (PyTorch's Linear stores
+ * [out, in]); `tok_emb.weight` is [vocab, d] and doubles as the output head.
+ */
+export function parameterSpecs(c: ModelConfig): ParamSpec[] {
+  const d = c.d_model;
+  const specs: ParamSpec[] = [
+    { name: "tok_emb.weight", shape: [c.vocab_size, d], init: "normal" },
+    { name: "pos_emb.weight", shape: [c.context_length, d], init: "normal" },
+  ];
+  const norm = (prefix: string) => {
+    specs.push({ name: `${prefix}.weight`, shape: [d], init: "ones" });
+    if (c.norm === "layernorm") specs.push({ name: `${prefix}.bias`, shape: [d], init: "zeros" });
+  };
+  const lin = (prefix: string, din: number, dout: number) => {
+    specs.push({ name: `${prefix}.weight`, shape: [din, dout], init: "normal" });
+    specs.push({ name: `${prefix}.bias`, shape: [dout], init: "zeros" });
+  };
+  const ffnSpecs = (prefix: string, dff: number) => {
+    lin(`${prefix}.fc`, d, dff);
+    lin(`${prefix}.proj`, dff, d);
+  };
+  for (let i = 0; i < c.n_layers; i++) {
+    const p = `layers.${i}`;
+    norm(`${p}.ln1`);
+    lin(`${p}.attn.qkv`, d, 3 * d);
+    lin(`${p}.attn.proj`, d, d);
+    norm(`${p}.ln2`);
+    if (c.moe_layers.includes(i)) {
+      specs.push({ name: `${p}.moe.router.weight`, shape: [d, c.moe.num_experts], init: "normal" });
+      for (let e = 0; e < c.moe.num_experts; e++) ffnSpecs(`${p}.moe.experts.${e}`, c.moe.d_ff);
+      if (c.moe.shared_expert) ffnSpecs(`${p}.moe.shared`, c.moe.d_ff);
+    } else ffnSpecs(`${p}.ffn`, c.d_ff);
+  }
+  norm("ln_f");
+  return specs;
+}
+
+/** Name of the non-trainable selection-bias buffer of MoE layer i (saved beside the weights). */
+export const selectionBiasName = (layer: number) => `layers.${layer}.moe.router.selection_bias`;
+
+/** Per-layer K and V of the tokens seen so far, for incremental decoding. Owns its tensors. */
+export class KVCache {
+  readonly keys: (tf.Tensor4D | null)[];
+  readonly values: (tf.Tensor4D | null)[];
+  /** Tokens cached so far (the position of the next token). */
+  length = 0;
+
+  constructor(nLayers: number) {
+    this.keys = new Array(nLayers).fill(null);
+    this.values = new Array(nLayers).fill(null);
+  }
+
+  /** Appends this step's K, V [B, H, T, dh] for a layer and returns all of them (kept alive). */
+  append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
+    const oldK = this.keys[layer];
+    const oldV = this.values[layer];
+    const allK = tf.keep(oldK ? tf.concat([oldK, k], 2) : k);
+    const allV = tf.keep(oldV ? tf.concat([oldV, v], 2) : v);
+    if (oldK && oldK !== allK) oldK.dispose();
+    if (oldV && oldV !== allV) oldV.dispose();
+    this.keys[layer] = allK;
+    this.values[layer] = allV;
+    return [allK, allV];
+  }
+
+  dispose(): void {
+    for (const t of [...this.keys, ...this.values]) t?.dispose();
+    this.keys.fill(null);
+    this.values.fill(null);
+    this.length = 0;
+  }
+}
+
+export interface ForwardOptions {
+  /** Apply MoE capacity limits (training only). */
+  training?: boolean;
+  /** Decode incrementally: reads and extends this cache; positions start at cache.length. */
+  cache?: KVCache;
+}
+
+export interface ForwardResult {
+  /** Final-norm hidden states [B, T, d]; `logits()` turns rows of it into vocabulary scores. */
+  hidden: tf.Tensor3D;
+  /** Sum of the MoE auxiliary losses (balance + z-loss) over layers, already weighted. */
+  aux: tf.Scalar;
+  /** Routing statistics per MoE layer, keyed by layer index. */
+  moe: Map<number, MoeStats>;
+}
+
+export class Transformer {
+  readonly params: Map<string, tf.Variable>;
+  /** Aux-free selection bias per MoE layer (not trained by gradients; updated by `updateRouterBias`). */
+  readonly selectionBias: Map<number, Float32Array>;
+  private readonly maskCache = new Map<string, tf.Tensor2D>();
+
+  private constructor(readonly config: ModelConfig, params: Map<string, tf.Variable>, bias: Map<number, Float32Array>) {
+    this.params = params;
+    this.selectionBias = bias;
+  }
+
+  /** A freshly initialized model: N(0, init_std) matrices and embeddings, zero biases, unit norms. */
+  static init(config: ModelConfig, seed: number): Transformer {
+    const rng = new Rng(seed);
+    const values = new Map<string, Float32Array>();
+    for (const spec of parameterSpecs(config)) {
+      const size = spec.shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(size);
+      if (spec.init === "ones") data.fill(1);
+      else if (spec.init === "normal") for (let i = 0; i < size; i++) data[i] = rng.normal() * config.init_std;
+      values.set(spec.name, data);
+    }
+    return Transformer.fromValues(config, values);
+  }
+
+  /** A model from named values (a checkpoint); names and sizes must match `parameterSpecs` exactly. */
+  static fromValues(config: ModelConfig, values: Map<string, Float32Array>): Transformer {
+    const params = new Map<string, tf.Variable>();
+    for (const spec of parameterSpecs(config)) {
+      const data = values.get(spec.name);
+      if (!data) throw new Error(`missing parameter ${spec.name} [${spec.shape}]`);
+      params.set(spec.name, tf.variable(tf.tensor(data, spec.shape, "float32"), true, spec.name + ":" + uid()));
+    }
+    const bias = new Map<number, Float32Array>();
+    for (const layer of config.moe_layers) {
+      bias.set(layer, Float32Array.from(values.get(selectionBiasName(layer)) ?? new Float32Array(config.moe.num_experts)));
+    }
+    return new Transformer(config, params, bias);
+  }
+
+  /** All named values (parameters and selection-bias buffers), read out of the backend. */
+  values(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const [name, v] of this.params) out.set(name, v.dataSync() as Float32Array);
+    for (const [layer, b] of this.selectionBias) out.set(selectionBiasName(layer), Float32Array.from(b));
+    return out;
+  }
+
+  /** Shapes of everything `values()` returns. */
+  shapes(): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    for (const [name, v] of this.params) out.set(name, v.shape);
+    for (const [layer] of this.selectionBias) out.set(selectionBiasName(layer), [this.config.moe.num_experts]);
+    return out;
+  }
+
+  get parameterCount(): number {
+    let n = 0;
+    for (const v of this.params.values()) n += v.size;
+    return n;
+  }
+
+  private p(name: string): tf.Tensor {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`bug: no parameter ${name}`);
+    return v;
+  }
+
+  private ffnWeights(prefix: string): FfnWeights {
+    return {
+      fcW: this.p(`${prefix}.fc.weight`) as tf.Tensor2D,
+      fcB: this.p(`${prefix}.fc.bias`) as tf.Tensor1D,
+      projW: this.p(`${prefix}.proj.weight`) as tf.Tensor2D,
+      projB: this.p(`${prefix}.proj.bias`) as tf.Tensor1D,
+    };
+  }
+
+  private norm(prefix: string, x: tf.Tensor2D): tf.Tensor2D {
+    const w = this.p(`${prefix}.weight`) as tf.Tensor1D;
+    if (this.config.norm === "rmsnorm") return rmsNorm(x, w, this.config.norm_eps);
+    return layerNorm(x, w, this.p(`${prefix}.bias`) as tf.Tensor1D, this.config.norm_eps);
+  }
+
+  /** tokens [B, T] int32 → hidden states [B, T, d] (run inside tf.tidy, or dispose the result). */
+  forward(tokens: tf.Tensor2D, options: ForwardOptions = {}): ForwardResult {
+    const [B, T] = tokens.shape;
+    const c = this.config;
+    const offset = options.cache?.length ?? 0;
+    if (offset + T > c.context_length) {
+      throw new Error(`sequence of ${offset + T} tokens exceeds the model's context_length ${c.context_length}`);
+    }
+    const flat = tf.reshape(tokens, [B * T]);
+    const tok = tf.gather(this.p("tok_emb.weight"), flat); // [BT, d]
+    const pos = tf.slice(this.p("pos_emb.weight"), [offset, 0], [T, c.d_model]); // [T, d]
+    let x = tf.reshape(tf.add(tf.reshape(tok, [B, T, c.d_model]), pos), [B * T, c.d_model]) as tf.Tensor2D;
+    let aux: tf.Scalar = tf.scalar(0);
+    const moe = new Map<number, MoeStats>();
+    for (let i = 0; i < c.n_layers; i++) {
+      x = tf.add(x, this.attention(i, this.norm(`layers.${i}.ln1`, x), B, T, offset, options.cache)) as tf.Tensor2D;
+      const h = this.norm(`layers.${i}.ln2`, x);
+      if (c.moe_layers.includes(i)) {
+        const out = moeForward(h, this.moeWeights(i), c.moe, this.selectionBias.get(i) ?? null, options.training ?? false);
+        x = tf.add(x, out.y) as tf.Tensor2D;
+        aux = tf.add(aux, out.aux) as tf.Scalar;
+        moe.set(i, out.stats);
+      } else x = tf.add(x, ffn(h, this.ffnWeights(`layers.${i}.ffn`))) as tf.Tensor2D;
+    }
+    if (options.cache) options.cache.length = offset + T;
+    const hidden = tf.reshape(this.norm("ln_f", x), [B, T, c.d_model]) as tf.Tensor3D;
+    return { hidden, aux, moe };
+  }
+
+  private moeWeights(i: number): MoeWeights {
+    const prefix = `layers.${i}.moe`;
+    return {
+      router: this.p(`${prefix}.router.weight`) as tf.Tensor2D,
+      experts: Array.from({ length: this.config.moe.num_experts }, (_, e) => this.ffnWeights(`${prefix}.experts.${e}`)),
+      shared: this.config.moe.shared_expert ? this.ffnWeights(`${prefix}.shared`) : undefined,
+    };
+  }
+
+  /** Causal self-attention of block i on normed x [B·T, d] → [B·T, d]. */
+  private attention(i: number, x: tf.Tensor2D, B: number, T: number, offset: number, cache?: KVCache): tf.Tensor2D {
+    const c = this.config;
+    const H = c.n_heads;
+    const dh = c.d_model / H;
+    const p = `layers.${i}.attn`;
+    const qkv = linear(x, this.p(`${p}.qkv.weight`) as tf.Tensor2D, this.p(`${p}.qkv.bias`) as tf.Tensor1D); // [BT, 3d]
+    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, dh]
+    const [q, kNew, vNew] = tf.split(qkv, 3, 1).map(heads);
+    const [k, v] = cache ? cache.append(i, kNew, vNew) : [kNew, vNew];
+    const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)), this.causalMask(T, offset)); // [B, H, T, Tk]
+    const out = tf.matMul(tf.softmax(scores), v); // [B, H, T, dh]
+    const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B * T, c.d_model]) as tf.Tensor2D;
+    return linear(merged, this.p(`${p}.proj.weight`) as tf.Tensor2D, this.p(`${p}.proj.bias`) as tf.Tensor1D);
+  }
+
+  /** Additive mask [T, offset+T]: query t may see keys up to offset+t. Cached, owned by the model. */
+  private causalMask(T: number, offset: number): tf.Tensor2D {
+    const key = `${T}:${offset}`;
+    let mask = this.maskCache.get(key);
+    if (!mask) {
+        const data = new Float32Array(T * Tk);
+      for (let t = 0; t < T; t++) for (let j = offset + t + 1; j < Tk; j++) data[t * Tk + j] = -1e9;
+      mask = tf.keep(tf.tensor2d(data, [T, Tk]));
+      this.maskCache.set(key, mask);
+    }
+    return mask;
+  }
+
+  /** Vocabulary scores for hidden rows h [N, d] → [N, V], through the tied embedding. */
+  logits(h: tf.Tensor2D): tf.Tensor2D {
+    // transposing the small [V, d] table beats a transposed matMul on wasm by ~10x
+    return tf.matMul(h, tf.transpose(this.p("tok_emb.weight"))) as tf.Tensor2D;
+  }
+
+  /** DeepSeek-V3 aux-free bias update from one step's routing counts (no-op unless enabled). */
+  updateRouterBias(stats: Map<number, MoeStats>): void {
+    if (!this.config.moe.aux_free_bias) return;
+    for (const [layer, s] of stats) {
+      const bias = this.selectionBias.get(layer);
+      if (bias) updateSelectionBias(bias, s.counts, this.config.moe.bias_update_rate);
+    }
+  }
+
+  /** The trainable variables, in `parameterSpecs` order. */
+  variables(): tf.Variable[] {
+    return [...this.params.values()];
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    for (const m of this.maskCache.values()) m.dispose();
+    this.maskCache.clear();
+  }
+}
+
+let counter = 0;
+/** Variable names must be unique across the tfjs engine; two models may coexist. */
+function uid(): number {
+  return ++counter;
+}
