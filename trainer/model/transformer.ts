@@ -248,7 +248,8 @@ export class Transformer {
     const key = `${T}:${offset}`;
     let mask = this.maskCache.get(key);
     if (!mask) {
-        const data = new Float32Array(T * Tk);
+      const Tk = offset + T;
+      const data = new Float32Array(T * Tk);
       for (let t = 0; t < T; t++) for (let j = offset + t + 1; j < Tk; j++) data[t * Tk + j] = -1e9;
       mask = tf.keep(tf.tensor2d(data, [T, Tk]));
       this.maskCache.set(key, mask);
