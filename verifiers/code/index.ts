@@ -1,0 +1,92 @@
+/**
+ * The code verifier: extracts the program from a completion, runs it against the row's tests in
+ * the sandbox (or a remote SandboxFusion server) and turns the runs into a reward.
+ * stdin/stdout rows: reward = share of cases passed; assert rows: 1 or 0. A sandbox failure gives
+ * reward null ("cannot judge"), never a pass. Does not contain the sandbox, the harness or the pool.
+ */
+import type { Row } from "../../datasets/row.ts";
+import type { Verifier, VerifyContext, VerifyResult } from "../types.ts";
+import { extractCode } from "./extract.ts";
+import { assertJob, judgeAssert, judgeStdio, stdioJob, stripToken, type CaseResult, type Job, type Verdict } from "./harness.ts";
+import { SlotPool } from "./pool.ts";
+import { runRemote, type RemoteOptions } from "./remote.ts";
+import { DEFAULT_LIMITS, ensureSandbox, runSandboxed, type Limits, type RunOutcome } from "./sandbox.ts";
+
+export { extractCode } from "./extract.ts";
+export { DEFAULT_LIMITS, SandboxUnavailableError, type Limits } from "./sandbox.ts";
+export type { Verdict } from "./harness.ts";
+
+export interface CodeVerifierOptions {
+  /** Per-run limits; unset fields keep DEFAULT_LIMITS (5 s wall, 512 MiB, 1 MiB output). */
+  limits?: Partial<Limits>;
+  /** Send programs to a SandboxFusion server instead of the local bubblewrap sandbox. */
+  remote?: RemoteOptions;
+  /** Programs run at once; defaults to the number of cores. */
+  concurrency?: number;
+}
+
+/** A code verifier with its own limits, backend and pool. */
+export function makeCodeVerifier(opts: CodeVerifierOptions = {}): Verifier {
+  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const pool = new SlotPool(opts.concurrency);
+  const execute = (job: Job, signal?: AbortSignal): Promise<RunOutcome> =>
+    pool.run((slot) => opts.remote
+      ? runRemote(job, limits, opts.remote, signal)
+      : runSandboxed({ ...job, limits, slot, signal }));
+  return {
+    name: "code",
+    async verify(completion: string, row: Row, ctx: VerifyContext): Promise<VerifyResult> {
+      const program = extractCode(completion, row.language);
+      if (program === null || program.code.trim() === "") return { reward: 0, reason: "no_code", verdict: "no_code" };
+      const tests = row.tests;
+      if (!opts.remote) await ensureSandbox();
+      if (typeof tests?.assert === "string") {
+        const { job, token } = assertJob(program.language, program.code, tests.assert);
+        const outcome = await execute(job, ctx.signal);
+        return summarize([judgeAssert(outcome, token)], { stdout: clip(stripToken(outcome.stdout, token)) });
+      }
+      const cases = stdioCases(tests, row.id);
+      const results = await Promise.all(cases.map(([input, expected]) =>
+        execute(stdioJob(program.language, program.code, input), ctx.signal).then((o) => judgeStdio(o, expected))));
+      return summarize(results, {});
+    },
+  };
+}
+
+/** The default verifier: local sandbox, default limits, one program per core. */
+export const codeVerifier: Verifier = makeCodeVerifier();
+
+/** Reward = share passed; the verdict is `pass` or the first failing case's; a sandbox error wins. */
+function summarize(results: CaseResult[], extra: Record<string, unknown>): VerifyResult {
+  const passed = results.filter((r) => r.verdict === "pass").length;
+  const broken = results.find((r) => r.verdict === "sandbox_error");
+  const first = broken ?? results.find((r) => r.verdict !== "pass");
+  const verdict: Verdict = first?.verdict ?? "pass";
+  return {
+    reward: broken ? null : passed / results.length,
+    reason: verdict,
+    verdict,
+    passed,
+    total: results.length,
+    ...(first?.detail ? { detail: first.detail } : {}),
+    ...extra,
+  };
+}
+
+/** [stdin, expected stdout] pairs, checked: a row without usable tests is a dataset bug. */
+function stdioCases(tests: Row["tests"], id: string | undefined): Array<[string, string]> {
+  const inputs = tests?.inputs;
+  const outputs = tests?.outputs;
+  const where = `code verifier: row ${id ?? "(no id)"}: tests`;
+  if (!Array.isArray(inputs) || !Array.isArray(outputs)) {
+    throw new Error(`${where}: expected {inputs: string[], outputs: string[]} or {assert: string}`);
+  }
+  if (inputs.length !== outputs.length || inputs.length === 0) {
+    throw new Error(`${where}: ${inputs.length} inputs but ${outputs.length} outputs; need the same non-zero count`);
+  }
+  return inputs.map((input, i) => [String(input), String(outputs[i])]);
+}
+
+function clip(text: string, chars = 2000): string {
+  return text.length > chars ? `${text.slice(0, chars)}…` : text;
+}

@@ -1,0 +1,256 @@
+/**
+ * Runs one program in a bubblewrap sandbox and reports how it ended. Layers, outermost first:
+ *   setpriv  → a per-slot unprivileged host uid (61000 + slot), no capabilities, no_new_privs.
+ *              Why a uid and not a cgroup: RLIMIT_NPROC is ignored for uid 0 (SANDBOX.md) but works
+ *              for a real uid, needs no writable cgroup tree (v1 here, v2 elsewhere) and no cleanup;
+ *              one uid per pool slot keeps one program's fork bomb from starving its neighbours.
+ *   prlimit  → hard rlimits: CPU s, memory (AS for Python, DATA for Node), processes, file size,
+ *              open files, no core dumps; set outside bwrap so nothing inside can raise them.
+ *   bwrap    → fresh user/pid/net/ipc/uts/cgroup namespaces, read-only /usr (+ Node's dir), the
+ *              program dir read-only at /sandbox, a size-capped private tmpfs at /tmp, a new /proc
+ *              and /dev, no /etc or /home, `--die-with-parent`, empty environment.
+ * bwrap itself is spawned with `env: {}`: /proc/1/environ inside shows bwrap's environment.
+ * The wall clock kills the whole process group; killing bwrap takes the pid namespace with it,
+ * so double-forked daemons die too. Output is read only up to the cap, then the group is killed.
+ * Does not contain: test wiring (harness.ts), scheduling (pool.ts), verdict policy (index.ts).
+ */
+import { spawn } from "node:child_process";
+import { openSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile, chmod } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runtimes, type Language } from "./runtimes.ts";
+
+export interface Limits {
+  /** Wall-clock limit per program run, in milliseconds. */
+  wallMs: number;
+  /** Memory cap in bytes (address space for Python, writable data + heap for Node). */
+  memoryBytes: number;
+  /** Bytes read from stdout (and, separately, from stderr) before the program is killed. */
+  outputBytes: number;
+  /** Processes and threads the sandbox uid may hold (Node alone starts ~11 threads). */
+  processes: number;
+  /** Largest file the program may write, and the size of its /tmp, in bytes. */
+  fileBytes: number;
+  /** Open file descriptors. */
+  openFiles: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  wallMs: 5_000,
+  memoryBytes: 512 * 2 ** 20,
+  outputBytes: 2 ** 20,
+  processes: 64,
+  fileBytes: 16 * 2 ** 20,
+  openFiles: 64,
+};
+
+/** One program run: the files to place read-only in /sandbox, which one to start, its stdin. */
+export interface RunSpec {
+  language: Language;
+  /** File name → content; `entry` must be one of them. */
+  files: Record<string, string>;
+  entry: string;
+  stdin: string;
+  limits: Limits;
+  /** Pool slot; picks the host uid the sandbox runs as. */
+  slot: number;
+  signal?: AbortSignal;
+}
+
+/** How a run ended: `exited` carries the program's exit code; the rest name why it was stopped. */
+export interface RunOutcome {
+  status: "exited" | "timeout" | "output_limit" | "sandbox_error";
+  /** Exit code; bwrap reports death by signal N as 128 + N. */
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  wallMs: number;
+}
+
+/** Host uids 61000.. are unassigned on Debian (60000-64999 is reserved for the project). */
+export const UID_BASE = 61_000;
+
+const SETPRIV = "/usr/bin/setpriv";
+const PRLIMIT = "/usr/bin/prlimit";
+const BWRAP = "/usr/bin/bwrap";
+
+/** The full argv (setpriv … prlimit … bwrap … interpreter file) for one run; hostDir holds the files. */
+export function sandboxArgv(spec: RunSpec, hostDir: string): string[] {
+  const { limits } = spec;
+  const runtime = runtimes[spec.language];
+  const uid = UID_BASE + spec.slot;
+  const cpuSeconds = Math.ceil(limits.wallMs / 1000) + 1;
+  const setpriv = [SETPRIV, `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups",
+    "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs", "--"];
+  const prlimit = [PRLIMIT, `--cpu=${cpuSeconds}`, `--${runtime.memoryRlimit}=${limits.memoryBytes}`,
+    `--nproc=${limits.processes}`, `--fsize=${limits.fileBytes}`, `--nofile=${limits.openFiles}`,
+    "--core=0", "--"];
+  const bwrap = [BWRAP, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+    "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+    "--symlink", "usr/lib64", "/lib64",
+    ...runtime.binds.flatMap((d) => ["--ro-bind", d, d]),
+    "--ro-bind", hostDir, "/sandbox", "--proc", "/proc", "--dev", "/dev",
+    "--size", String(limits.fileBytes), "--tmpfs", "/tmp", "--chdir", "/tmp",
+    "--hostname", "sandbox", "--clearenv",
+    "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8",
+    "--json-status-fd", "3", "--"];
+  return [...setpriv, ...prlimit, ...bwrap, ...runtime.argv(`/sandbox/${spec.entry}`, limits.memoryBytes)];
+}
+
+/** Run one program under the sandbox; never throws for anything the program does. */
+export async function runSandboxed(spec: RunSpec): Promise<RunOutcome> {
+  const hostDir = await mkdtemp(join(tmpdir(), "rlvr-code-"));
+  try {
+    // the sandbox uid must be able to read the program: dir 0755, files 0644 (the mount is read-only)
+    await chmod(hostDir, 0o755);
+    for (const [name, text] of Object.entries(spec.files)) await writeFile(join(hostDir, name), text, { mode: 0o644 });
+    return await spawnCapped(sandboxArgv(spec, hostDir), spec.stdin, spec.limits, spec.signal);
+  } finally {
+    await rm(hostDir, { recursive: true, force: true });
+  }
+}
+
+/** A byte-capped reader: keeps at most `cap` bytes and says when more arrived. */
+class CappedBuffer {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  overflowed = false;
+  constructor(private readonly cap: number) {}
+  push(chunk: Buffer): void {
+    const room = this.cap - this.size;
+    if (chunk.length > room) this.overflowed = true;
+    if (room > 0) this.chunks.push(room >= chunk.length ? chunk : chunk.subarray(0, room));
+    this.size += Math.min(room, chunk.length);
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString("utf8");
+  }
+}
+
+/** Spawn argv with an empty environment in its own process group, enforce wall and output caps. */
+export function spawnCapped(argv: string[], stdin: string, limits: Limits, signal?: AbortSignal): Promise<RunOutcome> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn(argv[0], argv.slice(1), {
+      env: {}, // bwrap's own environment is readable inside via /proc/1/environ
+      detached: true, // own process group, so one kill reaches bwrap and its helpers
+      stdio: childStdio(),
+    });
+    const out = new CappedBuffer(limits.outputBytes);
+    const err = new CappedBuffer(limits.outputBytes);
+    const status = new CappedBuffer(64 * 1024);
+    let stopped: RunOutcome["status"] | null = null;
+    const stop = (why: RunOutcome["status"]) => {
+      if (stopped) return;
+      stopped = why;
+      killGroup(child.pid);
+    };
+    const timer = setTimeout(() => stop("timeout"), limits.wallMs);
+    const onAbort = () => stop("timeout");
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    child.stdout!.on("data", (c: Buffer) => { out.push(c); if (out.overflowed) stop("output_limit"); });
+    child.stderr!.on("data", (c: Buffer) => { err.push(c); if (err.overflowed) stop("output_limit"); });
+    (child.stdio[3] as NodeJS.ReadableStream).on("data", (c: Buffer) => status.push(c));
+    child.stdin!.on("error", () => {}); // EPIPE when the program exits without reading its input
+    child.stdin!.end(stdin);
+    child.on("error", (e) => { stopped ??= "sandbox_error"; err.push(Buffer.from(`spawn failed: ${e.message}`)); });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      const exitCode = programExitCode(status.text());
+      // no exit record from bwrap means the program never ran: bwrap's setup failed
+      const why = stopped ?? (exitCode === null ? "sandbox_error" : "exited");
+      const stderr = why === "sandbox_error" && code !== null ? `bwrap exited ${code}: ${err.text()}` : err.text();
+      resolve({ status: why, exitCode, stdout: out.text(), stderr, wallMs: performance.now() - started });
+    });
+  });
+}
+
+/**
+ * stdin/stdout/stderr, bwrap's status pipe on fd 3, and /dev/null over every fd this process
+ * inherited without close-on-exec: libuv passes those to children and bwrap does not close them,
+ * so a program could otherwise write to whatever host file or pipe the trainer was started with.
+ */
+function childStdio(): Array<"pipe" | "ignore" | number> {
+  const stdio: Array<"pipe" | "ignore" | number> = ["pipe", "pipe", "pipe", "pipe"];
+  for (const fd of inheritedFds()) {
+    while (stdio.length <= fd) stdio.push("ignore");
+    if (fd > 3) stdio[fd] = devNull();
+  }
+  return stdio;
+}
+
+let inherited: number[] | null = null;
+let devNullFd: number | null = null;
+
+function devNull(): number {
+  devNullFd ??= openSync("/dev/null", "r"); // Node opens it close-on-exec; the child gets a dup
+  return devNullFd;
+}
+
+/** Open fds > 2 without O_CLOEXEC (octal 02000000 in /proc/self/fdinfo's `flags`), read once. */
+function inheritedFds(): number[] {
+  inherited ??= readdirSync("/proc/self/fd").map(Number).filter((fd) => {
+    if (fd <= 2) return false;
+    try {
+      const flags = /flags:\s*([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"));
+      return flags !== null && (parseInt(flags[1], 8) & 0o2000000) === 0;
+    } catch {
+      return false; // the fd of the directory listing itself, closed by now
+    }
+  });
+  return inherited;
+}
+
+/** bwrap's `--json-status-fd` ends with `{ "exit-code": N }` once the program has run. */
+function programExitCode(statusText: string): number | null {
+  const m = /"exit-code"\s*:\s*(\d+)/.exec(statusText);
+  return m ? Number(m[1]) : null;
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+/** Thrown when the sandbox cannot run here; the message says how to fix it. Nothing runs unsandboxed. */
+export class SandboxUnavailableError extends Error {
+  override name = "SandboxUnavailableError";
+  constructor(detail: string) {
+    super(
+      `code verifier: the bubblewrap sandbox cannot run here: ${detail}. ` +
+        "Fix: install bubblewrap and util-linux (`apt-get install -y bubblewrap util-linux`), run as root " +
+        "(the sandbox drops to uids 61000+), and allow user namespaces " +
+        "(`sysctl -w user.max_user_namespaces=15000 kernel.unprivileged_userns_clone=1`); " +
+        "or send programs to a remote sandbox with makeCodeVerifier({ remote: { url } }). " +
+        "Programs are never run unsandboxed.",
+    );
+  }
+}
+
+let probe: Promise<void> | null = null;
+
+/** Check once per process that a trivial program runs in the sandbox; rejects with SandboxUnavailableError. */
+export function ensureSandbox(): Promise<void> {
+  probe ??= probeSandbox();
+  return probe;
+}
+
+async function probeSandbox(): Promise<void> {
+  if (process.platform !== "linux") throw new SandboxUnavailableError(`platform is ${process.platform}, not linux`);
+  if (process.getuid?.() !== 0) throw new SandboxUnavailableError("not running as root, so it cannot switch to a sandbox uid");
+  const outcome = await runSandboxed({
+    language: "python", files: { "probe.py": "print(6 * 7)" }, entry: "probe.py", stdin: "",
+    limits: DEFAULT_LIMITS, slot: 0,
+  });
+  if (outcome.status !== "exited" || outcome.exitCode !== 0 || outcome.stdout.trim() !== "42") {
+    const why = outcome.stderr.trim() || `status ${outcome.status}, exit ${outcome.exitCode}`;
+    throw new SandboxUnavailableError(`a trivial program failed (${why.slice(0, 300)})`);
+  }
+}
