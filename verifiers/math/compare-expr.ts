@@ -1,0 +1,143 @@
+/**
+ * Equality of two scalar expressions (policy §3, §4): same canonical tree; else exact evaluation
+ * at fixed pseudo-random rational points, with π and e bound like variables (they are
+ * transcendental, so an identity in them holds for every value); else float64 with the §3
+ * tolerance. A side that is too big to evaluate is equal only by structure.
+ */
+import { approx, exact, type F } from "./evaluate.ts";
+import { canonKey, freeVars, hasDecimal, someNode, type Expr } from "./expr.ts";
+import { NotRational, TooBig, Undefined } from "./limits.ts";
+import * as R from "./rational.ts";
+
+export type Verdict = "equal_structure" | "equal_exact" | "equal_numeric" | "not_equal";
+
+/** Fixed sample points: small rationals with distinct primes, so accidental agreement is unlikely. */
+const POINTS: R.Q[][] = [
+  [R.q(3n, 7n), R.q(11n, 13n), R.q(-5n, 17n), R.q(23n, 19n), R.q(7n, 29n), R.q(-13n, 31n)],
+  [R.q(17n, 11n), R.q(-2n, 23n), R.q(19n, 37n), R.q(5n, 41n), R.q(-29n, 43n), R.q(31n, 47n)],
+  [R.q(-9n, 53n), R.q(41n, 59n), R.q(3n, 61n), R.q(-37n, 67n), R.q(43n, 71n), R.q(13n, 73n)],
+  [R.q(47n, 79n), R.q(7n, 83n), R.q(-53n, 89n), R.q(59n, 97n), R.q(11n, 101n), R.q(-61n, 103n)],
+  [R.q(67n, 107n), R.q(-71n, 109n), R.q(73n, 113n), R.q(17n, 127n), R.q(-79n, 131n), R.q(83n, 137n)],
+];
+const TOLERANCE = 1e-9;
+const INFINITIES = new Set(["infty", "-(infty)"]);
+// With a decimal literal on a side, only float64 rounding noise may separate truly equal values.
+const DECIMAL_TOLERANCE = 1e-13;
+
+const hasInfinity = (e: Expr): boolean => someNode(e, (n) => n.k === "sym" && n.name === "infty");
+const usesConstant = (e: Expr): boolean => someNode(e, (n) => n.k === "sym" && (n.name === "pi" || n.name === "e"));
+
+/** Bindings for the p-th sample point: variables, then π and e where they occur. */
+function bindings(vars: string[], p: number): Map<string, R.Q> {
+  const row = POINTS[p];
+  return new Map(
+    vars.map((v, j) => {
+      const x = j < row.length ? row[j] : R.q(BigInt(2 * j + 3), BigInt(j + 101));
+      return [v, (v === "pi" || v === "e") && x.n < 0n ? R.neg(x) : x]; // π, e > 0 keeps √(π²) = π
+    }),
+  );
+}
+
+/** Whether two scalar expressions are the same value (or the same function of their variables). */
+export function compareScalar(a: Expr, b: Expr): Verdict {
+  const key = canonKey(a);
+  if (key === canonKey(b)) return INFINITIES.has(key) || !isUndefined(a) ? "equal_structure" : "not_equal";
+  if (hasInfinity(a) || hasInfinity(b)) return "not_equal"; // ∞ equals only itself, by structure
+  const vars = [...freeVars(b, freeVars(a))].sort();
+  const symbolic = [...vars, ...(usesConstant(a) || usesConstant(b) ? ["pi", "e"] : [])];
+  const exactVerdict = compareExact(a, b, symbolic);
+  if (exactVerdict !== null) return exactVerdict;
+  return compareApprox(a, b, vars);
+}
+
+/** Whether e is undefined (1/0, 0/0) at the first sample point: it equals nothing, not even itself. */
+function isUndefined(e: Expr): boolean {
+  const vars = [...freeVars(e)].sort();
+  try {
+    exact(e, new Map([...bindings(vars, 0)].map(([k, v]) => [k, R.c(v)])));
+    return false;
+  } catch (err) {
+    return err instanceof Undefined;
+  }
+}
+
+function compareExact(a: Expr, b: Expr, symbols: string[]): Verdict | null {
+  const rounds = symbols.length ? POINTS.length : 1;
+  try {
+    for (let p = 0; p < rounds; p++) {
+      const env = new Map([...bindings(symbols, p)].map(([k, v]) => [k, R.c(v)]));
+      if (!R.cEq(exact(a, env), exact(b, env))) return "not_equal";
+    }
+    return "equal_exact";
+  } catch (err) {
+    if (err instanceof TooBig || err instanceof Undefined) return "not_equal";
+    if (err instanceof NotRational) return null;
+    throw err;
+  }
+}
+
+/** Whether e evaluates to a rational (no radical, trig or log left) at the first point. */
+function isRational(e: Expr, vars: string[]): boolean {
+  try {
+    exact(e, new Map([...bindings(vars, 0)].map(([k, v]) => [k, R.c(v)])));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function compareApprox(a: Expr, b: Expr, vars: string[]): Verdict {
+  const decimals = hasDecimal(a) || hasDecimal(b);
+  // a decimal is the exact number it spells: it never equals an irrational value (§3)
+  if (decimals && (isRational(a, vars) || isRational(b, vars))) return "not_equal";
+  const tolerance = decimals ? DECIMAL_TOLERANCE : TOLERANCE;
+  const rounds = vars.length ? POINTS.length : 1;
+  for (let p = 0; p < rounds; p++) {
+    const env = new Map([...bindings(vars, p)].map(([k, v]) => [k, R.toNumber(v)]));
+    if (!close(approx(a, env), approx(b, env), tolerance)) return "not_equal";
+  }
+  return "equal_numeric";
+}
+
+function close(x: F, y: F, tolerance: number): boolean {
+  if (![...x, ...y].every(Number.isFinite)) return false;
+  const scale = Math.max(1, Math.hypot(x[0], x[1]), Math.hypot(y[0], y[1]));
+  return Math.hypot(x[0] - y[0], x[1] - y[1]) <= tolerance * scale;
+}
+
+/** Whether a = c·b for one nonzero constant c at every sample point (equations L − R, §5). */
+export function compareProportional(a: Expr, b: Expr): Verdict {
+  if (canonKey(a) === canonKey(b)) return "equal_structure";
+  const vars = [...freeVars(b, freeVars(a))].sort();
+  const symbolic = [...vars, ...(usesConstant(a) || usesConstant(b) ? ["pi", "e"] : [])];
+  try {
+    let ratio: R.C | null = null;
+    for (let p = 0; p < POINTS.length; p++) {
+      const env = new Map([...bindings(symbolic, p)].map(([k, v]) => [k, R.c(v)]));
+      const [x, y] = [exact(a, env), exact(b, env)];
+      if (R.cEq(x, R.c(R.ZERO)) !== R.cEq(y, R.c(R.ZERO))) return "not_equal";
+      if (R.cEq(y, R.c(R.ZERO))) continue;
+      const r = R.cMul(x, R.cInv(y));
+      if (ratio && !R.cEq(ratio, r)) return "not_equal";
+      ratio = r;
+    }
+    return ratio ? "equal_exact" : "not_equal";
+  } catch (err) {
+    if (!(err instanceof NotRational)) return "not_equal";
+  }
+  let ratio: F | null = null;
+  for (let p = 0; p < POINTS.length; p++) {
+    const env = new Map([...bindings(vars, p)].map(([k, v]) => [k, R.toNumber(v)]));
+    const [x, y] = [approx(a, env), approx(b, env)];
+    const r = fdivide(x, y);
+    if (!r || (ratio && !close(ratio, r, TOLERANCE))) return "not_equal";
+    ratio = r;
+  }
+  return "equal_numeric";
+}
+
+function fdivide(x: F, y: F): F | null {
+  const d = y[0] * y[0] + y[1] * y[1];
+  if (!(d > 0) || (x[0] === 0 && x[1] === 0)) return null;
+  return [(x[0] * y[0] + x[1] * y[1]) / d, (x[1] * y[0] - x[0] * y[1]) / d];
+}

@@ -1,0 +1,105 @@
+/**
+ * Policy §2: rewrite an answer into the one spelling the parser reads. Both the gold and the
+ * extracted answer go through it. String rewriting only: it removes presentation (delimiters,
+ * spacing, separators, units, degrees, percent) and never changes a value.
+ */
+import { ASCII_WORDS } from "./tokenize.ts";
+import { mapUnicode } from "./unicode.ts";
+
+/** Remove one `\name{…}` wrapper (matching braces), keeping its content, for every occurrence. */
+export function unwrap(s: string, name: string): string {
+  const token = `\\${name}{`;
+  for (let at = s.indexOf(token); at >= 0; at = s.indexOf(token, at)) {
+    let depth = 0, end = -1;
+    for (let j = at + token.length - 1; j < s.length && end < 0; j++) {
+      if (s[j] === "\\") j++;
+      else if (s[j] === "{") depth++;
+      else if (s[j] === "}" && --depth === 0) end = j;
+    }
+    if (end < 0) return s; // unbalanced: left for the parser to refuse
+    s = s.slice(0, at) + s.slice(at + token.length, end) + s.slice(end + 1);
+  }
+  return s;
+}
+
+/** Outer math delimiters, surrounding whitespace and one trailing period. */
+export function stripDelimiters(s: string): string {
+  s = mapUnicode(s).trim();
+  for (const [open, close] of [["$$", "$$"], ["$", "$"], ["\\(", "\\)"], ["\\[", "\\]"]]) {
+    if (s.length >= open.length + close.length && s.startsWith(open) && s.endsWith(close) && !s.endsWith("\\" + close)) {
+      s = s.slice(open.length, s.length - close.length).trim();
+      break;
+    }
+  }
+  return s.replace(/(?<!\\)\.$/, "").trim();
+}
+
+const COMMANDS: [RegExp, string][] = [
+  [/\\[dtc]frac(?![a-zA-Z])/g, "\\frac"],
+  [/\\textnormal(?![a-zA-Z])/g, "\\text"],
+  [/\\lt(?![a-zA-Z])/g, "<"],
+  [/\\gt(?![a-zA-Z])/g, ">"],
+  [/\\(left|right)\s*\.|\\(left|right|displaystyle|[bB]igg?[lr]?)(?![a-zA-Z])/g, " "],
+];
+const UNWRAPPED = ["mathbf", "boldsymbol", "textbf", "boxed"];
+
+function rewriteCommands(s: string): string {
+  for (const [re, to] of COMMANDS) s = s.replace(re, to);
+  for (const name of UNWRAPPED) if (s.includes(`\\${name}{`)) s = unwrap(s, name);
+  return s;
+}
+
+/** `,\!`, `{,}`, `\,`, `\ ` between groups of exactly three digits; then the spacing commands. */
+function dropSeparators(s: string): string {
+  let prev;
+  do {
+    prev = s;
+    s = s.replace(/(\d)(?:,\\!|\{,\}|\\,|\\ )\s*(?=\d{3}(?!\d))/g, "$1");
+  } while (s !== prev);
+  return s.replace(/(?<!\\)\\[!,;: ]|\\q?quad(?![a-zA-Z])|~/g, " ");
+}
+
+function dropDegrees(s: string): string {
+  return s
+    .replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])/g, "")
+    .replace(/\\text\{\s*degrees?\s*\}/g, "");
+}
+
+const UNIT_ABBREVIATIONS = "cm|mm|km|ft|in|yd|mi|kg|mg|ml|hr|oz|lb";
+const TRAILING_TEXT_UNIT = /\s*\\(?:text|mbox|mathrm|textrm)\{[^{}]*\}\s*(?:\^\s*\{?[23]\}?)?\s*$/;
+const WORD_UNIT = `\\s*(?<!\\\\)\\b(?:[a-zA-Z]{3,}|${UNIT_ABBREVIATIONS})\\b(?:\\^\\s*\\{?[23]\\}?)?`;
+// a run of unit words ("square centimeters"), captured whole so each word can be checked
+const TRAILING_WORD_UNIT = new RegExp(`((?:${WORD_UNIT})+)\\s*$`);
+const AFTER_VALUE = /(?:[\d})]|\\pi|pi)$/;
+
+/** Trailing units after a numeric value, `\$`, percent signs and ordinal suffixes. */
+function dropUnits(s: string): string {
+  s = s.replace(/\\\$|\\%|%/g, " ").trim();
+  s = s.replace(/(\d)\s*\^\s*\{\s*\\(?:text|mathrm)\{(?:th|st|nd|rd)\}\s*\}/g, "$1").replace(/(\d)(?:th|st|nd|rd)\b/g, "$1");
+  for (let i = 0; i < 8; i++) {
+    const m = TRAILING_TEXT_UNIT.exec(s) ?? TRAILING_WORD_UNIT.exec(s);
+    if (!m || (m[1] && m[1].match(/[a-zA-Z]+/g)!.some((w) => ASCII_WORDS.has(w)))) break;
+    const rest = s.slice(0, m.index).trim();
+    if (!AFTER_VALUE.test(rest) || /^\\\w+\{\s*-?[\d.]+\s*\}$/.test(s.slice(m.index).trim())) break;
+    s = rest;
+  }
+  return s;
+}
+
+/** A bare `d{1,3}(,ddd)+` or `d{1,3}( ddd)+` whole answer is one number (§2). */
+function groupedNumber(s: string): string {
+  const m = /^-?\d{1,3}(?:([, ])\d{3})+(?:\.\d+)?$/.exec(s);
+  return m ? s.split(m[1]).join("") : s;
+}
+
+/** The full §2 pipeline, in the policy's order. */
+export function normalize(raw: string): string {
+  let s = stripDelimiters(raw);
+  s = rewriteCommands(s);
+  s = dropSeparators(s);
+  s = dropDegrees(s);
+  s = dropUnits(s);
+  s = s.replace(/^\\text\{\s*(-?[\d.]+)\s*\}$/, "$1");
+  s = s.replace(/\\text\{\s*(?:or|and)\s*\}|\s+(?:or|and)\s+/g, ",").replace(/\s+/g, " ").trim();
+  return groupedNumber(s);
+}
