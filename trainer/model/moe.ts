@@ -9,7 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { MoeConfig } from "./config.ts";
-import { ffn, matmulPlain, type FfnWeights } from "./layers.ts";
+import { ffn, matmulPlain, scatterAddRows, type FfnWeights } from "./layers.ts";
 
 export interface MoeWeights {
   router: tf.Tensor2D; // [d, E], no bias
@@ -100,19 +100,16 @@ export function moeForward(
 
   const gates = renormalizedGates(probs, routing.chosen, N, E); // [N, E], zero off the chosen experts
   const gatesFlat = tf.reshape(gates, [N * E]);
+  // one scatter-add per expert, summed: concatenating the parts first costs a slow split in backward
   const parts: tf.Tensor2D[] = [];
-  const segments: number[] = [];
   routing.kept.forEach((tokens, e) => {
     if (tokens.length === 0) return;
     const idx = tf.tensor1d(tokens, "int32");
     const out = ffn(tf.gather(x, idx) as tf.Tensor2D, w.experts[e]); // [n_e, d]
     const gate = tf.gather(gatesFlat, tf.tensor1d(tokens.map((t) => t * E + e), "int32")); // [n_e]
-    parts.push(tf.mul(out, tf.reshape(gate, [tokens.length, 1])) as tf.Tensor2D);
-    segments.push(...tokens);
+    parts.push(scatterAddRows(tf.mul(out, tf.reshape(gate, [tokens.length, 1])) as tf.Tensor2D, tokens, N));
   });
-  let y: tf.Tensor2D = parts.length
-    ? (tf.unsortedSegmentSum(tf.concat(parts, 0), tf.tensor1d(segments, "int32"), N) as tf.Tensor2D)
-    : tf.zerosLike(x);
+  let y: tf.Tensor2D = parts.length ? (tf.addN(parts) as tf.Tensor2D) : tf.zerosLike(x);
   if (w.shared) y = tf.add(y, ffn(x, w.shared));
 
   const load = routing.counts.map((c) => c / (N * k));

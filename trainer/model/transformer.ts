@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../rng.ts";
 import type { ModelConfig } from "./config.ts";
-import { layerNorm, linear, rmsNorm, ffn, type FfnWeights } from "./layers.ts";
+import { layerNorm, linear, matmulPlain, rmsNorm, ffn, type FfnWeights } from "./layers.ts";
 import { moeForward, updateSelectionBias, type MoeStats, type MoeWeights } from "./moe.ts";
 
 export interface ParamSpec {
@@ -41,7 +41,9 @@ export function parameterSpecs(c: ModelConfig): ParamSpec[] {
   for (let i = 0; i < c.n_layers; i++) {
     const p = `layers.${i}`;
     norm(`${p}.ln1`);
-    lin(`${p}.attn.qkv`, d, 3 * d);
+    lin(`${p}.attn.q`, d, d);
+    lin(`${p}.attn.k`, d, d);
+    lin(`${p}.attn.v`, d, d);
     lin(`${p}.attn.proj`, d, d);
     norm(`${p}.ln2`);
     if (c.moe_layers.includes(i)) {
@@ -233,9 +235,12 @@ export class Transformer {
     const H = c.n_heads;
     const dh = c.d_model / H;
     const p = `layers.${i}.attn`;
-    const qkv = linear(x, this.p(`${p}.qkv.weight`) as tf.Tensor2D, this.p(`${p}.qkv.bias`) as tf.Tensor1D); // [BT, 3d]
-    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, dh]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, dh]
-    const [q, kNew, vNew] = tf.split(qkv, 3, 1).map(heads);
+    // three matMuls, not one fused qkv: splitting a [BT, 3d] result costs more than the fusion saves on wasm
+    const heads = (name: string) => {
+      const y = linear(x, this.p(`${p}.${name}.weight`) as tf.Tensor2D, this.p(`${p}.${name}.bias`) as tf.Tensor1D); // [BT, d]
+      return tf.transpose(tf.reshape(y, [B, T, H, dh]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, dh]
+    };
+    const [q, kNew, vNew] = [heads("q"), heads("k"), heads("v")];
     const [k, v] = cache ? cache.append(i, kNew, vNew) : [kNew, vNew];
     const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)), this.causalMask(T, offset)); // [B, H, T, Tk]
     const out = tf.matMul(tf.softmax(scores), v); // [B, H, T, dh]
@@ -259,8 +264,8 @@ export class Transformer {
 
   /** Vocabulary scores for hidden rows h [N, d] → [N, V], through the tied embedding. */
   logits(h: tf.Tensor2D): tf.Tensor2D {
-    // transposing the small [V, d] table beats a transposed matMul on wasm by ~10x
-    return tf.matMul(h, tf.transpose(this.p("tok_emb.weight"))) as tf.Tensor2D;
+    // transposing the small [V, d] table beats a transposed matMul on wasm by ~10x, forward and backward
+    return matmulPlain(h, tf.transpose(this.p("tok_emb.weight")) as tf.Tensor2D);
   }
 
   /** DeepSeek-V3 aux-free bias update from one step's routing counts (no-op unless enabled). */
