@@ -4,7 +4,7 @@
  * Scalars go to compare-expr. Parses are cached per normalized string.
  */
 import { compareProportional, compareScalar, type Verdict } from "./compare-expr.ts";
-import { add, canonKey, hasPm, neg, type Expr } from "./expr.ts";
+import { add, canonKey, hasPm, neg, someNode, type Expr } from "./expr.ts";
 import { MAX_PM, Unparseable } from "./limits.ts";
 import { asReals, parseAnswer, type Answer, type Interval } from "./parse-answer.ts";
 import { approx } from "./evaluate.ts";
@@ -21,21 +21,29 @@ const all = (vs: Iterable<Verdict>): Verdict => {
 /** Both readings of every `\pm` (a ± b → a + b, a − b), at most 2^MAX_PM of them. */
 export function expandPm(e: Expr): Expr[] {
   if (!hasPm(e)) return [e];
+  let count = 0;
+  someNode(e, (n) => n.k === "pm" && ++count > MAX_PM);
+  if (count > MAX_PM) throw new Unparseable("too many ± signs");
+  return expandBounded(e);
+}
+
+function expandBounded(e: Expr): Expr[] {
+  if (!hasPm(e)) return [e];
   switch (e.k) {
     case "pm": {
-      const bs = expandPm(e.b), as = e.a ? expandPm(e.a) : [null];
+      const bs = expandBounded(e.b), as = e.a ? expandBounded(e.a) : [null];
       return as.flatMap((a) => bs.flatMap((b) => [a ? add(a, b) : b, a ? add(a, neg(b)) : neg(b)]));
     }
     case "add":
     case "mul":
     case "fn":
-      return e.args.reduce<Expr[][]>((acc, arg) => cap(acc.flatMap((pre) => expandPm(arg).map((x) => [...pre, x]))), [[]])
+      return e.args.reduce<Expr[][]>((acc, arg) => cap(acc.flatMap((pre) => expandBounded(arg).map((x) => [...pre, x]))), [[]])
         .map((args) => ({ ...e, args }));
     case "neg":
-      return expandPm(e.a).map((a) => ({ k: "neg", a }));
+      return expandBounded(e.a).map((a) => ({ k: "neg", a }));
     case "div":
     case "pow":
-      return expandPm(e.a).flatMap((a) => expandPm(e.b).map((b) => ({ ...e, a, b })));
+      return expandBounded(e.a).flatMap((a) => expandBounded(e.b).map((b) => ({ ...e, a, b })));
     default:
       return [e];
   }

@@ -42,15 +42,25 @@ interface Span {
   body: string;
 }
 
-/** The math span opening at i (`$…$`, `$$…$$`, `\(…\)`, `\[…\]`), or null. */
-function spanAt(text: string, i: number): Span | null {
-  const pairs: [string, string][] = [["$$", "$$"], ["$", "$"], ["\\(", "\\)"], ["\\[", "\\]"]];
-  for (const [open, close] of pairs) {
+const PAIRS: [string, string][] = [["$$", "$$"], ["$", "$"], ["\\(", "\\)"], ["\\[", "\\]"]];
+
+/**
+ * The math span opening at i (`$…$`, `$$…$$`, `\(…\)`, `\[…\]`), or null. `noCloser` remembers,
+ * per closing delimiter, a position after which it never occurs, so a scan over many unclosed
+ * openers stays linear.
+ */
+function spanAt(text: string, i: number, noCloser = new Map<string, number>()): Span | null {
+  if (text[i] === "$" && i > 0 && text[i - 1] === "\\") return null; // \$ is an escaped dollar
+  for (const [open, close] of PAIRS) {
     if (!text.startsWith(open, i)) continue;
-    if (open === "$" && i > 0 && text[i - 1] === "\\") return null; // \$ is an escaped dollar
-    let j = text.indexOf(close, i + open.length);
+    const from = i + open.length;
+    if (from >= (noCloser.get(close) ?? Infinity)) return null;
+    let j = text.indexOf(close, from);
     while (close === "$" && j > 0 && text[j - 1] === "\\") j = text.indexOf(close, j + 1);
-    if (j < 0) return null;
+    if (j < 0) {
+      noCloser.set(close, Math.min(from, noCloser.get(close) ?? Infinity));
+      return null;
+    }
     return { start: i, end: j + close.length, body: text.slice(i + open.length, j) };
   }
   return null;
@@ -59,11 +69,12 @@ function spanAt(text: string, i: number): Span | null {
 /** All math spans, left to right, and the plain-text stretches between them. */
 function scanSpans(text: string): { spans: Span[]; plain: [number, string][] } {
   const spans: Span[] = [], plain: [number, string][] = [];
+  const noCloser = new Map<string, number>();
   let from = 0;
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
     if (ch !== "$" && !(ch === "\\" && (text[i + 1] === "(" || text[i + 1] === "["))) continue;
-    const span = spanAt(text, i);
+    const span = spanAt(text, i, noCloser);
     if (!span) continue;
     plain.push([from, text.slice(from, i)]);
     spans.push(span);
