@@ -31,6 +31,8 @@ export interface MoeStats {
   dropped: number;
   /** dropped / (N·k). */
   dropRate: number;
+  /** Chosen experts per token before drops, flattened [N·k] (best first): the routing decision itself. */
+  chosen: Int32Array;
   /** Switch balance loss and z-loss values (already multiplied by their coefficients). */
   balanceLoss: number;
   zLoss: number;
@@ -136,6 +138,7 @@ function routingStats(p: Float32Array, N: number, E: number, r: Routing, load: n
   return {
     counts: r.counts,
     load,
+    chosen: Int32Array.from(r.chosen.flat()),
     maxViolation: Math.max(...load) / meanLoad - 1,
     routerEntropy: N ? entropy / N : 0,
     dropped: r.dropped,

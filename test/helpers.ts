@@ -1,0 +1,39 @@
+/** Tiny configs and batches shared by the tests: small enough that a step takes milliseconds. */
+import * as tf from "@tensorflow/tfjs";
+import { modelConfig, type ModelConfig } from "../trainer/model/config.ts";
+import type { LmBatch } from "../trainer/lm.ts";
+import { Rng } from "../trainer/rng.ts";
+
+/** 2 layers (dense, then MoE with 4 experts top-2), d 16, vocab 16, context 32. */
+export function tinyConfig(overrides: Record<string, unknown> = {}): ModelConfig {
+  return modelConfig({
+    vocab_size: 16,
+    d_model: 16,
+    n_layers: 2,
+    n_heads: 2,
+    d_ff: 32,
+    context_length: 32,
+    moe_layers: [1],
+    moe: { num_experts: 4, top_k: 2, d_ff: 32 },
+    ...overrides,
+  });
+}
+
+/** A fixed next-token batch of random tokens: B rows of T tokens, every position scored. */
+export function randomBatch(B: number, T: number, vocab: number, seed: number, start = 0): LmBatch {
+  const rng = new Rng(seed);
+  const data = Int32Array.from({ length: B * (T + 1) }, () => rng.int(vocab));
+  return tf.tidy(() => {
+    const all = tf.tensor2d(data, [B, T + 1], "int32");
+    return {
+      tokens: tf.slice(all, [0, 0], [B, T]) as tf.Tensor2D,
+      targets: tf.slice(all, [0, start + 1], [B, T - start]) as tf.Tensor2D,
+      mask: tf.ones([B, T - start]) as tf.Tensor2D,
+      start,
+    };
+  });
+}
+
+export function disposeBatch(b: LmBatch): void {
+  tf.dispose([b.tokens, b.targets, b.mask]);
+}
