@@ -5,6 +5,7 @@
  * optional regex over the whole text. It never judges whether the answer is right.
  */
 import { z } from "zod";
+import { extractBoxed } from "./math/index.ts";
 import type { Verifier, VerifyResult } from "./types.ts";
 
 const tagName = z.string().regex(/^[A-Za-z][\w-]*$/, "a tag name such as think (no angle brackets)");
@@ -31,20 +32,13 @@ function isRegex(p: string): boolean {
 
 interface Span { start: number; end: number; content: string }
 
-/** The last `\boxed{…}` with its braces matched (escaped `\{` `\}` skipped); undefined if it never closes. */
-export function lastBoxedSpan(text: string): Span | undefined {
-  const start = text.lastIndexOf("\\boxed");
-  if (start < 0) return undefined;
-  let i = start + "\\boxed".length;
-  while (/\s/.test(text[i] ?? "")) i++;
-  if (text[i] !== "{") return undefined;
-  const open = i;
-  for (let depth = 0; i < text.length; i++) {
-    if (text[i] === "\\") { i++; continue; }
-    if (text[i] === "{") depth++;
-    else if (text[i] === "}" && --depth === 0) return { start, end: i + 1, content: text.slice(open + 1, i) };
-  }
-  return undefined;
+/** The last `\boxed{…}`/`\fbox{…}` (math's extraction rule 1) and where it sits; undefined if absent, unclosed or empty. */
+function lastBoxedSpan(text: string): Span | undefined {
+  const content = extractBoxed(text);
+  if (content === null) return undefined;
+  const start = Math.max(text.lastIndexOf("\\boxed"), text.lastIndexOf("\\fbox"));
+  const end = text.indexOf(content, start) + content.length + 1;
+  return { start, end, content };
 }
 
 function lastAnswerTag(text: string): Span | undefined {

@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
 import type { Row } from "../datasets/row.ts";
+import type { CodeVerifierOptions } from "./code/index.ts";
 import { countdownVerifier } from "./countdown.ts";
 import { formatVerifier } from "./format.ts";
 import { overlongVerifier } from "./length.ts";
@@ -46,21 +47,20 @@ export const BUILTIN_VERIFIERS = ["math", "code", "format", "overlong", "countdo
 
 type Factory = (options: unknown) => Verifier | Promise<Verifier>;
 
-/** The verifier a sibling module exports as `exportName`: a Verifier object or a factory (options) → Verifier. */
-async function fromSibling(specifier: string, exportName: string, options: unknown): Promise<Verifier> {
-  // a variable specifier: the import stays lazy, so a module still being written breaks only its own name
-  const mod = (await import(specifier)) as Record<string, unknown>;
-  const found = mod[exportName];
-  const verifier = typeof found === "function" ? await (found as Factory)(options) : found;
-  if (!verifier || typeof (verifier as Verifier).verify !== "function") {
-    throw new Error(`bug: ${specifier} exports no ${exportName} verifier (found: ${Object.keys(mod).join(", ")})`);
-  }
-  return verifier as Verifier;
+/** A built-in that takes no options refuses them instead of ignoring them. */
+function noOptions(options: unknown, verifier: Verifier): Verifier {
+  const keys = Object.keys(options as object);
+  if (keys.length > 0) throw new Error(`takes no options (got ${keys.join(", ")})`);
+  return verifier;
 }
 
+// imported on first use, so a run without code never loads the sandbox (format.ts already loads math)
 const builtins: Record<(typeof BUILTIN_VERIFIERS)[number], Factory> = {
-  math: (options) => fromSibling("./math/index.ts", "mathVerifier", options),
-  code: (options) => fromSibling("./code/index.ts", "codeVerifier", options),
+  math: async (options) => noOptions(options, (await import("./math/index.ts")).mathVerifier),
+  code: async (options) => {
+    const code = await import("./code/index.ts");
+    return Object.keys(options as object).length > 0 ? code.makeCodeVerifier(options as CodeVerifierOptions) : code.codeVerifier;
+  },
   format: formatVerifier,
   overlong: overlongVerifier,
   countdown: countdownVerifier,

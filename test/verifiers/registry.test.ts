@@ -39,6 +39,25 @@ describe("loadVerifier", () => {
     expect(names).toEqual(["format", "overlong", "countdown"]);
   });
 
+  test("math resolves to the math grader, which judges by value (3/4 = 0.75 exactly)", async () => {
+    const v = await load("math");
+    const r = await checkedVerify(v, { completion: "so $\\boxed{\\frac{3}{4}}$", row: { answer: "0.75" } });
+    expect([v.verifier.name, r.reward, r.reason]).toEqual(["math", 1, "equal_exact"]);
+  });
+
+  test("math refuses options rather than ignoring them", async () => {
+    await expect(loadVerifier({ name: "math", options: { strict: true } })).rejects.toThrow(
+      'verifier "math": takes no options (got strict)',
+    );
+  });
+
+  test("code resolves to the sandboxed runner and passes a correct program", async () => {
+    const v = await load({ name: "code", options: { limits: { wallMs: 5000 } } });
+    const completion = "```python\nprint(int(input()) * 2)\n```";
+    const r = await checkedVerify(v, { completion, row: { language: "python", tests: { inputs: ["21\n"], outputs: ["42\n"] } } });
+    expect([v.verifier.name, r.reward, r.reason]).toEqual(["code", 1, "pass"]);
+  });
+
   test("keeps the spec's weight and time limit", async () => {
     const v = await load({ name: "countdown", weight: 0.5, timeout_ms: 250 });
     expect([v.weight, v.timeoutMs]).toEqual([0.5, 250]);
