@@ -117,6 +117,13 @@ const RULES: Record<string, Case[]> = {
     ["3", "(1,2", false, "unparseable"], ["7", "7".repeat(1001), false, "too_long"], ["0", "\\infty - \\infty", false],
     ["10", "\\sum_{i=1}^{4} i", false, "unparseable"],
   ],
+  "ASCII and Unicode relations": [
+    ["[5,\\infty)", "x >= 5", true], ["[5,\\infty)", "x \u2265 5", true], ["(-\\infty,3)\\cup(3,\\infty)", "x \u2260 3", true],
+    ["2\\pm\\sqrt3", "2 \u00b1 \u221a3", true], ["\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", "\\begin{vmatrix}1&2\\\\3&4\\end{vmatrix}", false],
+    ["\\begin{pmatrix}1&2\\end{pmatrix}", "\\left[\\begin{matrix}1&2\\end{matrix}\\right]", true], ["5", "$5$.", true],
+    ["3, 5, 7", "3, 5, and 7", true], ["3, 5, 7", "3,5 \\text{ and } 7", true], ["\\text{Paul and Sarah}", "paul and sarah", true],
+    ["\\text{Paul and Sarah}", "Paul", false], ["\\$32,\\!348", "$32,348", true],
+  ],
 };
 
 describe.each(Object.entries(RULES))("%s", (_rule, cases) => {

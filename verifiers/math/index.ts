@@ -58,8 +58,7 @@ export function isEquivalent(a: string, b: string): Equivalence {
   const gold = b.includes("\\boxed") || b.includes("\\fbox") ? extractBoxed(b) : b;
   if (gold === null || !gold.trim()) return { equal: false, reason: "no_answer" };
   const [na, ng] = [normalize(a), normalize(gold)];
-  const text = textGold(ng);
-  if (text !== null) return compareText(a, text);
+  if (textGold(ng) !== null) return compareText(a, gold);
   if (!na || nestingDepth(na) > MAX_DEPTH) return { equal: false, reason: "unparseable" };
   try {
     const goldTree = parseCached(ng);

@@ -24,7 +24,7 @@ export function unwrap(s: string, name: string): string {
 
 /** Outer math delimiters, surrounding whitespace and one trailing period. */
 export function stripDelimiters(s: string): string {
-  s = mapUnicode(s).trim();
+  s = mapUnicode(s).trim().replace(/(?<!\\)\.$/, "").trim();
   for (const [open, close] of [["$$", "$$"], ["$", "$"], ["\\(", "\\)"], ["\\[", "\\]"]]) {
     if (s.length >= open.length + close.length && s.startsWith(open) && s.endsWith(close) && !s.endsWith("\\" + close)) {
       s = s.slice(open.length, s.length - close.length).trim();
@@ -39,6 +39,9 @@ const COMMANDS: [RegExp, string][] = [
   [/\\textnormal(?![a-zA-Z])/g, "\\text"],
   [/\\lt(?![a-zA-Z])/g, "<"],
   [/\\gt(?![a-zA-Z])/g, ">"],
+  [/<=/g, "\\le "],
+  [/>=/g, "\\ge "],
+  [/!=/g, "\\ne "],
   [/\\(left|right)\s*\.|\\(left|right|displaystyle|[bB]igg?[lr]?)(?![a-zA-Z])/g, " "],
 ];
 const UNWRAPPED = ["mathbf", "boldsymbol", "textbf", "boxed"];
@@ -74,7 +77,7 @@ const AFTER_VALUE = /(?:[\d})]|\\pi|pi)$/;
 
 /** Trailing units after a numeric value, `\$`, percent signs and ordinal suffixes. */
 function dropUnits(s: string): string {
-  s = s.replace(/\\\$|\\%|%/g, " ").trim();
+  s = s.replace(/\\\$|\\%|%/g, " ").replace(/^\$(?=\s*\d[^$]*$)/, "").trim(); // a lone leading $ is currency
   s = s.replace(/(\d)\s*\^\s*\{\s*\\(?:text|mathrm)\{(?:th|st|nd|rd)\}\s*\}/g, "$1").replace(/(\d)(?:th|st|nd|rd)\b/g, "$1");
   for (let i = 0; i < 8; i++) {
     const m = TRAILING_TEXT_UNIT.exec(s) ?? TRAILING_WORD_UNIT.exec(s);
@@ -92,6 +95,9 @@ function groupedNumber(s: string): string {
   return m ? s.split(m[1]).join("") : s;
 }
 
+// "or"/"and" between items, as a word or in \text, with an optional comma before or after
+const LIST_WORDS = /\s*,?\s*(?:\\text\{\s*(?:or|and)\s*\}|(?<![a-zA-Z\\])(?:or|and)(?![a-zA-Z]))\s*,?\s*/g;
+
 /** The full §2 pipeline, in the policy's order. */
 export function normalize(raw: string): string {
   let s = stripDelimiters(raw);
@@ -100,6 +106,6 @@ export function normalize(raw: string): string {
   s = dropDegrees(s);
   s = dropUnits(s);
   s = s.replace(/^\\text\{\s*(-?[\d.]+)\s*\}$/, "$1");
-  s = s.replace(/\\text\{\s*(?:or|and)\s*\}|\s+(?:or|and)\s+/g, ",").replace(/\s+/g, " ").trim();
+  s = s.replace(LIST_WORDS, ",").replace(/\s+/g, " ").trim();
   return groupedNumber(s);
 }

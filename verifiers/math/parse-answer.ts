@@ -110,7 +110,7 @@ function bracketed(toks: Tok[]): Answer {
   const parts = splitTop(inner, isComma);
   if (open === "langle") return { k: "tuple", open: "<", close: ">", items: parts.map(parseExpr) };
   if (parts.length > 1 && (open === "(" || open === "[")) return { k: "tuple", open, close, items: parts.map(parseExpr) };
-  if (open === "(" && inner.some((t) => isCmd(t, "begin"))) return matrix(inner);
+  if ((open === "(" || open === "[") && inner.some((t) => isCmd(t, "begin"))) return matrix(inner);
   return { k: "expr", e: parseExpr(toks) };
 }
 
@@ -118,7 +118,7 @@ function matrix(toks: Tok[]): Answer {
   const at = toks.findIndex((t) => isCmd(t, "begin"));
   const env = toks[at].arg ?? "";
   const last = toks[toks.length - 1];
-  if (!/^[pbvB]?matrix$/.test(env) || !isCmd(last, "end") || last.arg !== env) throw new Unparseable(`bad matrix environment "${env}"`);
+  if (!/^[pbB]?matrix$/.test(env) || !isCmd(last, "end") || last.arg !== env) throw new Unparseable(`bad matrix environment "${env}"`);
   const scalar = at > 0 ? parseExpr(toks.slice(0, at)) : null;
   const rows = splitTop(toks.slice(at + 1, -1), (t) => isCmd(t, "\\")).filter((r, i, all) => r.length > 0 || i < all.length - 1);
   const cells = rows.map((r) => splitTop(r, (t) => t.kind === "sym" && t.text === "&").map(parseExpr));

@@ -8,6 +8,7 @@ const SYMBOLS: Record<string, string> = {
   "\u2212": "-", "\u2013": "-", "×": "\\times ", "·": "\\cdot ", "⋅": "\\cdot ", "÷": "/",
   "π": "\\pi ", "∞": "\\infty ", "°": "^\\circ ", "²": "^2", "³": "^3",
   "½": "\\frac{1}{2}", "¼": "\\frac{1}{4}", "¾": "\\frac{3}{4}",
+  "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne ", "∪": "\\cup ", "∈": "\\in ", "±": "\\pm ", "∓": "\\mp ",
 };
 
 // Cc (controls) and Cf (format: zero-width, BOM, bidi overrides); tab and newline become spaces
