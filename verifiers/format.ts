@@ -14,7 +14,7 @@ export const FormatConfig = z.strictObject({
   answer: z.enum(["boxed", "answer_tag", "none"]).default("boxed")
     .describe("Where the final answer must be: the last \\boxed{…} (math), an <answer>…</answer> block, or not checked."),
   tags: z.array(tagName).default([])
-    .describe("Tags that must each appear once, opened and closed, in this order (e.g. [think]); the answer must follow or sit inside each."),
+    .describe("Tags that must each appear once, opened and closed, in this order (e.g. [think]); the answer must follow them all or sit inside one named answer."),
   pattern: z.string().optional()
     .refine((p) => p === undefined || isRegex(p), "not a valid JavaScript regular expression")
     .describe("A regular expression the whole completion must match (anchored, dot matches newlines); e.g. ^<think>.*</think>.*$"),
@@ -77,8 +77,10 @@ export function checkFormat(completion: string, config: FormatConfig): VerifyRes
   if (config.answer === "none") return { reward: 1, reason: "ok" };
   const answer = config.answer === "boxed" ? lastBoxedSpan(completion) : lastAnswerTag(completion);
   if (!answer || answer.content.trim() === "") return { reward: 0, reason: config.answer === "boxed" ? "no_boxed" : "no_answer_tag" };
-  const inside = (t: Span) => answer.start >= t.start && answer.end <= t.end;
-  const before = config.tags.find((tag, i) => !inside(tags[i]) && answer.start < tags[i].end);
+  // the answer follows every listed tag, or sits inside a tag named answer (<answer>\boxed{4}</answer>)
+  const placed = (t: Span, i: number) =>
+    answer.start >= t.end || (config.tags[i] === "answer" && answer.start >= t.start && answer.end <= t.end);
+  const before = config.tags.find((_, i) => !placed(tags[i], i));
   if (before !== undefined) return { reward: 0, reason: "answer_before_tag", tag: before };
   return { reward: 1, reason: "ok", answer: answer.content.trim() };
 }
