@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { makeCodeVerifier, SandboxUnavailableError } from "../../verifiers/code/index.ts";
-import { UID_BASE } from "../../verifiers/code/sandbox.ts";
+import { sandboxUid, SLOTS_PER_PROCESS } from "../../verifiers/code/sandbox.ts";
 import type { Row } from "../../datasets/row.ts";
 
 const WALL_MS = 2_000;
@@ -22,7 +22,8 @@ const jsAssert: Row = { language: "javascript", tests: { assert: "require('asser
 const run = (completion: string, row: Row) => verifier.verify(completion, row, ctx);
 
 /**
- * Live host processes owned by the sandbox uids, or whose command line carries this run's tag.
+ * Live host processes owned by this process's sandbox uids (other test files run their own
+ * sandboxes at the same time under other uids), or whose command line carries this run's tag.
  * Zombies are dead already (bwrap's in-namespace init is reaped by the host's init a moment later).
  */
 function leftovers(): string[] {
@@ -30,7 +31,8 @@ function leftovers(): string[] {
   return ps.split("\n").filter((line) => {
     const [stat, uid] = line.trim().split(/\s+/);
     if (!stat || stat.startsWith("Z")) return false;
-    return (Number(uid) >= UID_BASE && Number(uid) < UID_BASE + 1000) || (line.includes(tag) && !line.includes("ps -eo"));
+    const ours = Number(uid) >= sandboxUid(0) && Number(uid) < sandboxUid(0) + SLOTS_PER_PROCESS;
+    return ours || (line.includes(tag) && !line.includes("ps -eo"));
   });
 }
 

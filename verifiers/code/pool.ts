@@ -7,9 +7,10 @@
  * Does not contain what a job does (sandbox.ts) or how results are combined (index.ts).
  */
 import { availableParallelism } from "node:os";
+import { SLOTS_PER_PROCESS } from "./sandbox.ts";
 
-// Slot numbers are unique across every pool of this process (and slot 0 is the startup probe's),
-// so two verifiers never hand out the same uid. Separate processes on one host share the range.
+// Slot numbers are unique across the pools of this process (slot 0 is the startup probe's), so
+// two verifiers never hand out the same uid; they wrap after SLOTS_PER_PROCESS - 1 slots in all.
 let nextSlot = 1;
 
 export class SlotPool {
@@ -19,7 +20,7 @@ export class SlotPool {
   /** `size` slots with process-unique numbers; defaults to the number of cores. */
   constructor(readonly size: number = availableParallelism()) {
     if (!Number.isInteger(size) || size < 1) throw new Error(`code verifier: pool size must be a positive integer, got ${size}`);
-    this.free = Array.from({ length: size }, (_, i) => nextSlot + i).reverse();
+    this.free = Array.from({ length: size }, (_, i) => 1 + ((nextSlot - 1 + i) % (SLOTS_PER_PROCESS - 1))).reverse();
     nextSlot += size;
   }
 

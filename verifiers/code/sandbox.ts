@@ -1,6 +1,6 @@
 /**
  * Runs one program in a bubblewrap sandbox and reports how it ended. Layers, outermost first:
- *   setpriv  → a per-slot unprivileged host uid (61000 + slot), no capabilities, no_new_privs.
+ *   setpriv  → a per-slot unprivileged host uid (sandboxUid), no capabilities, no_new_privs.
  *              Why a uid and not a cgroup: RLIMIT_NPROC is ignored for uid 0 (SANDBOX.md) but works
  *              for a real uid, needs no writable cgroup tree (v1 here, v2 elsewhere) and no cleanup;
  *              one uid per pool slot keeps one program's fork bomb from starving its neighbours.
@@ -68,8 +68,19 @@ export interface RunOutcome {
   wallMs: number;
 }
 
-/** Host uids 61000.. are unassigned on Debian (60000-64999 is reserved for the project). */
+/** Host uids 61000-65095 are unassigned on Debian (60000-64999 is reserved for the project). */
 export const UID_BASE = 61_000;
+/** Slots per process: each process takes a block of this many uids, picked by its pid. */
+export const SLOTS_PER_PROCESS = 64;
+
+/**
+ * The host uid for a slot. Processes on one host (vitest forks, two trainers) get different
+ * blocks unless their pids agree mod 64; a clash costs only a shared process count, not isolation.
+ */
+export function sandboxUid(slot: number): number {
+  const block = (process.pid % 64) * SLOTS_PER_PROCESS;
+  return UID_BASE + block + (slot % SLOTS_PER_PROCESS);
+}
 
 const SETPRIV = "/usr/bin/setpriv";
 const PRLIMIT = "/usr/bin/prlimit";
@@ -79,7 +90,7 @@ const BWRAP = "/usr/bin/bwrap";
 export function sandboxArgv(spec: RunSpec, hostDir: string): string[] {
   const { limits } = spec;
   const runtime = runtimes[spec.language];
-  const uid = UID_BASE + spec.slot;
+  const uid = sandboxUid(spec.slot);
   const cpuSeconds = Math.ceil(limits.wallMs / 1000) + 1;
   const setpriv = [SETPRIV, `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups",
     "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs", "--"];
