@@ -1,5 +1,6 @@
 /** Extraction (policy §1): the spec's own table plus the edge cases of each rule. */
 import { describe, expect, test } from "vitest";
+import type { Row } from "../../datasets/row.ts";
 import { extractAnswer, extractBoxed, gradeAnswer, mathVerifier } from "../../verifiers/math/index.ts";
 
 describe("policy §1 table", () => {
@@ -56,21 +57,22 @@ describe("rule 4: the last value", () => {
 });
 
 describe("mathVerifier", () => {
-  test("gold is row.answer", () => {
-    const got = mathVerifier.verify("so \\boxed{4}", { answer: "4" }, { timeoutMs: 1000 });
+  const verify = async (completion: string, row: Row) => await mathVerifier.verify(completion, row, { timeoutMs: 1000 });
+  test("gold is row.answer", async () => {
+    const got = await verify("so \\boxed{4}", { answer: "4" });
     expect(got).toMatchObject({ reward: 1, reason: "equal_structure", extracted: "4", gold: "4" });
   });
-  test("gold falls back to the solution's last box", () => {
-    const got = mathVerifier.verify("\\boxed{0.5}", { solution: "so $\\boxed{\\frac12}$" }, { timeoutMs: 1000 });
+  test("gold falls back to the solution's last box", async () => {
+    const got = await verify("\\boxed{0.5}", { solution: "so $\\boxed{\\frac12}$" });
     expect(got).toMatchObject({ reward: 1, reason: "equal_exact", gold: "\\frac12" });
   });
-  test("a row without a gold cannot be judged", () => {
-    expect(mathVerifier.verify("\\boxed{1}", { problem: "?" }, { timeoutMs: 1000 }).reward).toBeNull();
+  test("a row without a gold cannot be judged", async () => {
+    expect((await verify("\\boxed{1}", { problem: "?" })).reward).toBeNull();
   });
-  test("a wrong answer earns 0 with its reason", () => {
-    expect(mathVerifier.verify("\\boxed{5}", { answer: "4" }, { timeoutMs: 1000 })).toMatchObject({ reward: 0, reason: "not_equal" });
+  test("a wrong answer earns 0 with its reason", async () => {
+    expect(await verify("\\boxed{5}", { answer: "4" })).toMatchObject({ reward: 0, reason: "not_equal" });
   });
-  test("no answer earns 0", () => {
-    expect(mathVerifier.verify("no idea", { answer: "4" }, { timeoutMs: 1000 })).toMatchObject({ reward: 0, reason: "no_answer" });
+  test("no answer earns 0", async () => {
+    expect(await verify("no idea", { answer: "4" })).toMatchObject({ reward: 0, reason: "no_answer" });
   });
 });
