@@ -124,6 +124,12 @@ const RULES: Record<string, Case[]> = {
     ["3, 5, 7", "3, 5, and 7", true], ["3, 5, 7", "3,5 \\text{ and } 7", true], ["\\text{Paul and Sarah}", "paul and sarah", true],
     ["\\text{Paul and Sarah}", "Paul", false], ["\\$32,\\!348", "$32,348", true],
   ],
+  "prefixed structures and combinatorics": [
+    ["(-2,1)", "x=-2, y=1", true], ["(-2,1)", "(x,y)=(-2,1)", true], ["(-2,1)", "(x,y)=(1,-2)", false],
+    ["\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\mathbf{v} = \\begin{pmatrix}1\\\\2\\end{pmatrix}", true], ["1,2", "S=\\{1,2\\}", true],
+    ["(n+1)!", "(n+1)\\cdot n!", true], ["(n+1)!", "n!", false], ["\\frac{n(n-1)}{2}", "\\binom{n}{2}", true],
+    ["\\frac{n(n+1)}{2}", "\\binom{n}{2}", false],
+  ],
 };
 
 describe.each(Object.entries(RULES))("%s", (_rule, cases) => {

@@ -19,53 +19,68 @@ const POINTS: R.Q[][] = [
   [R.q(47n, 79n), R.q(7n, 83n), R.q(-53n, 89n), R.q(59n, 97n), R.q(11n, 101n), R.q(-61n, 103n)],
   [R.q(67n, 107n), R.q(-71n, 109n), R.q(73n, 113n), R.q(17n, 127n), R.q(-79n, 131n), R.q(83n, 137n)],
 ];
+// factorials and binomials of variables are only defined at natural numbers
+const NATURAL_POINTS: R.Q[][] = POINTS.map((row, p) => row.map((_, j) => R.q(BigInt(3 + p + 2 * j))));
 const TOLERANCE = 1e-9;
-const INFINITIES = new Set(["infty", "-(infty)"]);
 // With a decimal literal on a side, only float64 rounding noise may separate truly equal values.
 const DECIMAL_TOLERANCE = 1e-13;
+const INFINITIES = new Set(["infty", "-(infty)"]);
 
 const hasInfinity = (e: Expr): boolean => someNode(e, (n) => n.k === "sym" && n.name === "infty");
 const usesConstant = (e: Expr): boolean => someNode(e, (n) => n.k === "sym" && (n.name === "pi" || n.name === "e"));
+const usesCombinatorics = (e: Expr): boolean =>
+  someNode(e, (n) => n.k === "fn" && (n.name === "fact" || n.name === "binom"));
 
-/** Bindings for the p-th sample point: variables, then π and e where they occur. */
-function bindings(vars: string[], p: number): Map<string, R.Q> {
-  const row = POINTS[p];
-  return new Map(
-    vars.map((v, j) => {
-      const x = j < row.length ? row[j] : R.q(BigInt(2 * j + 3), BigInt(j + 101));
-      return [v, (v === "pi" || v === "e") && x.n < 0n ? R.neg(x) : x]; // π, e > 0 keeps √(π²) = π
-    }),
-  );
+/** Where two expressions are sampled: their variables, and the symbols bound in exact evaluation. */
+interface Sampling {
+  vars: string[]; // bound at every evaluation
+  symbols: string[]; // vars plus π and e, bound only in exact evaluation
+  naturals: boolean; // sample at natural numbers (factorials of variables)
 }
+
+function sampling(...es: Expr[]): Sampling {
+  const vars = [...es.reduce((acc, e) => freeVars(e, acc), new Set<string>())].sort();
+  const constants = es.some(usesConstant) ? ["pi", "e"] : [];
+  return { vars, symbols: [...vars, ...constants], naturals: vars.length > 0 && es.some(usesCombinatorics) };
+}
+
+/** The value of each name at the p-th sample point. */
+function point(names: string[], p: number, naturals: boolean): [string, R.Q][] {
+  const row = (naturals ? NATURAL_POINTS : POINTS)[p];
+  return names.map((v, j) => {
+    const x = j < row.length ? row[j] : R.q(BigInt(2 * j + 3), BigInt(j + 101));
+    return [v, (v === "pi" || v === "e") && x.n < 0n ? R.neg(x) : x]; // π, e > 0 keeps √(π²) = π
+  });
+}
+const exactEnv = (s: Sampling, p: number): Map<string, R.C> =>
+  new Map(point(s.symbols, p, s.naturals).map(([k, v]) => [k, R.c(v)]));
+const floatEnv = (s: Sampling, p: number): Map<string, number> =>
+  new Map(point(s.vars, p, s.naturals).map(([k, v]) => [k, R.toNumber(v)]));
+const rounds = (names: string[]): number => (names.length ? POINTS.length : 1);
 
 /** Whether two scalar expressions are the same value (or the same function of their variables). */
 export function compareScalar(a: Expr, b: Expr): Verdict {
   const key = canonKey(a);
   if (key === canonKey(b)) return INFINITIES.has(key) || !isUndefined(a) ? "equal_structure" : "not_equal";
   if (hasInfinity(a) || hasInfinity(b)) return "not_equal"; // ∞ equals only itself, by structure
-  const vars = [...freeVars(b, freeVars(a))].sort();
-  const symbolic = [...vars, ...(usesConstant(a) || usesConstant(b) ? ["pi", "e"] : [])];
-  const exactVerdict = compareExact(a, b, symbolic);
-  if (exactVerdict !== null) return exactVerdict;
-  return compareApprox(a, b, vars);
+  const s = sampling(a, b);
+  return compareExact(a, b, s) ?? compareApprox(a, b, s);
 }
 
 /** Whether e is undefined (1/0, 0/0) at the first sample point: it equals nothing, not even itself. */
 function isUndefined(e: Expr): boolean {
-  const vars = [...freeVars(e)].sort();
   try {
-    exact(e, new Map([...bindings(vars, 0)].map(([k, v]) => [k, R.c(v)])));
+    exact(e, exactEnv(sampling(e), 0));
     return false;
   } catch (err) {
     return err instanceof Undefined;
   }
 }
 
-function compareExact(a: Expr, b: Expr, symbols: string[]): Verdict | null {
-  const rounds = symbols.length ? POINTS.length : 1;
+function compareExact(a: Expr, b: Expr, s: Sampling): Verdict | null {
   try {
-    for (let p = 0; p < rounds; p++) {
-      const env = new Map([...bindings(symbols, p)].map(([k, v]) => [k, R.c(v)]));
+    for (let p = 0; p < rounds(s.symbols); p++) {
+      const env = exactEnv(s, p);
       if (!R.cEq(exact(a, env), exact(b, env))) return "not_equal";
     }
     return "equal_exact";
@@ -76,24 +91,23 @@ function compareExact(a: Expr, b: Expr, symbols: string[]): Verdict | null {
   }
 }
 
-/** Whether e evaluates to a rational (no radical, trig or log left) at the first point. */
-function isRational(e: Expr, vars: string[]): boolean {
+/** Whether e evaluates to a rational (no radical, trig, log or π left) at the first point. */
+function isRational(e: Expr, s: Sampling): boolean {
   try {
-    exact(e, new Map([...bindings(vars, 0)].map(([k, v]) => [k, R.c(v)])));
+    exact(e, new Map(point(s.vars, 0, s.naturals).map(([k, v]) => [k, R.c(v)])));
     return true;
   } catch {
     return false;
   }
 }
 
-function compareApprox(a: Expr, b: Expr, vars: string[]): Verdict {
+function compareApprox(a: Expr, b: Expr, s: Sampling): Verdict {
   const decimals = hasDecimal(a) || hasDecimal(b);
   // a decimal is the exact number it spells: it never equals an irrational value (§3)
-  if (decimals && (isRational(a, vars) || isRational(b, vars))) return "not_equal";
+  if (decimals && (isRational(a, s) || isRational(b, s))) return "not_equal";
   const tolerance = decimals ? DECIMAL_TOLERANCE : TOLERANCE;
-  const rounds = vars.length ? POINTS.length : 1;
-  for (let p = 0; p < rounds; p++) {
-    const env = new Map([...bindings(vars, p)].map(([k, v]) => [k, R.toNumber(v)]));
+  for (let p = 0; p < rounds(s.vars); p++) {
+    const env = floatEnv(s, p);
     if (!close(approx(a, env), approx(b, env), tolerance)) return "not_equal";
   }
   return "equal_numeric";
@@ -108,32 +122,36 @@ function close(x: F, y: F, tolerance: number): boolean {
 /** Whether a = c·b for one nonzero constant c at every sample point (equations L − R, §5). */
 export function compareProportional(a: Expr, b: Expr): Verdict {
   if (canonKey(a) === canonKey(b)) return "equal_structure";
-  const vars = [...freeVars(b, freeVars(a))].sort();
-  const symbolic = [...vars, ...(usesConstant(a) || usesConstant(b) ? ["pi", "e"] : [])];
+  const s = sampling(a, b);
   try {
-    let ratio: R.C | null = null;
-    for (let p = 0; p < POINTS.length; p++) {
-      const env = new Map([...bindings(symbolic, p)].map(([k, v]) => [k, R.c(v)]));
-      const [x, y] = [exact(a, env), exact(b, env)];
-      if (R.cEq(x, R.c(R.ZERO)) !== R.cEq(y, R.c(R.ZERO))) return "not_equal";
-      if (R.cEq(y, R.c(R.ZERO))) continue;
-      const r = R.cMul(x, R.cInv(y));
-      if (ratio && !R.cEq(ratio, r)) return "not_equal";
-      ratio = r;
-    }
+    const ratio = constantRatio(s, (p) => [exact(a, exactEnv(s, p)), exact(b, exactEnv(s, p))]);
     return ratio ? "equal_exact" : "not_equal";
   } catch (err) {
     if (!(err instanceof NotRational)) return "not_equal";
   }
   let ratio: F | null = null;
   for (let p = 0; p < POINTS.length; p++) {
-    const env = new Map([...bindings(vars, p)].map(([k, v]) => [k, R.toNumber(v)]));
-    const [x, y] = [approx(a, env), approx(b, env)];
-    const r = fdivide(x, y);
+    const env = floatEnv(s, p);
+    const r = fdivide(approx(a, env), approx(b, env));
     if (!r || (ratio && !close(ratio, r, TOLERANCE))) return "not_equal";
     ratio = r;
   }
   return "equal_numeric";
+}
+
+/** The exact ratio x/y shared by every sample point, or null (a zero on one side only, or no constant). */
+function constantRatio(s: Sampling, at: (p: number) => [R.C, R.C]): R.C | null {
+  let ratio: R.C | null = null;
+  const zero = R.c(R.ZERO);
+  for (let p = 0; p < POINTS.length; p++) {
+    const [x, y] = at(p);
+    if (R.cEq(x, zero) !== R.cEq(y, zero)) return null;
+    if (R.cEq(y, zero)) continue;
+    const r = R.cMul(x, R.cInv(y));
+    if (ratio && !R.cEq(ratio, r)) return null;
+    ratio = r;
+  }
+  return ratio;
 }
 
 function fdivide(x: F, y: F): F | null {

@@ -90,8 +90,10 @@ function compareValue(x: Expr, y: Expr): Verdict {
 function vectorEntries(a: Answer): Expr[] | null {
   if (a.k === "tuple") return a.items;
   if (a.k === "matrix" && (a.rows.length === 1 || a.rows.every((r) => r.length === 1))) return a.rows.flat();
-  if (a.k === "list" && !a.braces && a.items.every((i) => i.k === "expr")) return a.items.map((i) => (i as { e: Expr }).e);
-  return null;
+  if (a.k !== "list" || a.braces) return null;
+  // a bare list of values or of prefixed items (`x = 1, y = 2`) read in order
+  const entries = a.items.map((i) => (i.k === "expr" ? i.e : i.k === "eq" ? rightSide(i.sides) : null));
+  return entries.every((e) => e !== null) ? (entries as Expr[]) : null;
 }
 
 const rightSide = (sides: (Expr | null)[]): Expr => sides[sides.length - 1]!;

@@ -131,7 +131,12 @@ function relation(parts: Tok[][]): Answer {
   const ops = parts.filter((_, i) => i % 2 === 1).map((p) => p[0].text);
   const terms = parts.filter((_, i) => i % 2 === 0);
   // only the right side of an equation is graded against a plain gold: `\angle Q = 7` gives 7
-  if (ops.every((o) => o === "=")) return { k: "eq", sides: terms.map((t, i) => (i === terms.length - 1 ? parseExpr(t) : lenient(t))) };
+  if (ops.every((o) => o === "=")) {
+    const right = lenient(terms[terms.length - 1]);
+    // `\mathbf{v} = \begin{pmatrix}…`, `(x, y) = (1, 2)`, `S = \{1, 2\}`: the structure on the right is the answer
+    if (!right) return parseItem(terms[terms.length - 1]);
+    return { k: "eq", sides: [...terms.slice(0, -1).map(lenient), right] };
+  }
   const sides = terms.map(parseExpr);
   if (ops.includes("=")) throw new Unparseable("mixed equation and inequality");
   const v = sides.findIndex((e) => e.k === "sym" && e.name !== "infty" && e.name !== "pi");
