@@ -66,6 +66,10 @@ const builtins: Record<(typeof BUILTIN_VERIFIERS)[number], Factory> = {
   countdown: countdownVerifier,
 };
 
+/** A zod error as `path: message; path: message`. */
+const issues = (e: z.ZodError, prefix = "") =>
+  e.issues.map((i) => `${prefix}${i.path.join(".")}: ${i.message}`).join("; ");
+
 const isPath = (name: string) => /^\.{0,2}\//.test(name) || /\.(ts|mts|js|mjs)$/.test(name);
 
 export interface LoadOptions {
@@ -80,7 +84,7 @@ export interface LoadOptions {
 /** Resolves one spec (or a bare name) to a verifier with its weight and time limit; throws VerifierLoadError. */
 export async function loadVerifier(spec: z.input<typeof VerifierSpec> | string, options: LoadOptions = {}): Promise<LoadedVerifier> {
   const parsed = VerifierSpec.safeParse(typeof spec === "string" ? { name: spec } : spec);
-  if (!parsed.success) throw new VerifierLoadError("verifier spec", z.prettifyError(parsed.error).replace(/\n/g, "; "));
+  if (!parsed.success) throw new VerifierLoadError("verifier spec", issues(parsed.error));
   const { name, weight, timeout_ms: timeoutMs, options: verifierOptions = {} } = parsed.data;
   const noop = async () => {};
   if (name in builtins) {
@@ -88,7 +92,7 @@ export async function loadVerifier(spec: z.input<typeof VerifierSpec> | string, 
     try {
       verifier = await builtins[name as keyof typeof builtins](verifierOptions);
     } catch (e) {
-      const problem = e instanceof z.ZodError ? `options: ${z.prettifyError(e).replace(/\n/g, "; ")}` : (e as Error).message;
+      const problem = e instanceof z.ZodError ? issues(e, "options.") : (e as Error).message;
       throw new VerifierLoadError(`verifier "${name}"`, problem);
     }
     return { verifier, weight, timeoutMs, close: noop };

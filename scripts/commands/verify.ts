@@ -120,7 +120,8 @@ async function runVerify(args: VerifyArgs): Promise<number> {
   } catch (e) {
     throw new VerifyCliError(`rlvr verify: --options is not valid JSON: ${(e as Error).message}`);
   }
-  const spec = { name: args.verifier, timeout_ms: args["timeout-ms"], ...(options === undefined ? {} : { options }) };
+  // a non-object --options is refused by VerifierSpec with the field named
+  const spec = { name: args.verifier, timeout_ms: args["timeout-ms"], options: options as Record<string, unknown> | undefined };
   const concurrency = Math.max(1, args.concurrency);
   let verifier: LoadedVerifier;
   try {

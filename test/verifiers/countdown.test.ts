@@ -1,9 +1,10 @@
 import { describe, expect, test } from "vitest";
+import type { Row } from "../../datasets/row.ts";
 import { checkCountdown, CountdownConfig, extractCountdownAnswer } from "../../verifiers/countdown.ts";
 
 const row = { numbers: [25, 5, 3, 7], target: 67 };
 const defaults = CountdownConfig.parse({});
-const judge = (completion: string, r: object = row, config = defaults) => {
+const judge = (completion: string, r: Row = row, config = defaults) => {
   const { reward, reason } = checkCountdown(completion, r, config);
   return [reward, reason];
 };
