@@ -9,6 +9,7 @@ import { compareAnswers, parseCached } from "./equivalence.ts";
 import { extractAnswer, extractBoxed } from "./extract.ts";
 import { MAX_ANSWER_CHARS, MAX_DEPTH, TooBig, Unparseable } from "./limits.ts";
 import { normalize, stripDelimiters } from "./normalize.ts";
+import { resetWork } from "./rational.ts";
 
 export { extractAnswer, extractBoxed };
 
@@ -58,6 +59,7 @@ export function isEquivalent(a: string, b: string): Equivalence {
   const gold = b.includes("\\boxed") || b.includes("\\fbox") ? extractBoxed(b) : b;
   if (gold === null || !gold.trim()) return { equal: false, reason: "no_answer" };
   const [na, ng] = [normalize(a), normalize(gold)];
+  resetWork();
   if (textGold(ng) !== null) return compareText(a, gold);
   if (!na || nestingDepth(na) > MAX_DEPTH) return { equal: false, reason: "unparseable" };
   try {

@@ -10,7 +10,24 @@ export interface Q {
 }
 
 const abs = (x: bigint): bigint => (x < 0n ? -x : x);
+/**
+ * Work spent on big-number gcds and products since the last resetWork(), in digit² units.
+ * Each check gets WORK_BUDGET: past it, evaluation throws TooBig (structure-only comparison).
+ * Counting work, not wall time, keeps verdicts deterministic.
+ */
+let work = 0;
+export const WORK_BUDGET = 1.5e8; // about 150 ms of gcds on one core
+export function resetWork(): void {
+  work = 0;
+}
+function charge(a: bigint, b: bigint): void {
+  if ((a > -(1n << 64n) && a < 1n << 64n) || (b > -(1n << 64n) && b < 1n << 64n)) return; // small: negligible
+  work += (1 + log10Abs(a)) * (1 + log10Abs(b));
+  if (work > WORK_BUDGET) throw new TooBig("work budget of one check spent");
+}
+
 function gcd(a: bigint, b: bigint): bigint {
+  charge(a, b);
   a = abs(a);
   b = abs(b);
   while (b) [a, b] = [b, a % b];
@@ -32,6 +49,12 @@ function checkSize(n: bigint, d: bigint): void {
   if (digits(n) > MAX_DIGITS || digits(d) > MAX_DIGITS) throw new TooBig("rational over the digit limit");
 }
 
+/** A rational already in lowest terms with d > 0, after the size check. */
+function checked(n: bigint, d: bigint): Q {
+  checkSize(n, d);
+  return { n, d };
+}
+
 export function q(n: bigint, d: bigint = 1n): Q {
   if (d === 0n) throw new Undefined("division by zero");
   if (d < 0n) [n, d] = [-n, -d];
@@ -45,14 +68,20 @@ export const isZero = (a: Q): boolean => a.n === 0n;
 export const isInt = (a: Q): boolean => a.d === 1n;
 export const eq = (a: Q, b: Q): boolean => a.n === b.n && a.d === b.d;
 export const neg = (a: Q): Q => ({ n: -a.n, d: a.d });
+/** a + b, reducing by the gcd of the denominators first (Knuth 4.5.1): the gcds stay small. */
 export function add(a: Q, b: Q): Q {
-  checkSize(a.n * b.d, a.d * b.d);
-  return q(a.n * b.d + b.n * a.d, a.d * b.d);
+  if (a.d === 1n && b.d === 1n) return checked(a.n + b.n, 1n);
+  const g = gcd(a.d, b.d);
+  if (g === 1n) return checked(a.n * b.d + b.n * a.d, a.d * b.d); // already in lowest terms
+  const t = a.n * (b.d / g) + b.n * (a.d / g);
+  const g2 = gcd(t, g);
+  return checked(t / g2, (a.d / g) * (b.d / g2));
 }
 export const sub = (a: Q, b: Q): Q => add(a, neg(b));
+/** a · b, cancelling crosswise first so no gcd of the (larger) products is needed. */
 export function mul(a: Q, b: Q): Q {
-  checkSize(a.n * b.n, a.d * b.d);
-  return q(a.n * b.n, a.d * b.d);
+  const g1 = gcd(a.n, b.d), g2 = gcd(b.n, a.d);
+  return checked((a.n / (g1 || 1n)) * (b.n / (g2 || 1n)), (a.d / (g2 || 1n)) * (b.d / (g1 || 1n)));
 }
 export function inv(a: Q): Q {
   if (a.n === 0n) throw new Undefined("division by zero");
@@ -67,7 +96,7 @@ export function powInt(a: Q, k: bigint): Q {
   if (abs(a.n) <= 1n && a.d === 1n) return a.n === 0n ? ZERO : q(k % 2n === 0n ? abs(a.n) : a.n);
   const size = Math.max(log10Abs(a.n), log10Abs(a.d));
   if (k > BigInt(MAX_DIGITS * 4) || size * Number(k) > MAX_DIGITS) throw new TooBig("power over the digit limit");
-  return q(a.n ** k, a.d ** k);
+  return { n: a.n ** k, d: a.d ** k }; // powers of coprime n, d stay coprime
 }
 
 /** Integer k-th root of x ≥ 0 when exact, else null (Newton's method on BigInt). */
