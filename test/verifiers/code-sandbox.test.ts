@@ -169,6 +169,14 @@ describe("resources", () => {
     expect(r.reward).toBe(0);
   });
 
+  test("memory is capped across processes: six forked 200 MiB children cannot all succeed", async () => {
+    // each child stays under the per-process rlimit; together they need 1.2 GiB > 512 MiB
+    const code = `import os\nkids = []\nfor _ in range(6):\n    pid = os.fork()\n    if pid == 0:\n        b = bytearray(200 << 20)\n        for i in range(0, len(b), 4096):\n            b[i] = 1\n        import time; time.sleep(0.5)\n        os._exit(0)\n    kids.append(pid)\nall_ok = all(os.waitpid(k, 0)[1] == 0 for k in kids)`;
+    const r = await run(py(code), { language: "python", tests: { assert: "assert all_ok" } });
+    expect(r.reward).toBe(0);
+    expect(["memory_limit", "runtime_error"]).toContain(r.verdict);
+  });
+
   test("javascript heap and buffer bombs end in memory_limit", async () => {
     const heap = await run(js("const a = [];\nfor (;;) a.push(new Array(1e6).fill(1.5));"), jsAssert);
     const buffers = await run(js("const a = [];\nfor (;;) a.push(Buffer.alloc(1 << 26, 1));"), jsAssert);

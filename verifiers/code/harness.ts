@@ -107,6 +107,7 @@ const SIGXFSZ = 25;
 export function judgeFailure(outcome: RunOutcome): CaseResult | null {
   if (outcome.status !== "exited") return { verdict: outcome.status, detail: tail(outcome.stderr) };
   if (outcome.exitCode === 0) return null;
+  if (outcome.oomKilled) return { verdict: "memory_limit", detail: "killed by the memory cgroup" };
   const code = outcome.exitCode ?? -1;
   if (code === 128 + SIGXCPU) return { verdict: "timeout", detail: "CPU time limit" };
   if (code === 128 + SIGXFSZ) return { verdict: "runtime_error", detail: "file size limit" };

@@ -1,5 +1,7 @@
 /**
  * Runs one program in a bubblewrap sandbox and reports how it ended. Layers, outermost first:
+ *   /bin/sh  → joins the slot's memory and pids cgroups where writable (cgroup.ts): caps on all of
+ *              the program's processes together, which rlimits (per process) cannot give.
  *   setpriv  → a per-slot unprivileged host uid (sandboxUid), no capabilities, no_new_privs.
  *              Why a uid and not a cgroup: RLIMIT_NPROC is ignored for uid 0 (SANDBOX.md) but works
  *              for a real uid, needs no writable cgroup tree (v1 here, v2 elsewhere) and no cleanup;
@@ -19,6 +21,7 @@ import { openSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile, chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { slotCgroup } from "./cgroup.ts";
 import { runtimes, type Language } from "./runtimes.ts";
 
 export interface Limits {
@@ -66,6 +69,8 @@ export interface RunOutcome {
   stdout: string;
   stderr: string;
   wallMs: number;
+  /** The kernel OOM-killed a process of the run in its memory cgroup (cgroup.ts). */
+  oomKilled?: boolean;
 }
 
 /** Host uids 61000-65095 are unassigned on Debian (60000-64999 is reserved for the project). */
@@ -116,10 +121,29 @@ export async function runSandboxed(spec: RunSpec): Promise<RunOutcome> {
     // the sandbox uid must be able to read the program: dir 0755, files 0644 (the mount is read-only)
     await chmod(hostDir, 0o755);
     for (const [name, text] of Object.entries(spec.files)) await writeFile(join(hostDir, name), text, { mode: 0o644 });
-    return await spawnCapped(sandboxArgv(spec, hostDir), spec.stdin, spec.limits, spec.signal);
+    const cg = slotCgroup(sandboxUid(spec.slot), spec.limits.memoryBytes, spec.limits.processes);
+    if (!cg) warnNoCgroup();
+    const oomBefore = cg?.oomKills() ?? 0;
+    const argv = cg ? [...joinCgroups(cg.procsFiles), ...sandboxArgv(spec, hostDir)] : sandboxArgv(spec, hostDir);
+    const outcome = await spawnCapped(argv, spec.stdin, spec.limits, spec.signal);
+    return cg && cg.oomKills() > oomBefore ? { ...outcome, oomKilled: true } : outcome;
   } finally {
     await rm(hostDir, { recursive: true, force: true });
   }
+}
+
+/** A /bin/sh prefix that moves itself into the given cgroups, then execs the rest (exit 125 if it cannot). */
+function joinCgroups(procsFiles: string[]): string[] {
+  const script = 'for f in "$@"; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; shift; done; shift; exec "$@"';
+  return ["/bin/sh", "-c", script, "sh", ...procsFiles, "--"];
+}
+
+let warned = false;
+
+function warnNoCgroup(): void {
+  if (warned) return;
+  warned = true;
+  console.warn("code verifier: no writable cgroup v1 memory/pids hierarchy; memory and processes are capped per process by rlimits only");
 }
 
 /** A byte-capped reader: keeps at most `cap` bytes and says when more arrived. */
