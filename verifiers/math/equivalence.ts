@@ -191,6 +191,10 @@ function canonicalPieces(r: Extract<Answer, { k: "reals" }>): Interval[] {
 }
 
 const parseCache = new Map<string, Answer | Unparseable>();
+/** Empty the parse cache (the benchmark measures cold-cache checks with it). */
+export function clearParseCache(): void {
+  parseCache.clear();
+}
 /** parseAnswer with a bounded cache (normalized string → structure or the refusal). */
 export function parseCached(s: string): Answer {
   let hit = parseCache.get(s);
