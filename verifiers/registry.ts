@@ -145,17 +145,21 @@ export async function checkedVerify(v: WeightedVerifier, sample: Sample): Promis
   const elapsed = () => performance.now() - start;
   let timer: NodeJS.Timeout | undefined;
   try {
-    const call = Promise.resolve().then(() => v.verifier.verify(sample.completion, sample.row, ctx));
-    // worker-backed verifiers time themselves from dispatch, so queueing for a worker is not charged
-    const selfTimed = (v.verifier as Partial<WorkerVerifier>).enforcesTimeout === true;
-    const limit = new Promise<never>((_, reject) => {
-      if (!selfTimed) timer = setTimeout(() => reject(new VerifierTimeoutError(timeoutMs)), timeoutMs);
-    });
-    const result = await Promise.race([call, limit]);
+    let call: Promise<{ result: unknown; timeMs?: number }>;
+    if (v.verifier instanceof WorkerVerifier) {
+      // times itself from dispatch, so waiting for a free worker is charged neither to the limit nor to timeMs
+      call = v.verifier.verifyTimed(sample.completion, sample.row, ctx);
+    } else {
+      call = Promise.resolve().then(() => v.verifier.verify(sample.completion, sample.row, ctx)).then((result) => ({ result }));
+      call = Promise.race([call, new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new VerifierTimeoutError(timeoutMs)), timeoutMs);
+      })]);
+    }
+    const { result, timeMs = elapsed() } = await call;
     const problem = contractProblem(result);
-    return problem ? failed(`error: ${problem}`, elapsed()) : { ...result, timeMs: elapsed() };
+    return problem ? failed(`error: ${problem}`, timeMs) : { ...(result as VerifyResult), timeMs };
   } catch (e) {
-    if (e instanceof VerifierTimeoutError) return failed("timeout", elapsed());
+    if (e instanceof VerifierTimeoutError) return failed("timeout", e.timeoutMs);
     return failed(`error: ${e instanceof Error ? e.message : String(e)}`, elapsed());
   } finally {
     clearTimeout(timer);

@@ -25,7 +25,8 @@ export class VerifierTimeoutError extends Error {
   }
 }
 
-interface Pending { call: VerifyCall; resolve: (r: unknown) => void; reject: (e: Error) => void }
+interface Timed { result: unknown; timeMs: number }
+interface Pending { call: VerifyCall; resolve: (r: Timed) => void; reject: (e: Error) => void; sentAt?: number }
 interface Slot { worker: Worker; ready: Promise<string>; pending?: Pending; timer?: NodeJS.Timeout }
 
 /** Worker bootstrap: register tsx (so .ts modules load), then run the entry. */
@@ -37,7 +38,7 @@ function bootstrap(): string {
 }
 
 export interface WorkerVerifierOptions {
-  /** Workers started at most; calls beyond wait in a queue (their time limit starts on dispatch). */
+  /** Workers kept running; calls beyond wait in a queue (their time limit starts on dispatch). */
   workers: number;
   /** Time allowed to import the module and check its export, in milliseconds. */
   loadTimeoutMs: number;
@@ -45,8 +46,6 @@ export interface WorkerVerifierOptions {
 
 /** A user module's verifier running in worker threads; `verify` rejects with VerifierTimeoutError on timeout. */
 export class WorkerVerifier implements Verifier {
-  /** Tells the registry's guard that this verifier enforces its own time limit (from dispatch). */
-  readonly enforcesTimeout = true;
   private slots: Slot[] = [];
   private queue: Pending[] = [];
   private nextId = 0;
@@ -54,29 +53,34 @@ export class WorkerVerifier implements Verifier {
 
   private constructor(readonly name: string, readonly file: string, private options: WorkerVerifierOptions) {}
 
-  /** Starts one worker, waits for the module to load and pass the export check, and returns the verifier. */
+  /** Starts the workers, waits for the module to load and pass the export check in each, and returns the verifier. */
   static async load(file: string, options: WorkerVerifierOptions): Promise<WorkerVerifier> {
-    const first = spawn(file, options.loadTimeoutMs);
-    let name: string;
+    const started = Array.from({ length: Math.max(1, options.workers) }, () => spawn(file, options.loadTimeoutMs));
+    let names: string[];
     try {
-      name = await first.ready;
+      names = await Promise.all(started.map((s) => s.ready));
     } catch (e) {
-      await first.worker.terminate();
+      await Promise.all(started.map((s) => s.worker.terminate()));
       throw e;
     }
-    const v = new WorkerVerifier(name, file, options);
-    v.slots.push(v.attach({} as Slot, first));
+    const v = new WorkerVerifier(names[0], file, options);
+    v.slots = started.map((s) => v.attach({} as Slot, s));
     return v;
   }
 
   verify(completion: string, row: Row, ctx: VerifyContext): Promise<VerifyResult> {
+    return this.verifyTimed(completion, row, ctx).then((t) => t.result as VerifyResult);
+  }
+
+  /** The worker's unchecked result and the milliseconds from dispatch to reply; rejects on timeout or a throw. */
+  verifyTimed(completion: string, row: Row, ctx: VerifyContext): Promise<Timed> {
     if (this.closed) return Promise.reject(new Error(`verifier ${this.name} (${this.file}) is closed`));
     const call: VerifyCall = {
       id: this.nextId++, completion, row,
       ctx: { timeoutMs: ctx.timeoutMs, completionTokens: ctx.completionTokens, maxCompletionTokens: ctx.maxCompletionTokens },
     };
     return new Promise((resolve, reject) => {
-      this.queue.push({ call, resolve: resolve as (r: unknown) => void, reject });
+      this.queue.push({ call, resolve, reject });
       this.pump();
     });
   }
@@ -94,11 +98,7 @@ export class WorkerVerifier implements Verifier {
 
   private pump(): void {
     while (this.queue.length > 0) {
-      let slot = this.slots.find((s) => !s.pending);
-      if (!slot && this.slots.length < this.options.workers) {
-        slot = this.attach({} as Slot, spawn(this.file, this.options.loadTimeoutMs));
-        this.slots.push(slot);
-      }
+      const slot = this.slots.find((s) => !s.pending);
       if (!slot) return;
       this.dispatch(slot, this.queue.shift()!);
     }
@@ -110,6 +110,7 @@ export class WorkerVerifier implements Verifier {
     slot.ready.then(
       () => {
         if (slot.pending !== pending) return;
+        pending.sentAt = performance.now();
         slot.worker.postMessage(pending.call);
         const timeoutMs = pending.call.ctx.timeoutMs;
         slot.timer = setTimeout(() => this.restart(slot, new VerifierTimeoutError(timeoutMs)), timeoutMs);
@@ -125,9 +126,9 @@ export class WorkerVerifier implements Verifier {
     slot.ready = started.ready;
     worker.on("message", (m: WorkerReply) => {
       if (slot.worker !== worker || !slot.pending || !("id" in m) || m.id !== slot.pending.call.id) return;
-      const { resolve, reject } = slot.pending;
+      const { resolve, reject, sentAt = 0 } = slot.pending;
       this.finish(slot);
-      if (m.type === "result") resolve(m.result);
+      if (m.type === "result") resolve({ result: m.result, timeMs: performance.now() - sentAt });
       else reject(new Error(m.message));
       this.pump();
     });

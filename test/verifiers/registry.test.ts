@@ -135,6 +135,13 @@ describe("crash isolation", () => {
     expect(scores.metrics["verify/errors"]).toBe(2);
   });
 
+  test("the time limit starts when a call reaches a worker, not while it waits for one", async () => {
+    // one worker, three 250 ms calls at once, 600 ms limit: the last waits ~500 ms yet must not time out
+    const v = await load({ name: fixture("slow.ts"), timeout_ms: 600 }, { workers: 1 });
+    const s = await scoreCompletions([v], [1, 2, 3].map(() => ({ completion: "", row: { ms: 250 } })), { concurrency: 3 });
+    expect(s.reasons.slow).toEqual(["slept", "slept", "slept"]);
+  });
+
   test("a result that breaks the contract is an error, not a crash", async () => {
     const v = await load(fixture("bad-result.ts"));
     const r = await checkedVerify(v, { completion: "x", row: {} });
