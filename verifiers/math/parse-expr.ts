@@ -42,6 +42,7 @@ const isSym = (t: Tok | undefined, ...s: string[]): boolean =>
 export class ExprParser {
   private pos = 0;
   private depth = 0;
+  private absOpen = 0; // inside |…|, a bar closes instead of starting a factor
   private readonly toks: Tok[];
   constructor(toks: Tok[]) {
     this.toks = toks.slice(); // one-token arguments may split a number token in place
@@ -103,7 +104,7 @@ export class ExprParser {
   private startsFactor(t: Tok | undefined): boolean {
     if (!t) return false;
     if (t.kind !== "sym" && t.kind !== "cmd") return true;
-    if (t.kind === "sym") return t.text === "(" || t.text === "{" ;
+    if (t.kind === "sym") return t.text === "(" || t.text === "{" || (t.text === "|" && this.absOpen === 0);
     return !["cdot", "times", "div", "pm", "mp"].includes(t.text) && !/^[^a-zA-Z]$/.test(t.text);
   }
 
@@ -183,8 +184,10 @@ export class ExprParser {
   }
 
   private absolute(): Expr {
+    this.absOpen++;
     const e = this.sum();
     this.expect("|");
+    this.absOpen--;
     return fn("abs", e);
   }
 
