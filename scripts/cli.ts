@@ -1,3 +1,37 @@
+/**
+ * The `rlvr` command line: one yargs subcommand per module in scripts/commands/. Commands whose
+ * issue is still open say so and exit non-zero. User errors print one line; bugs print a stack.
+ */
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
-await yargs(hideBin(process.argv)).scriptName("rlvr").command("bench", "x", () => {}, () => console.log("bench")).demandCommand(1).strict().help().parse();
+import { BACKEND_NAMES } from "../trainer/backend.ts";
+import { benchCommand } from "./commands/bench.ts";
+import { notBuilt } from "./commands/not-built.ts";
+import { verifyCommand } from "./commands/verify.ts";
+
+await yargs(hideBin(process.argv))
+  .scriptName("rlvr")
+  .usage("$0 <command> [options]\n\nPost-train small language models with RL from verifiable rewards (GRPO) on TensorFlow.js.")
+  .option("backend", {
+    type: "string",
+    choices: BACKEND_NAMES as unknown as string[],
+    default: "auto",
+    global: true,
+    describe: "TensorFlow.js backend: auto = tfjs-node-gpu → tfjs-node → wasm → cpu",
+  })
+  .command(notBuilt("pretrain <recipe>", "Supervised pretraining of a base model from a recipe", 4))
+  .command(notBuilt("train <recipe>", "GRPO training from a YAML recipe", 6))
+  .command(notBuilt("eval", "Math-500 style evaluation of a checkpoint or an OpenAI-compatible endpoint", 7))
+  .command(verifyCommand as never)
+  .command(notBuilt("serve <checkpoint>", "Serve a checkpoint over an OpenAI-compatible HTTP API", 7))
+  .command(notBuilt("report <run>", "Write a self-contained HTML report of a run", 7))
+  .command(benchCommand as never)
+  .demandCommand(1, "Name a command; see rlvr --help.")
+  .strict()
+  .help()
+  .fail((msg, err) => {
+    if (err) throw err;
+    console.error(`rlvr: ${msg}\n(see rlvr --help)`);
+    process.exit(1);
+  })
+  .parseAsync();

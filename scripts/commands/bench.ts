@@ -1,0 +1,25 @@
+import type { CommandModule } from "yargs";
+import type { BenchOptions } from "../bench/types.ts";
+
+const SUITES = {
+  model: () => import("../bench/model.ts"),
+  math: () => import("../bench/math.ts"),
+  code: () => import("../bench/code.ts"),
+} as const;
+type Suite = keyof typeof SUITES;
+
+export const benchCommand: CommandModule<{ backend: string }, { backend: string; quick: boolean; only: string[] }> = {
+  command: "bench",
+  describe: "Print performance figures: model training step vs plain matMul, math checks/s, sandbox overhead",
+  builder: (y) =>
+    y
+      .option("quick", { type: "boolean", default: false, describe: "Fewer repetitions: a smoke run" })
+      .option("only", { type: "array", string: true, default: Object.keys(SUITES), choices: Object.keys(SUITES), describe: "Suites to run" }) as never,
+  handler: async (argv) => {
+    const opts: BenchOptions = { quick: argv.quick, backend: argv.backend };
+    for (const name of argv.only as Suite[]) {
+      const suite = await SUITES[name]();
+      await suite.run(opts);
+    }
+  },
+};
