@@ -19,7 +19,7 @@ const all = (vs: Iterable<Verdict>): Verdict => {
 };
 
 /** Both readings of every `\pm` (a ± b → a + b, a − b), at most 2^MAX_PM of them. */
-export function expandPm(e: Expr): Expr[] {
+function expandPm(e: Expr): Expr[] {
   if (!hasPm(e)) return [e];
   let count = 0;
   someNode(e, (n) => n.k === "pm" && ++count > MAX_PM);

@@ -72,7 +72,7 @@ export function freeVars(e: Expr, into = new Set<string>()): Set<string> {
   });
   return into;
 }
-export const CONSTANTS = new Set(["pi", "e", "i", "infty"]);
+const CONSTANTS = new Set(["pi", "e", "i", "infty"]);
 
 export const hasDecimal = (e: Expr): boolean => someNode(e, (n) => n.k === "num" && n.dec);
 export const hasPm = (e: Expr): boolean => someNode(e, (n) => n.k === "pm");

@@ -103,7 +103,7 @@ function afterPhrase(text: string): string | null | undefined {
 }
 
 /** Whether a string parses as an answer once delimiters are stripped (rule 3). */
-export function parsesAsAnswer(s: string): boolean {
+function parsesAsAnswer(s: string): boolean {
   if (s.length > MAX_ANSWER_CHARS) return false;
   const n = normalize(s);
   if (/^\\text\{[^{}]+\}$/.test(n)) return true;

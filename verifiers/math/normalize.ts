@@ -7,7 +7,7 @@ import { ASCII_WORDS } from "./tokenize.ts";
 import { mapUnicode } from "./unicode.ts";
 
 /** Remove one `\name{…}` wrapper (matching braces), keeping its content, for every occurrence. */
-export function unwrap(s: string, name: string): string {
+function unwrap(s: string, name: string): string {
   const token = `\\${name}{`;
   for (let at = s.indexOf(token); at >= 0; at = s.indexOf(token, at)) {
     let depth = 0, end = -1;

@@ -39,7 +39,7 @@ const isInteger = (t: Tok | undefined): boolean => t?.kind === "num" && /^\d+$/.
 const isSym = (t: Tok | undefined, ...s: string[]): boolean =>
   t !== undefined && (t.kind === "sym" || t.kind === "cmd") && s.includes(t.text);
 
-export class ExprParser {
+class ExprParser {
   private pos = 0;
   private depth = 0;
   private absOpen = 0; // inside |…|, a bar closes instead of starting a factor

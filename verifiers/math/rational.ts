@@ -16,7 +16,7 @@ const abs = (x: bigint): bigint => (x < 0n ? -x : x);
  * Counting work, not wall time, keeps verdicts deterministic.
  */
 let work = 0;
-export const WORK_BUDGET = 1.5e8; // about 150 ms of gcds on one core
+const WORK_BUDGET = 1.5e8; // about 150 ms of gcds on one core
 export function resetWork(): void {
   work = 0;
 }
@@ -43,7 +43,7 @@ export function log10Abs(x: bigint): number {
 }
 
 /** Decimal digits of |x|, estimated from its magnitude. */
-export const digits = (x: bigint): number => Math.floor(log10Abs(x)) + 1;
+const digits = (x: bigint): number => Math.floor(log10Abs(x)) + 1;
 
 function checkSize(n: bigint, d: bigint): void {
   if (digits(n) > MAX_DIGITS || digits(d) > MAX_DIGITS) throw new TooBig("rational over the digit limit");
@@ -66,7 +66,7 @@ export const ZERO = q(0n);
 export const ONE = q(1n);
 export const isZero = (a: Q): boolean => a.n === 0n;
 export const isInt = (a: Q): boolean => a.d === 1n;
-export const eq = (a: Q, b: Q): boolean => a.n === b.n && a.d === b.d;
+const eq = (a: Q, b: Q): boolean => a.n === b.n && a.d === b.d;
 export const neg = (a: Q): Q => ({ n: -a.n, d: a.d });
 /** a + b, reducing by the gcd of the denominators first (Knuth 4.5.1): the gcds stay small. */
 export function add(a: Q, b: Q): Q {
@@ -77,20 +77,20 @@ export function add(a: Q, b: Q): Q {
   const g2 = gcd(t, g);
   return checked(t / g2, (a.d / g) * (b.d / g2));
 }
-export const sub = (a: Q, b: Q): Q => add(a, neg(b));
+const sub = (a: Q, b: Q): Q => add(a, neg(b));
 /** a · b, cancelling crosswise first so no gcd of the (larger) products is needed. */
 export function mul(a: Q, b: Q): Q {
   const g1 = gcd(a.n, b.d), g2 = gcd(b.n, a.d);
   return checked((a.n / (g1 || 1n)) * (b.n / (g2 || 1n)), (a.d / (g2 || 1n)) * (b.d / (g1 || 1n)));
 }
-export function inv(a: Q): Q {
+function inv(a: Q): Q {
   if (a.n === 0n) throw new Undefined("division by zero");
   return q(a.d, a.n);
 }
-export const div = (a: Q, b: Q): Q => mul(a, inv(b));
+const div = (a: Q, b: Q): Q => mul(a, inv(b));
 
 /** a^k for an integer k; refuses results past the digit budget before computing them. */
-export function powInt(a: Q, k: bigint): Q {
+function powInt(a: Q, k: bigint): Q {
   if (k < 0n) return powInt(inv(a), -k);
   if (k === 0n) return ONE;
   if (abs(a.n) <= 1n && a.d === 1n) return a.n === 0n ? ZERO : q(k % 2n === 0n ? abs(a.n) : a.n);

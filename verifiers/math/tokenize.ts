@@ -5,7 +5,7 @@
  */
 import { Unparseable } from "./limits.ts";
 
-export type TokKind = "num" | "letter" | "word" | "cmd" | "sym" | "text";
+type TokKind = "num" | "letter" | "word" | "cmd" | "sym" | "text";
 export interface Tok {
   kind: TokKind;
   text: string; // num: the literal; cmd: name without the backslash; others: the characters
