@@ -44,7 +44,6 @@ const COMMANDS: [RegExp, string][] = [
   [/\\[lr]?vert(?![a-zA-Z])/g, "|"],
   [/<=/g, "\\le "],
   [/>=/g, "\\ge "],
-  [/!=/g, "\\ne "],
   [/\\(left|right)\s*\.|\\(left|right|displaystyle|[bB]igg?[lr]?)(?![a-zA-Z])/g, " "],
 ];
 const UNWRAPPED = ["mathbf", "boldsymbol", "textbf", "boxed"];

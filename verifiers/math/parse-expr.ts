@@ -64,6 +64,12 @@ class ExprParser {
     if (!t) throw new Unparseable("the expression ends too early (dangling operator?)");
     return t;
   }
+  /** Consume the next token if it is the symbol s. */
+  private skip(s: string): boolean {
+    if (!isSym(this.peek(), s)) return false;
+    this.pos++;
+    return true;
+  }
   private expect(...s: string[]): void {
     const t = this.take();
     if (!isSym(t, ...s)) throw new Unparseable(`expected "${s[0]}", found "${t.text}"`);
@@ -176,10 +182,10 @@ class ExprParser {
       case "text":
         return this.textValue(t.text);
       case "sym":
-        if (t.text === "(") return this.pos--, this.group("(", ")");
-        if (t.text === "{") return this.pos--, this.group("{", "}");
         if (t.text === "|") return this.absolute();
-        throw new Unparseable(`unexpected "${t.text}"`);
+        if (t.text !== "(" && t.text !== "{") throw new Unparseable(`unexpected "${t.text}"`);
+        this.pos--;
+        return this.group(t.text, t.text === "(" ? ")" : "}");
     }
   }
 
@@ -193,7 +199,7 @@ class ExprParser {
 
   /** `a\frac{b}{c}` and `a b/c` with integer literals are a + b/c (policy §2). */
   private mixedNumber(t: Tok): Expr | null {
-    if (!isInteger(t) || t.text.length === 0) return null;
+    if (!isInteger(t)) return null;
     const [n1, n2, n3, n4] = [this.peek(), this.peek(1), this.peek(2), this.peek(3)];
     const whole = BigInt(t.text);
     if (isSym(n1, "frac") && n2 && isSym(n2, "{") && isInteger(n3) && isSym(n4, "}")) {
@@ -215,16 +221,19 @@ class ExprParser {
     return null;
   }
 
+  /** A name with an optional subscript, which becomes part of the name: `x_1`, `a_{n+1}`. */
   private subscripted(name: string): Expr {
     if (!isSym(this.peek(), "_")) return sym(name);
     this.pos++;
     const t = this.take();
-    if (isSym(t, "{")) {
-      const inner = this.take();
-      this.expect("}");
-      return sym(`${name}_${inner.text}`);
+    if (!isSym(t, "{")) return sym(`${name}_${t.text[0]}`);
+    let label = "";
+    for (let u = this.take(); !isSym(u, "}"); u = this.take()) {
+      if (isSym(u, "{")) throw new Unparseable("nested braces in a subscript");
+      label += u.kind === "cmd" ? `\\${u.text}` : u.text;
     }
-    return sym(`${name}_${t.text[0]}`);
+    if (!label) throw new Unparseable("empty subscript");
+    return sym(`${name}_${label}`);
   }
 
   private word(w: string): Expr {
@@ -241,7 +250,6 @@ class ExprParser {
     if (c === "pi" || c === "infty") return sym(c);
     if (GREEK.has(c)) return this.subscripted(c);
     if (FUNCTIONS.has(c)) return this.functionCall(c);
-    if (c === "{" ) throw new Unparseable("a set inside an expression");
     throw new Unparseable(`unknown command "\\${c}"`);
   }
 
@@ -263,10 +271,8 @@ class ExprParser {
 
   /** `\sin x`, `\sin(x)`, `\sin^2 x`, `\log_2 8`, `\sin 2x` (argument: the implicit product). */
   private functionCall(name: string): Expr {
-    let power: Expr | null = null;
-    let base: Expr | null = null;
-    if (name === "log" && isSym(this.peek(), "_")) (this.pos++, (base = this.arg()));
-    if (isSym(this.peek(), "^")) (this.pos++, (power = this.script()));
+    const base = name === "log" && this.skip("_") ? this.arg() : null;
+    const power = this.skip("^") ? this.script() : null;
     let argument: Expr;
     if (isSym(this.peek(), "(")) argument = this.primary();
     else {
