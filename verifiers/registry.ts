@@ -54,12 +54,17 @@ function noOptions(options: unknown, verifier: Verifier): Verifier {
   return verifier;
 }
 
+const CODE_OPTIONS = ["limits", "remote", "concurrency"] satisfies (keyof CodeVerifierOptions)[] as string[];
+
 // imported on first use, so a run without code never loads the sandbox (format.ts already loads math)
 const builtins: Record<(typeof BUILTIN_VERIFIERS)[number], Factory> = {
   math: async (options) => noOptions(options, (await import("./math/index.ts")).mathVerifier),
   code: async (options) => {
     const code = await import("./code/index.ts");
-    return Object.keys(options as object).length > 0 ? code.makeCodeVerifier(options as CodeVerifierOptions) : code.codeVerifier;
+    const keys = Object.keys(options as object);
+    const unknown = keys.filter((k) => !CODE_OPTIONS.includes(k));
+    if (unknown.length > 0) throw new Error(`unknown options ${unknown.join(", ")}; code takes ${CODE_OPTIONS.join(", ")}`);
+    return keys.length > 0 ? code.makeCodeVerifier(options as CodeVerifierOptions) : code.codeVerifier;
   },
   format: formatVerifier,
   overlong: overlongVerifier,
@@ -87,7 +92,7 @@ export async function loadVerifier(spec: z.input<typeof VerifierSpec> | string, 
   if (!parsed.success) throw new VerifierLoadError("verifier spec", issues(parsed.error));
   const { name, weight, timeout_ms: timeoutMs, options: verifierOptions = {} } = parsed.data;
   const noop = async () => {};
-  if (name in builtins) {
+  if (Object.hasOwn(builtins, name)) {
     let verifier: Verifier;
     try {
       verifier = await builtins[name as keyof typeof builtins](verifierOptions);
@@ -195,10 +200,10 @@ async function mapBounded<T>(count: number, concurrency: number, task: (i: numbe
 }
 
 /** Mean of `xs`; NaN when empty. */
-export const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Bessel-corrected standard deviation (as TRL logs it); NaN for fewer than two values. */
-export function std(xs: number[]): number {
+function std(xs: number[]): number {
   if (xs.length < 2) return NaN;
   const m = mean(xs);
   return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));

@@ -14,7 +14,7 @@ import cliProgress from "cli-progress";
 import type { CommandModule } from "yargs";
 import type { Row } from "../../datasets/row.ts";
 import {
-  checkedVerify, loadVerifier, percentile, VerifierLoadError,
+  BUILTIN_VERIFIERS, checkedVerify, loadVerifier, percentile, VerifierLoadError,
   type CheckedResult, type LoadedVerifier, type Sample,
 } from "../../verifiers/registry.ts";
 
@@ -182,7 +182,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
   describe: "Score completions in a JSONL file with a verifier",
   builder: (y) =>
     y.options({
-      verifier: { type: "string", demandOption: true, describe: "math | code | format | overlong | countdown | a module path (./my_reward.ts)" },
+      verifier: { type: "string", demandOption: true, describe: `${BUILTIN_VERIFIERS.join(" | ")} | a module path (./my_reward.ts)` },
       input: { type: "string", demandOption: true, describe: "JSONL file: one JSON object per line with the completion and the row's fields" },
       output: { type: "string", demandOption: true, describe: "JSONL file to write: each input row plus reward, reason and verify (details, time_ms)" },
       "answer-field": { type: "string", default: "answer", describe: "Field holding the gold answer (given to the verifier as row.answer)" },

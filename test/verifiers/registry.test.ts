@@ -54,6 +54,16 @@ describe("loadVerifier", () => {
     );
   });
 
+  test("code refuses an option it does not know", async () => {
+    await expect(loadVerifier({ name: "code", options: { timeout: 5 } })).rejects.toThrow(
+      'verifier "code": unknown options timeout; code takes limits, remote, concurrency',
+    );
+  });
+
+  test("a name inherited from Object.prototype is not a built-in", async () => {
+    await expect(loadVerifier("constructor")).rejects.toThrow('verifier "constructor": unknown name');
+  });
+
   test("code resolves to the sandboxed runner and passes a correct program", async () => {
     const v = await load({ name: "code", options: { limits: { wallMs: 5000 } } });
     const completion = "```python\nprint(int(input()) * 2)\n```";
