@@ -130,6 +130,7 @@ const RULES: Record<string, Case[]> = {
     ["(n+1)!", "(n+1)\\cdot n!", true], ["(n+1)!", "n!", false], ["\\frac{n(n-1)}{2}", "\\binom{n}{2}", true],
     ["\\frac{n(n+1)}{2}", "\\binom{n}{2}", false],
     ["a_{n+1}+1", "1+a_{n+1}", true], ["x_1", "x_{1}", true], ["x_1", "x_2", false], ["120", "5!=120", true],
+    ["\\emptyset", "\\{\\}", true], ["\\emptyset", "\\varnothing", true], ["\\emptyset", "\\{0\\}", false],
     ["|2x|", "2|x|", true], ["x", "|x|", false], ["5", "\\lvert -5\\rvert", true], ["1,2", "\\left\\lbrace 1,2\\right\\rbrace", true],
     ["(x+1)^{300}", "(1+x)^{299}(x+1)", true, "equal_exact"], ["(1+i)^{400}", "(1-i)^{400}", true, "equal_exact"],
   ],

@@ -95,6 +95,7 @@ function parseItem(toks: Tok[]): Answer {
   if (minus.length === 2) return setMinus(parseTokens(minus[0]), parseTokens(minus[1]));
   const rel = splitTop(toks, (t) => (t.kind === "sym" || t.kind === "cmd") && RELATIONS.has(t.text), true);
   if (rel.length > 1) return relation(rel);
+  if (toks.length === 1 && isCmd(toks[0], "emptyset", "varnothing")) return { k: "list", items: [], braces: true };
   if (isCmd(toks[0], "mathbb") && toks.length === 1 && toks[0].arg === "R")
     return { k: "reals", pieces: [{ lo: neg(INFINITY), hi: INFINITY, loClosed: false, hiClosed: false }], minus: [] };
   if (wrapped(toks)) return bracketed(toks);
@@ -106,7 +107,7 @@ function bracketed(toks: Tok[]): Answer {
   const [open, close] = [key(toks[0]), key(toks[toks.length - 1])];
   if (open === "begin") return matrix(toks);
   const inner = toks.slice(1, -1);
-  if (open === "\\{") return { k: "list", items: splitTop(inner, isComma).map(parseItem), braces: true };
+  if (open === "\\{") return { k: "list", items: inner.length ? splitTop(inner, isComma).map(parseItem) : [], braces: true };
   const parts = splitTop(inner, isComma);
   if (open === "langle") return { k: "tuple", open: "<", close: ">", items: parts.map(parseExpr) };
   if (parts.length > 1 && (open === "(" || open === "[")) return { k: "tuple", open, close, items: parts.map(parseExpr) };
