@@ -1,8 +1,9 @@
 // The code verifier on ordinary programs: extraction, stdin/stdout and assert tests, partial credit.
 // Oracles are hand-worked: each expected reward is the share of cases the program gets right by construction.
 import { describe, expect, test } from "vitest";
-import { codeVerifier, extractCode } from "../../verifiers/code/index.ts";
+import { codeVerifier, extractCode, makeCodeVerifier } from "../../verifiers/code/index.ts";
 import { sameOutput } from "../../verifiers/code/harness.ts";
+import { SlotPool } from "../../verifiers/code/pool.ts";
 import type { Row } from "../../datasets/row.ts";
 
 const ctx = { timeoutMs: 60_000 };
@@ -108,4 +109,28 @@ describe("assert tests", () => {
 test("a completion without a fenced program gets no_code", async () => {
   const r = await verify("The answer is to add the numbers.", { language: "python", tests: { assert: "assert True" } });
   expect(r).toEqual({ reward: 0, reason: "no_code", verdict: "no_code" });
+});
+
+test("unknown or invalid options are refused with their path", () => {
+  expect(() => makeCodeVerifier({ limits: { wallMs: -1 } })).toThrow("code verifier options: limits.wallMs:");
+  expect(() => makeCodeVerifier({ limit: {} } as never)).toThrow('code verifier options: : Unrecognized key: "limit"');
+});
+
+test("the pool runs at most `size` jobs at once, each on a slot no other running job holds", async () => {
+  const pool = new SlotPool(3);
+  let running = 0;
+  let peak = 0;
+  const held = new Set<number>();
+  const jobs = Array.from({ length: 12 }, (_, i) => pool.run(async (slot) => {
+    expect(held.has(slot)).toBe(false);
+    held.add(slot);
+    peak = Math.max(peak, ++running);
+    await new Promise((r) => setTimeout(r, 5 + (i % 3) * 5));
+    running--;
+    held.delete(slot);
+    return slot;
+  }));
+  const slots = await Promise.all(jobs);
+  expect(peak).toBe(3);
+  expect(new Set(slots).size).toBe(3);
 });

@@ -4,6 +4,7 @@
  * stdin/stdout rows: reward = share of cases passed; assert rows: 1 or 0. A sandbox failure gives
  * reward null ("cannot judge"), never a pass. Does not contain the sandbox, the harness or the pool.
  */
+import { z } from "zod";
 import type { Row } from "../../datasets/row.ts";
 import type { Verifier, VerifyContext, VerifyResult } from "../types.ts";
 import { extractCode } from "./extract.ts";
@@ -16,17 +17,33 @@ export { extractCode } from "./extract.ts";
 export { DEFAULT_LIMITS, SandboxUnavailableError, type Limits } from "./sandbox.ts";
 export type { Verdict } from "./harness.ts";
 
-export interface CodeVerifierOptions {
-  /** Per-run limits; unset fields keep DEFAULT_LIMITS (5 s wall, 512 MiB, 1 MiB output). */
-  limits?: Partial<Limits>;
-  /** Send programs to a SandboxFusion server instead of the local bubblewrap sandbox. */
-  remote?: RemoteOptions;
-  /** Programs run at once; defaults to the number of cores. */
-  concurrency?: number;
-}
+const count = () => z.int().positive().optional();
 
-/** A code verifier with its own limits, backend and pool. */
-export function makeCodeVerifier(opts: CodeVerifierOptions = {}): Verifier {
+/** Options of the code verifier (a recipe's `verifiers[].options` for `code`). */
+export const CodeVerifierConfig = z.strictObject({
+  limits: z.strictObject({
+    wallMs: count().describe("Wall-clock limit per program run in ms; default 5000."),
+    memoryBytes: count().describe("Memory cap per program in bytes; default 512 MiB."),
+    outputBytes: count().describe("Bytes of stdout (and of stderr) read before the program is killed; default 1 MiB."),
+    processes: count().describe("Processes and threads per program; default 64 (Node alone starts ~11)."),
+    fileBytes: count().describe("Largest file, and size of the private /tmp, in bytes; default 16 MiB."),
+    openFiles: count().describe("Open file descriptors per process; default 64."),
+  }).optional(),
+  remote: z.strictObject({
+    url: z.string().url().describe("Base URL of a SandboxFusion server; programs go to POST <url>/run_code."),
+    slackSeconds: z.number().min(0).optional().describe("Seconds allowed for the HTTP round trip beyond the run's wall limit; default 30."),
+  }).optional().describe("Run programs on a remote SandboxFusion server instead of the local bubblewrap sandbox."),
+  concurrency: count().describe("Programs run at once; defaults to the number of cores."),
+});
+export type CodeVerifierOptions = z.input<typeof CodeVerifierConfig>;
+
+/** A code verifier with its own limits, backend and pool; throws on unknown or invalid options. */
+export function makeCodeVerifier(options: CodeVerifierOptions = {}): Verifier {
+  const parsed = CodeVerifierConfig.safeParse(options);
+  if (!parsed.success) {
+    throw new Error(`code verifier options: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+  const opts: { limits?: Partial<Limits>; remote?: RemoteOptions; concurrency?: number } = parsed.data;
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const pool = new SlotPool(opts.concurrency);
   const execute = (job: Job, signal?: AbortSignal): Promise<RunOutcome> =>
