@@ -8,6 +8,11 @@ import { isEquivalent } from "../../verifiers/math/index.ts";
 
 type Case = [gold: string, answer: string, equal: boolean, reason?: string];
 
+// 300 correct digits of π and 60 of √2: decimals never equal irrationals, however long (§3)
+const PI_300 =
+  "3.14159265358979323846264338327950288419716939937510582097494459230781640628620899862803482534211706798214808651328230664709384460955058223172535940812848111745028410270193852110555964462294895493038196442881097566593344612847564823378678316527120190914564856692346034861045432664821339360726024914127";
+const SQRT2_60 = "1.414213562373095048801688724209698078569671875376948073176679";
+
 const RULES: Record<string, Case[]> = {
   "§2 normalization": [
     ["20,\\!160", "20160", true], ["20,\\!160", "20{,}160", true], ["20,\\!160", "20\\,160", true],
@@ -116,6 +121,7 @@ const RULES: Record<string, Case[]> = {
     ["1/0", "1/0", false], ["2", "\\def\\x{2}\\x", false, "unparseable"], ["5", "__proto__", false], ["1000", "1001!/1000!", false],
     ["3", "(1,2", false, "unparseable"], ["7", "7".repeat(1001), false, "too_long"], ["0", "\\infty - \\infty", false],
     ["10", "\\sum_{i=1}^{4} i", false, "unparseable"],
+    ["5", "2\\pm*3", false, "unparseable"], ["\\pi", PI_300, false, "not_equal"], ["\\sqrt{2}", SQRT2_60, false, "not_equal"],
   ],
   "ASCII and Unicode relations": [
     ["[5,\\infty)", "x >= 5", true], ["[5,\\infty)", "x \u2265 5", true], ["(-\\infty,3)\\cup(3,\\infty)", "x \u2260 3", true],
