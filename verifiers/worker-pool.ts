@@ -34,7 +34,7 @@ function bootstrap(): string {
   const tsx = import.meta.resolve("tsx/esm/api");
   const entryUrl = new URL("./worker.ts", import.meta.url).href;
   return `(async () => { const { register } = await import(${JSON.stringify(tsx)}); register();` +
-    ` await import(${JSON.stringify(entryUrl)}); })().catch((e) => { throw e; });`;
+    ` await import(${JSON.stringify(entryUrl)}); })();`; // a rejection here surfaces as the worker's "error"
 }
 
 export interface WorkerVerifierOptions {

@@ -122,7 +122,10 @@ async function runVerify(args: VerifyArgs): Promise<number> {
   }
   // a non-object --options is refused by VerifierSpec with the field named
   const spec = { name: args.verifier, timeout_ms: args["timeout-ms"], options: options as Record<string, unknown> | undefined };
-  const concurrency = Math.max(1, args.concurrency);
+  const concurrency = args.concurrency;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new VerifyCliError(`rlvr verify: --concurrency must be a whole number ≥ 1, got ${concurrency}`);
+  }
   let verifier: LoadedVerifier;
   try {
     verifier = await loadVerifier(spec, { workers: Math.min(concurrency, availableParallelism()) });
