@@ -66,6 +66,9 @@ describe("mathVerifier", () => {
     const got = await verify("\\boxed{0.5}", { solution: "so $\\boxed{\\frac12}$" });
     expect(got).toMatchObject({ reward: 1, reason: "equal_exact", gold: "\\frac12" });
   });
+  test("a numeric gold is read as its decimal string", async () => {
+    expect(await verify("\\boxed{12}", { answer: 12 as unknown as string })).toMatchObject({ reward: 1, gold: "12" });
+  });
   test("a row without a gold cannot be judged", async () => {
     expect((await verify("\\boxed{1}", { problem: "?" })).reward).toBeNull();
   });

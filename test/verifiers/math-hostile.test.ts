@@ -44,6 +44,10 @@ test.each(HOSTILE)("%s returns %s within the bound", (_name, answer, gold, reaso
   expect(timed(() => isEquivalent(answer, gold)).reason).toBe(reason);
 });
 
+test("a huge reference answer (maj@k voting) is too long, not slow", () => {
+  expect(timed(() => isEquivalent("5", "5 ".repeat(500_000))).reason).toBe("too_long");
+});
+
 test("a 1 MB completion is scanned in linear time", () => {
   const text = "word 12 $x$ ".repeat(90_000) + "so \\boxed{7}";
   expect(timed(() => gradeAnswer(text, "7")).correct).toBe(true);

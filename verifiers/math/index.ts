@@ -58,6 +58,7 @@ export function isEquivalent(a: string, b: string): Equivalence {
   if (a.length > MAX_ANSWER_CHARS) return { equal: false, reason: "too_long" };
   const gold = b.includes("\\boxed") || b.includes("\\fbox") ? extractBoxed(b) : b;
   if (gold === null || !gold.trim()) return { equal: false, reason: "no_answer" };
+  if (gold.length > MAX_ANSWER_CHARS) return { equal: false, reason: "too_long" }; // a reference answer from another sample
   const [na, ng] = [normalize(a), normalize(gold)];
   resetWork();
   if (textGold(ng) !== null) return compareText(a, gold);
@@ -96,6 +97,7 @@ export function gradeAnswer(completion: string, gold: string): { correct: boolea
 
 /** The gold of a row: `answer`, else the last boxed answer of `solution`. */
 function goldOf(row: Row): string | null {
+  if (typeof row.answer === "number" && Number.isFinite(row.answer)) return String(row.answer);
   if (typeof row.answer === "string" && row.answer.trim()) return row.answer;
   return typeof row.solution === "string" ? extractBoxed(row.solution) : null;
 }
