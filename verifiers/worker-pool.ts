@@ -111,7 +111,14 @@ export class WorkerVerifier implements Verifier {
       () => {
         if (slot.pending !== pending) return;
         pending.sentAt = performance.now();
-        slot.worker.postMessage(pending.call);
+        try {
+          slot.worker.postMessage(pending.call);
+        } catch (e) {
+          // a row holding a function or a class instance cannot cross the thread boundary
+          this.finish(slot, new Error(`cannot send the row to the worker: ${(e as Error).message}`));
+          this.pump();
+          return;
+        }
         const timeoutMs = pending.call.ctx.timeoutMs;
         slot.timer = setTimeout(() => this.restart(slot, new VerifierTimeoutError(timeoutMs)), timeoutMs);
       },

@@ -152,6 +152,14 @@ describe("crash isolation", () => {
     expect(s.reasons.slow).toEqual(["slept", "slept", "slept"]);
   });
 
+  test("a row that cannot be sent to a worker is an error for that sample only", async () => {
+    const v = await load(fixture("contains-answer.ts"), { workers: 1 });
+    const bad = await checkedVerify(v, { completion: "42", row: { answer: "42", hook: () => 1 } });
+    const good = await checkedVerify(v, { completion: "42", row: { answer: "42" } });
+    expect([bad.reward, bad.error, good.reason]).toEqual([0, true, "found"]);
+    expect(bad.reason).toMatch(/^error: cannot send the row to the worker: .*could not be cloned/);
+  });
+
   test("a result that breaks the contract is an error, not a crash", async () => {
     const v = await load(fixture("bad-result.ts"));
     const r = await checkedVerify(v, { completion: "x", row: {} });
