@@ -5,6 +5,7 @@
  * Kernels are registered here and nowhere else.
  */
 import * as tf from "@tensorflow/tfjs";
+import { batchMatMulInto } from "./kernels/bmm.ts";
 
 export const BACKEND_NAMES = ["auto", "wasm", "cpu", "node", "node-gpu"] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -76,6 +77,7 @@ function registerWasmKernels(): void {
   if (wasmKernelsRegistered) return;
   wasmKernelsRegistered = true;
   registerRowGather();
+  registerBatchMatMul();
   tf.registerKernel({
     kernelName: "UnsortedSegmentSum",
     backendName: "wasm",
@@ -136,6 +138,44 @@ function registerRowGather(): void {
         if (r < 0 || r >= rows) throw new Error(`gather: index ${r} is outside [0, ${rows})`);
         outValues.set(xs.subarray(r * inner, (r + 1) * inner), i * inner);
       }
+      return out;
+    },
+  });
+}
+
+/**
+ * wasm's BatchMatMul reaches ~22 GFLOP/s only for a plain 2-D product (XNNPACK); batched or
+ * transposed products fall to 0.5-1.5 GFLOP/s, and attention is made of them. Those go to our
+ * SIMD kernel (trainer/kernels/bmm.c, ~17 GFLOP/s at attention's sizes); plain 2-D stays on XNNPACK.
+ */
+function registerBatchMatMul(): void {
+  const original = tf.getKernel("BatchMatMul", "wasm");
+  if (!original) return;
+  tf.unregisterKernel("BatchMatMul", "wasm");
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const { inputs, backend, attrs } = args;
+      const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+      const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+      const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+      const plain2d = batchA === 1 && batchB === 1 && !transposeA && !transposeB;
+      const broadcastable = batchA === batchB || batchA === 1 || batchB === 1;
+      if (plain2d || !broadcastable || a.dtype !== "float32" || b.dtype !== "float32") return original.kernelFunc(args);
+      const ra = a.shape.length;
+      const rb = b.shape.length;
+      const M = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+      const K = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+      const N = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+      const KB = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
+      if (K !== KB) throw new Error(`matMul: inner dimensions ${K} and ${KB} of shapes [${a.shape}] and [${b.shape}] differ`);
+      const outer = (batchA >= batchB ? a.shape : b.shape).slice(0, -2);
+      const w = backend as unknown as WasmBackendInternals;
+      const out = w.makeOutput([...outer, M, N], "float32");
+      batchMatMulInto(w.readSync(a.dataId) as Float32Array, w.readSync(b.dataId) as Float32Array, w.typedArrayFromHeap(out) as unknown as Float32Array, {
+        batch: Math.max(batchA, batchB), M, K, N, transA: transposeA, transB: transposeB, broadcastA: batchA === 1 && batchB > 1, broadcastB: batchB === 1 && batchA > 1,
+      });
       return out;
     },
   });

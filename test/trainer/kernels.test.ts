@@ -1,0 +1,79 @@
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, expect, test } from "vitest";
+import { initBackend } from "../../trainer/backend.ts";
+import { Rng } from "../../trainer/rng.ts";
+
+beforeAll(async () => {
+  await initBackend("wasm");
+});
+
+const rng = new Rng(3);
+const randomArray = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+
+/** out[b,i,j] = Σ_k op(A)[b,i,k]·op(B)[b,k,j] by plain loops: the oracle for the SIMD kernel. */
+function naive(a: Float32Array, b: Float32Array, batchA: number, batchB: number, M: number, K: number, N: number, tA: boolean, tB: boolean): Float32Array {
+  const batch = Math.max(batchA, batchB);
+  const out = new Float32Array(batch * M * N);
+  for (let n = 0; n < batch; n++) {
+    const oa = (batchA === 1 ? 0 : n) * M * K;
+    const ob = (batchB === 1 ? 0 : n) * K * N;
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += a[oa + (tA ? k * M + i : i * K + k)] * b[ob + (tB ? j * K + k : k * N + j)];
+        out[n * M * N + i * N + j] = s;
+      }
+  }
+  return out;
+}
+
+const CASES: [number, number, number, number, number, boolean, boolean][] = [
+  // batchA, batchB, M, K, N, transposeA, transposeB — sizes straddle the 4x16 blocks
+  [6, 6, 13, 7, 33, false, false],
+  [6, 6, 16, 32, 16, false, true],
+  [3, 3, 5, 9, 21, true, false],
+  [2, 2, 17, 3, 18, true, true],
+  [1, 4, 8, 8, 20, false, false],
+  [4, 1, 9, 8, 17, false, true],
+  [1, 1, 40, 24, 35, true, false],
+  [1, 1, 24, 40, 19, false, true],
+];
+
+test("the wasm batched/transposed matMul kernel matches plain loops", () => {
+  expect(CASES.length).toBeGreaterThan(0);
+  for (const [bA, bB, M, K, N, tA, tB] of CASES) {
+    const a = randomArray(bA * M * K);
+    const b = randomArray(bB * K * N);
+    const got = tf.tidy(() => {
+      const ta = tf.tensor3d(a, tA ? [bA, K, M] : [bA, M, K]);
+      const tb = tf.tensor3d(b, tB ? [bB, N, K] : [bB, K, N]);
+      return tf.matMul(ta, tb, tA, tB);
+    });
+    const want = naive(a, b, bA, bB, M, K, N, tA, tB);
+    expect(got.shape).toEqual([Math.max(bA, bB), M, N]);
+    const values = got.dataSync();
+    got.dispose();
+    values.forEach((v, i) => expect(Math.abs(v - want[i]), `case ${[bA, bB, M, K, N, tA, tB]} at ${i}`).toBeLessThan(1e-4));
+  }
+});
+
+test("4-D attention-shaped products keep their outer dimensions", () => {
+  const q = randomArray(2 * 3 * 5 * 4);
+  const k = randomArray(2 * 3 * 5 * 4);
+  const s = tf.tidy(() => tf.matMul(tf.tensor4d(q, [2, 3, 5, 4]), tf.tensor4d(k, [2, 3, 5, 4]), false, true));
+  expect(s.shape).toEqual([2, 3, 5, 5]);
+  const want = naive(q, k, 6, 6, 5, 4, 5, false, true);
+  Array.from(s.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(want[i], 4));
+  s.dispose();
+});
+
+test("row gather and scatter-add (tf.gather's gradient) give the exact values on wasm", () => {
+  const x = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
+  const idx = tf.tensor1d([2, 0, 2], "int32");
+  expect(tf.gather(x, idx).arraySync()).toEqual([[5, 6], [1, 2], [5, 6]]);
+  expect(tf.unsortedSegmentSum(x, tf.tensor1d([1, 1, 0], "int32"), 3).arraySync()).toEqual([[5, 6], [4, 6], [0, 0]]);
+  const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, idx), tf.tensor2d([[1, 1], [2, 2], [3, 3]]))))(x);
+  expect(g.arraySync()).toEqual([[2, 2], [0, 0], [4, 4]]);
+  expect(() => tf.gather(x, tf.tensor1d([3], "int32")).dataSync()).toThrow("gather: index 3 is outside [0, 3)");
+  tf.dispose([x, idx, g]);
+});
