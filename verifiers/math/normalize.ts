@@ -98,11 +98,11 @@ function groupedNumber(s: string): string {
 }
 
 // "or"/"and" between items, as a word or in \text, with an optional comma before or after
-const LIST_WORDS = /\s*,?\s*(?:\\text\{\s*(?:or|and)\s*\}|(?<![a-zA-Z\\])(?:or|and)(?![a-zA-Z]))\s*,?\s*/g;
+const LIST_WORDS = / ?(?:, ?)?(?:\\text\{ ?(?:or|and) ?\}|(?<![a-zA-Z\\])(?:or|and)(?![a-zA-Z])) ?(?:, ?)?/g;
 
 /** The full §2 pipeline, in the policy's order. */
 export function normalize(raw: string): string {
-  let s = stripDelimiters(raw);
+  let s = stripDelimiters(raw).replace(/\s+/g, " "); // one space per run keeps every regex below linear
   s = rewriteCommands(s);
   s = dropSeparators(s);
   s = dropDegrees(s);
