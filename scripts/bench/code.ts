@@ -1,8 +1,9 @@
 /**
  * Code-run overhead of the sandbox: a trivial Python and JavaScript program run one at a time
- * under the full sandbox (setpriv + prlimit + bwrap, runSandboxed) and directly (the same
- * interpreter argv, the same temp-file setup, no isolation), interleaved in one run so both see
- * the same machine load. Prints p50/p99 wall time per program for each, and the p50 difference.
+ * under the full sandbox (cgroups + setpriv + prlimit + bwrap, runSandboxed), the sandbox without
+ * its cgroup layer, and directly (the same interpreter argv and temp-file setup, no isolation),
+ * interleaved in one run so all see the same machine load. Prints p50/p99 wall time per program
+ * for each, and the p50 difference to the direct run.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -17,11 +18,11 @@ const PROGRAMS: Record<Language, string> = {
   javascript: "console.log([...Array(10).keys()].reduce((a, b) => a + b));\n",
 };
 
-/** Wall ms of one sandboxed run; throws if the program did not print 45. */
-async function sandboxed(language: Language): Promise<number> {
+/** Wall ms of one sandboxed run, with or without the cgroup layer; throws if the program did not print 45. */
+async function sandboxed(language: Language, cgroups: boolean): Promise<number> {
   const entry = `main.${runtimes[language].ext}`;
   const start = performance.now();
-  const o = await runSandboxed({ language, files: { [entry]: PROGRAMS[language] }, entry, stdin: "", limits: DEFAULT_LIMITS, slot: 1 });
+  const o = await runSandboxed({ language, files: { [entry]: PROGRAMS[language] }, entry, stdin: "", limits: DEFAULT_LIMITS, slot: 1, cgroups });
   const ms = performance.now() - start;
   if (o.status !== "exited" || o.stdout.trim() !== "45") throw new Error(`bench: sandboxed ${language} gave ${JSON.stringify(o)}`);
   return ms;
@@ -53,25 +54,29 @@ function percentile(times: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
+function cell(times: number[]): string {
+  const ms = (x: number) => `${x.toFixed(1)} ms`;
+  return `${ms(percentile(times, 0.5)).padStart(9)} ${ms(percentile(times, 0.99)).padStart(9)}`;
+}
+
 export async function run(opts: BenchOptions): Promise<void> {
   await ensureSandbox();
   const n = opts.quick ? 20 : 200;
   const warmup = 5;
-  console.log(`code-run overhead, ${n} runs per cell, sequential (one program at a time)`);
-  console.log(`${"language".padEnd(11)} ${"sandbox p50".padStart(12)} ${"p99".padStart(8)}   ${"direct p50".padStart(11)} ${"p99".padStart(8)}   ${"overhead p50".padStart(12)}`);
+  console.log(`code-run wall time per trivial program, ${n} runs per cell, one program at a time, interleaved`);
+  console.log(`${"".padEnd(11)} ${"sandbox (full)".padStart(19)}   ${"sandbox, no cgroups".padStart(19)}   ${"direct".padStart(19)}   overhead p50`);
+  console.log(`${"language".padEnd(11)} ${"p50       p99".padStart(19)}   ${"p50       p99".padStart(19)}   ${"p50       p99".padStart(19)}   full / no cgroups`);
   for (const language of ["python", "javascript"] as const) {
-    const box: number[] = [];
+    const full: number[] = [];
+    const lean: number[] = [];
     const raw: number[] = [];
     for (let i = 0; i < warmup + n; i++) {
-      const b = await sandboxed(language);
+      const f = await sandboxed(language, true);
+      const l = await sandboxed(language, false);
       const d = await direct(language);
-      if (i >= warmup) { box.push(b); raw.push(d); }
+      if (i >= warmup) { full.push(f); lean.push(l); raw.push(d); }
     }
-    const ms = (x: number) => `${x.toFixed(1)} ms`;
-    console.log(
-      `${language.padEnd(11)} ${ms(percentile(box, 0.5)).padStart(12)} ${ms(percentile(box, 0.99)).padStart(8)}   ` +
-        `${ms(percentile(raw, 0.5)).padStart(11)} ${ms(percentile(raw, 0.99)).padStart(8)}   ` +
-        `${ms(percentile(box, 0.5) - percentile(raw, 0.5)).padStart(12)}`,
-    );
+    const over = (t: number[]) => `${(percentile(t, 0.5) - percentile(raw, 0.5)).toFixed(1)} ms`;
+    console.log(`${language.padEnd(11)} ${cell(full)}   ${cell(lean)}   ${cell(raw)}   ${over(full)} / ${over(lean)}`);
   }
 }

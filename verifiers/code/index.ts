@@ -34,6 +34,8 @@ export const CodeVerifierConfig = z.strictObject({
     slackSeconds: z.number().min(0).optional().describe("Seconds allowed for the HTTP round trip beyond the run's wall limit; default 30."),
   }).optional().describe("Run programs on a remote SandboxFusion server instead of the local bubblewrap sandbox."),
   concurrency: count().describe("Programs run at once; defaults to the number of cores."),
+  cgroups: z.boolean().default(true)
+    .describe("Cap memory and processes of all of a program's processes together with cgroups (~10 ms per run); off, a program may fork up to processes × memoryBytes."),
 });
 export type CodeVerifierOptions = z.input<typeof CodeVerifierConfig>;
 
@@ -43,13 +45,13 @@ export function makeCodeVerifier(options: CodeVerifierOptions = {}): Verifier {
   if (!parsed.success) {
     throw new Error(`code verifier options: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   }
-  const opts: { limits?: Partial<Limits>; remote?: RemoteOptions; concurrency?: number } = parsed.data;
+  const opts: { limits?: Partial<Limits>; remote?: RemoteOptions; concurrency?: number; cgroups: boolean } = parsed.data;
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const pool = new SlotPool(opts.concurrency);
   const execute = (job: Job, signal?: AbortSignal): Promise<RunOutcome> =>
     pool.run((slot) => opts.remote
       ? runRemote(job, limits, opts.remote, signal)
-      : runSandboxed({ ...job, limits, slot, signal }));
+      : runSandboxed({ ...job, limits, slot, signal, cgroups: opts.cgroups }));
   return {
     name: "code",
     async verify(completion: string, row: Row, ctx: VerifyContext): Promise<VerifyResult> {
