@@ -115,6 +115,18 @@ export async function loadVerifier(spec: z.input<typeof VerifierSpec> | string, 
   return { verifier, weight, timeoutMs, close: () => verifier.close() };
 }
 
+/** Loads a recipe's `verifiers:` list in order; if one fails, those already loaded are closed first. */
+export async function loadVerifiers(specs: (z.input<typeof VerifierSpec> | string)[], options: LoadOptions = {}): Promise<LoadedVerifier[]> {
+  const loaded: LoadedVerifier[] = [];
+  try {
+    for (const spec of specs) loaded.push(await loadVerifier(spec, options));
+    return loaded;
+  } catch (e) {
+    await Promise.all(loaded.map((v) => v.close()));
+    throw e;
+  }
+}
+
 /** One sample to score: the completion text, its row, and what the sampler knows about it. */
 export interface Sample {
   completion: string;

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "vitest";
 import { fileURLToPath } from "node:url";
 import {
-  checkedVerify, loadVerifier, percentile, scoreCompletions, VerifierSpec,
+  checkedVerify, loadVerifier, loadVerifiers, percentile, scoreCompletions, VerifierSpec,
   type LoadedVerifier, type WeightedVerifier,
 } from "../../verifiers/registry.ts";
 import type { Verifier } from "../../verifiers/types.ts";
@@ -119,6 +119,17 @@ describe("loadVerifier", () => {
   test("a relative path resolves from baseDir", async () => {
     const v = await load("./word-count.mjs", { baseDir: fixture("") });
     expect(v.verifier.name).toBe("word-count");
+  });
+});
+
+describe("loadVerifiers", () => {
+  test("loads a recipe's list in order with each weight", async () => {
+    const list = await loadVerifiers([{ name: "format", weight: 0.1 }, "countdown", { name: fixture("word-count.mjs"), weight: -1 }]);
+    loaded.push(...list);
+    expect(list.map((v) => [v.verifier.name, v.weight])).toEqual([["format", 0.1], ["countdown", 1], ["word-count", -1]]);
+  });
+  test("one bad entry fails the whole list with that entry's error", async () => {
+    await expect(loadVerifiers(["format", "nope"])).rejects.toThrow('verifier "nope": unknown name');
   });
 });
 
