@@ -234,6 +234,26 @@ describe("scoreCompletions", () => {
     expect(metrics["verify/time_ms_p99"]).toBeGreaterThanOrEqual(metrics["verify/time_ms_p50"]);
   });
 
+  test("the real math, format and overlong verifiers combine as hand-worked", async () => {
+    const list = await loadVerifiers([
+      "math",
+      { name: "format", weight: 0.1, options: { tags: ["think"] } },
+      { name: "overlong", options: { maxTokens: 100, bufferTokens: 20 } },
+    ]);
+    const s = await scoreCompletions(list, [
+      { completion: "<think>2+2</think> \\boxed{4}", row: { answer: "4" }, ctx: { completionTokens: 50 } },
+      { completion: "\\boxed{5}", row: { answer: "4" }, ctx: { completionTokens: 90 } },
+      { completion: "<think>x</think> \\boxed{4}", row: {} },
+    ]);
+    // 1 + 0.1·1 + 0 = 1.1 ; 0 + 0.1·0 + (80 − 90)/20 = −0.5 ; math and overlong null → 0.1·1 = 0.1
+    [1.1, -0.5, 0.1].forEach((want, i) => expect(s.total[i]).toBeCloseTo(want, 6));
+    expect(s.rewards.math).toEqual([1, 0, null]);
+    expect([s.reasons.format, s.reasons.overlong]).toEqual([["ok", "missing_tag", "ok"], ["within_limit", "soft_penalty", "no_length"]]);
+    // math: mean(1, 0) = 0.5 ; format: mean(1, 0, 1) = 2/3 ; overlong: mean(0, −0.5) = −0.25 ; reward: 0.7/3
+    const want = { "rewards/math/mean": 0.5, "rewards/format/mean": 2 / 3, "rewards/overlong/mean": -0.25, reward: 0.7 / 3, "verify/nulls": 2 };
+    for (const [key, value] of Object.entries(want)) expect(s.metrics[key], key).toBeCloseTo(value, 6);
+  });
+
   test("an erroring verifier gives 0 to the weighted sum and is counted", async () => {
     const flaky: WeightedVerifier = {
       weight: 2,
