@@ -1,0 +1,31 @@
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { expect, test } from "vitest";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const rlvr = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "scripts/rlvr.mjs"), ...args], { cwd: ROOT, encoding: "utf8" });
+
+test("rlvr --help lists every subcommand and the backend option", () => {
+  const r = rlvr("--help");
+  expect(r.status).toBe(0);
+  for (const command of ["pretrain <recipe>", "train <recipe>", "eval", "verify", "serve <checkpoint>", "report <run>", "bench"]) {
+    expect(r.stdout).toContain(`rlvr ${command}`);
+  }
+  expect(r.stdout).toContain('[choices: "auto", "wasm", "cpu", "node", "node-gpu"]');
+});
+
+test("a subcommand that is not built yet says so and exits non-zero, printing nothing on stdout", () => {
+  const r = rlvr("train", "recipes/grpo-arith.yaml");
+  expect(r.status).toBe(2);
+  expect(r.stdout).toBe("");
+  expect(r.stderr).toContain("rlvr train: not built yet (issue #6); nothing was run.");
+});
+
+test("an unknown command or a bad backend is a one-line user error", () => {
+  const r = rlvr("frobnicate");
+  expect(r.status).toBe(1);
+  expect(r.stderr).toContain("rlvr: Unknown argument: frobnicate");
+  const b = rlvr("bench", "--backend", "tpu");
+  expect(b.status).toBe(1);
+  expect(b.stderr).toContain("Invalid values");
+});
