@@ -43,7 +43,8 @@ function pass(checks: Check[]): number[] {
     const start = performance.now();
     const got = gradeAnswer(c.completion, c.gold);
     times.push(performance.now() - start);
-    if (got.correct !== c.correct) throw new Error(`bench: gold ${JSON.stringify(c.gold)} judged ${got.reason} for ${JSON.stringify(got.extracted)}`);
+    if (got.correct !== c.correct)
+      throw new Error(`bench: gold ${JSON.stringify(c.gold)} judged ${got.reason} for ${JSON.stringify(got.extracted)}`);
   }
   return times;
 }
@@ -53,9 +54,10 @@ function report(label: string, times: number[]): void {
   const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
   const total = times.reduce((a, b) => a + b, 0);
   const rate = (times.length / total) * 1000;
+  const us = (ms: number): string => `${(ms * 1000).toFixed(0)} µs`;
   console.log(
     `math ${label.padEnd(5)} ${times.length} checks  ${rate.toFixed(0)} checks/s/core  ` +
-      `p50 ${(at(0.5) * 1000).toFixed(0)} µs  p99 ${(at(0.99) * 1000).toFixed(0)} µs  max ${(sorted[sorted.length - 1]).toFixed(2)} ms`,
+      `p50 ${us(at(0.5))}  p99 ${us(at(0.99))}  max ${sorted[sorted.length - 1].toFixed(2)} ms`,
   );
 }
 

@@ -104,7 +104,8 @@ const loneVariable = (e: Expr): boolean => e.k === "sym" && !["pi", "e", "i", "i
 export function compareAnswers(a: Answer, g: Answer): Verdict {
   if (g.k === "base" || a.k === "base") return compareBase(a, g);
   if (g.k === "eq" && a.k === "eq") return compareEquations(a.sides, g.sides);
-  if (g.k === "eq" && g.sides.length === 2 && g.sides[0] && loneVariable(g.sides[0])) return compareAnswers(a, { k: "expr", e: rightSide(g.sides) });
+  if (g.k === "eq" && g.sides.length === 2 && g.sides[0] && loneVariable(g.sides[0]))
+    return compareAnswers(a, { k: "expr", e: rightSide(g.sides) });
   if (a.k === "eq" && a.sides.length >= 2) return compareAnswers({ k: "expr", e: rightSide(a.sides) }, g);
   if (g.k === "list" || a.k === "list" || !isPmFree(a) || !isPmFree(g)) {
     if (g.k === "tuple" || g.k === "matrix") return compareVectors(a, g);
@@ -135,7 +136,8 @@ function compareMatrices(a: Expr[][], g: Expr[][]): Verdict {
 function compareBase(a: Answer, g: Answer): Verdict {
   if (g.k !== "base") return "not_equal"; // a subscripted answer to a plain gold
   if (a.k === "base") return a.base === g.base && a.digits.toUpperCase() === g.digits.toUpperCase() ? "equal_exact" : "not_equal";
-  if (a.k === "expr" && a.e.k === "num" && !a.e.dec && a.e.v.d === 1n) return `${a.e.v.n}` === g.digits ? "equal_exact" : "not_equal";
+  const e = a.k === "expr" ? a.e : null;
+  if (e?.k === "num" && !e.dec && e.v.d === 1n) return `${e.v.n}` === g.digits ? "equal_exact" : "not_equal";
   return "not_equal";
 }
 
@@ -177,14 +179,16 @@ function canonicalPieces(r: Extract<Answer, { k: "reals" }>): Interval[] {
     pieces = pieces.flatMap((iv) => {
       const [lo, hi] = [value(iv.lo), value(iv.hi)];
       if (v < lo || v > hi) return [iv];
-      return [{ ...iv, hi: p, hiClosed: false }, { ...iv, lo: p, loClosed: false }].filter((s) => value(s.lo) < value(s.hi) || (s.loClosed && s.hiClosed));
+      const halves = [{ ...iv, hi: p, hiClosed: false }, { ...iv, lo: p, loClosed: false }];
+      return halves.filter((s) => value(s.lo) < value(s.hi) || (s.loClosed && s.hiClosed));
     });
   }
   pieces.sort((s, t) => value(s.lo) - value(t.lo));
   const merged: Interval[] = [];
   for (const iv of pieces) {
     const last = merged[merged.length - 1];
-    if (last && value(last.hi) === value(iv.lo) && (last.hiClosed || iv.loClosed)) merged[merged.length - 1] = { ...last, hi: iv.hi, hiClosed: iv.hiClosed };
+    const touching = last && value(last.hi) === value(iv.lo) && (last.hiClosed || iv.loClosed);
+    if (touching) merged[merged.length - 1] = { ...last, hi: iv.hi, hiClosed: iv.hiClosed };
     else merged.push(iv);
   }
   return merged;

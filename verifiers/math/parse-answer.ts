@@ -63,7 +63,8 @@ function wrapped(toks: Tok[]): boolean {
   return false;
 }
 
-const isComma = (t: Tok): boolean => (t.kind === "sym" && t.text === ",") || (t.kind === "text" && /^\s*(or|and)\s*$/i.test(t.text));
+const isComma = (t: Tok): boolean =>
+  (t.kind === "sym" && t.text === ",") || (t.kind === "text" && /^\s*(or|and)\s*$/i.test(t.text));
 
 /** Parse a normalized answer string into its structure. */
 export function parseAnswer(s: string): Answer {
@@ -119,7 +120,8 @@ function matrix(toks: Tok[]): Answer {
   const at = toks.findIndex((t) => isCmd(t, "begin"));
   const env = toks[at].arg ?? "";
   const last = toks[toks.length - 1];
-  if (!/^[pbB]?matrix$/.test(env) || !isCmd(last, "end") || last.arg !== env) throw new Unparseable(`bad matrix environment "${env}"`);
+  if (!/^[pbB]?matrix$/.test(env) || !isCmd(last, "end") || last.arg !== env)
+    throw new Unparseable(`bad matrix environment "${env}"`);
   const scalar = at > 0 ? parseExpr(toks.slice(0, at)) : null;
   const rows = splitTop(toks.slice(at + 1, -1), (t) => isCmd(t, "\\")).filter((r, i, all) => r.length > 0 || i < all.length - 1);
   const cells = rows.map((r) => splitTop(r, (t) => t.kind === "sym" && t.text === "&").map(parseExpr));
@@ -180,7 +182,8 @@ function fail(what: string): never {
 /** The set-of-reals reading of an interval, a union or an inequality. */
 export function asReals(a: Answer): Extract<Answer, { k: "reals" }> {
   if (a.k === "reals") return a;
-  if (a.k === "tuple" && a.items.length === 2 && a.open !== "<")
-    return { k: "reals", pieces: [{ lo: a.items[0], hi: a.items[1], loClosed: a.open === "[", hiClosed: a.close === "]" }], minus: [] };
-  throw new Unparseable("expected an interval or a set of reals");
+  if (a.k !== "tuple" || a.items.length !== 2 || a.open === "<")
+    throw new Unparseable("expected an interval or a set of reals");
+  const [lo, hi] = a.items;
+  return { k: "reals", pieces: [{ lo, hi, loClosed: a.open === "[", hiClosed: a.close === "]" }], minus: [] };
 }

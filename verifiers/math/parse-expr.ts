@@ -284,7 +284,8 @@ class ExprParser {
   }
 
   private startsFunction(t: Tok | undefined): boolean {
-    return !!t && (t.kind === "word" || t.kind === "cmd") && (FUNCTIONS.has(t.text) || ASCII_WORDS.has(t.text)) && t.text !== "pi" && t.text !== "sqrt";
+    if (!t || (t.kind !== "word" && t.kind !== "cmd")) return false;
+    return FUNCTIONS.has(t.text) || (ASCII_WORDS.has(t.text) && t.text !== "pi" && t.text !== "sqrt");
   }
 }
 
