@@ -55,9 +55,7 @@ describe("loadVerifier", () => {
   });
 
   test("code refuses an option it does not know", async () => {
-    await expect(loadVerifier({ name: "code", options: { timeout: 5 } })).rejects.toThrow(
-      'verifier "code": unknown options timeout; code takes limits, remote, concurrency',
-    );
+    await expect(loadVerifier({ name: "code", options: { timeout: 5 } })).rejects.toThrow(/^verifier "code": code verifier options: .*"timeout"/);
   });
 
   test("a name inherited from Object.prototype is not a built-in", async () => {
