@@ -33,7 +33,7 @@ const RULES: Record<string, Case[]> = {
   ],
   "§2 degrees": [
     ["90^\\circ", "90", true], ["90^\\circ", "90^{\\circ}", true], ["90^\\circ", "90°", true], ["90^\\circ", "90 degrees", true],
-    ["60^\\circ", "\\frac{\\pi}{3}", false], ["\\frac{270}7\\text{ degrees}", "\\frac{270}{7}", true], ["30^\\circ", "31^\\circ", false],
+    ["60^\\circ", "\\frac{\\pi}{3}", false], ["\\frac{270}7\\text{ degrees}", "\\frac{270}{7}", true], ["30^\\circ", "31^\\circ", false], ["30^\\circ", "30{}^\\circ", true], ["30^\\circ", "30\\textdegree", true],
   ],
   "§3 numbers": [
     ["\\frac{5}{8}", "0.625", true], ["\\frac{2}{3}", "0.667", false], ["\\frac{2}{3}", "0.6667", false], ["\\frac{2}{3}", "0.67", false],

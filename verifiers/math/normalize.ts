@@ -66,7 +66,7 @@ function dropSeparators(s: string): string {
 
 function dropDegrees(s: string): string {
   return s
-    .replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])/g, "")
+    .replace(/(?:\{\s*\})?\s*\^\s*(?:\{\s*\\circ\s*\}|\\circ(?![a-zA-Z]))|\\(?:text)?degree(?![a-zA-Z])/g, "")
     .replace(/\\text\{\s*degrees?\s*\}/g, "");
 }
 
