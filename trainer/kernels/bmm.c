@@ -6,8 +6,9 @@
 
 typedef unsigned long size_t;
 
-// C[M,N] = A[M,K] · B[K,N], all row-major.
-static void gemm_nn(const float* A, const float* B, float* C, int M, int K, int N) {
+// C[M,N] = A·B[K,N] with A's element (i, k) at A[i·si + k·sk]: row-major A has (si, sk) = (K, 1),
+// a transposed one (stored [K, M]) has (1, M), so transA needs no copy.
+static void gemm(const float* A, int si, int sk, const float* B, float* C, int M, int K, int N) {
   int i = 0;
   for (; i + 4 <= M; i += 4) {
     int j = 0;
@@ -15,12 +16,13 @@ static void gemm_nn(const float* A, const float* B, float* C, int M, int K, int 
       v128_t c[4][4];
       for (int r = 0; r < 4; r++)
         for (int q = 0; q < 4; q++) c[r][q] = wasm_f32x4_splat(0.0f);
-      const float* a0 = A + (size_t)i * K;
+      const float* a0 = A + (size_t)i * si;
       for (int k = 0; k < K; k++) {
         const float* b = B + (size_t)k * N + j;
+        const float* ak = a0 + (size_t)k * sk;
         v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4), b2 = wasm_v128_load(b + 8), b3 = wasm_v128_load(b + 12);
         for (int r = 0; r < 4; r++) {
-          v128_t a = wasm_f32x4_splat(a0[(size_t)r * K + k]);
+          v128_t a = wasm_f32x4_splat(ak[(size_t)r * si]);
           c[r][0] = wasm_f32x4_add(c[r][0], wasm_f32x4_mul(a, b0));
           c[r][1] = wasm_f32x4_add(c[r][1], wasm_f32x4_mul(a, b1));
           c[r][2] = wasm_f32x4_add(c[r][2], wasm_f32x4_mul(a, b2));
@@ -38,14 +40,14 @@ static void gemm_nn(const float* A, const float* B, float* C, int M, int K, int 
     for (; j < N; j++)
       for (int r = 0; r < 4; r++) {
         float s = 0.0f;
-        for (int k = 0; k < K; k++) s += A[(size_t)(i + r) * K + k] * B[(size_t)k * N + j];
+        for (int k = 0; k < K; k++) s += A[(size_t)(i + r) * si + (size_t)k * sk] * B[(size_t)k * N + j];
         C[(size_t)(i + r) * N + j] = s;
       }
   }
   for (; i < M; i++) {
     for (int j = 0; j < N; j++) C[(size_t)i * N + j] = 0.0f;
     for (int k = 0; k < K; k++) {
-      float a = A[(size_t)i * K + k];
+      float a = A[(size_t)i * si + (size_t)k * sk];
       for (int j = 0; j < N; j++) C[(size_t)i * N + j] += a * B[(size_t)k * N + j];
     }
   }
@@ -57,16 +59,15 @@ static void transpose(const float* src, float* dst, int R, int C) {
     for (int c = 0; c < C; c++) dst[(size_t)c * R + r] = src[(size_t)r * C + c];
 }
 
-// out[b] = op(A[b]) · op(B[b]) for b < batch, where op transposes when asked. A stride of 0 broadcasts
-// one matrix over the batch. Shapes after op: [M,K]·[K,N]. scratch holds max(M·K, K·N) floats.
+// out[b] = op(A[b]) · op(B[b]) for b < batch, where op transposes when asked (B through scratch). A stride of 0 broadcasts
+// one matrix over the batch. Shapes after op: [M,K]·[K,N]. scratchB holds K·N floats; scratchA is unused.
 __attribute__((export_name("bmm")))
 void bmm(const float* A, const float* B, float* out, float* scratchA, float* scratchB, int batch, int M, int K, int N,
          int transA, int transB, int strideA, int strideB) {
   for (int b = 0; b < batch; b++) {
     const float* a = A + (size_t)b * strideA;
     const float* bm = B + (size_t)b * strideB;
-    if (transA) { transpose(a, scratchA, K, M); a = scratchA; }
     if (transB) { transpose(bm, scratchB, N, K); bm = scratchB; }
-    gemm_nn(a, bm, out + (size_t)b * M * N, M, K, N);
+    gemm(a, transA ? 1 : K, transA ? M : 1, bm, out + (size_t)b * M * N, M, K, N);
   }
 }
