@@ -62,7 +62,7 @@ export function isEquivalent(a: string, b: string): Equivalence {
   const [na, ng] = [normalize(a), normalize(gold)];
   resetWork();
   if (textGold(ng) !== null) return compareText(a, gold);
-  if (!na || nestingDepth(na) > MAX_DEPTH) return { equal: false, reason: "unparseable" };
+  if (!na || nestingDepth(na) > MAX_DEPTH || nestingDepth(ng) > MAX_DEPTH) return { equal: false, reason: "unparseable" };
   try {
     const goldTree = parseCached(ng);
     const verdict = compareAnswers(parseCached(na), goldTree);
