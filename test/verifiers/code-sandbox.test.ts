@@ -173,8 +173,9 @@ describe("resources", () => {
     // each child stays under the per-process rlimit; together they need 1.2 GiB > 512 MiB
     const code = `import os\nkids = []\nfor _ in range(6):\n    pid = os.fork()\n    if pid == 0:\n        b = bytearray(200 << 20)\n        for i in range(0, len(b), 4096):\n            b[i] = 1\n        import time; time.sleep(0.5)\n        os._exit(0)\n    kids.append(pid)\nall_ok = all(os.waitpid(k, 0)[1] == 0 for k in kids)`;
     const r = await run(py(code), { language: "python", tests: { assert: "assert all_ok" } });
-    expect(r.reward).toBe(0);
-    expect(["memory_limit", "runtime_error"]).toContain(r.verdict);
+    expect(r.reward, JSON.stringify(r)).toBe(0);
+    // under heavy host load the OOM kills can outlast the 2 s wall: still contained
+    expect(["memory_limit", "runtime_error", "timeout"]).toContain(r.verdict);
   });
 
   test("javascript heap and buffer bombs end in memory_limit", async () => {
