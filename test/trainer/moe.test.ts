@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, expect, test } from "vitest";
 import { initBackend } from "../../trainer/backend.ts";
 import { MoeConfig } from "../../trainer/model/config.ts";
-import { moeForward, updateSelectionBias, type MoeWeights } from "../../trainer/model/moe.ts";
+import { moeForward, updateSelectionBias, type MoeStats, type MoeWeights } from "../../trainer/model/moe.ts";
 
 beforeAll(async () => {
   await initBackend("wasm");
@@ -38,10 +38,12 @@ function erf(x: number): number {
 }
 
 function run(cfg: Partial<MoeConfig>, bias: Float32Array | null = null, training = true) {
-  return tf.tidy(() => {
+  let result: { y: number[][]; aux: number; stats: MoeStats } | undefined;
+  tf.tidy(() => {
     const out = moeForward(tf.tensor2d(X), weights(), MoeConfig.parse({ num_experts: 2, d_ff: 2, ...cfg }), bias, training);
-    return { y: out.y.arraySync() as number[][], aux: out.aux.dataSync()[0], stats: out.stats };
+    result = { y: out.y.arraySync() as number[][], aux: out.aux.dataSync()[0], stats: out.stats };
   });
+  return result!;
 }
 
 test("top-1 routing, gates, Switch loss and z-loss equal the hand-worked numbers", () => {
