@@ -242,7 +242,8 @@ export class Transformer {
     };
     const [q, kNew, vNew] = [heads("q"), heads("k"), heads("v")];
     const [k, v] = cache ? cache.append(i, kNew, vNew) : [kNew, vNew];
-    const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)), this.causalMask(T, offset)); // [B, H, T, Tk]
+    // scale q ([B, H, T, dh]) rather than the scores ([B, H, T, Tk]): fewer elements, same product
+    const scores = tf.add(tf.matMul(tf.mul(q, 1 / Math.sqrt(dh)), k, false, true), this.causalMask(T, offset)); // [B, H, T, Tk]
     const out = tf.matMul(tf.softmax(scores), v); // [B, H, T, dh]
     const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B * T, c.d_model]) as tf.Tensor2D;
     return linear(merged, this.p(`${p}.proj.weight`) as tf.Tensor2D, this.p(`${p}.proj.bias`) as tf.Tensor1D);
