@@ -79,6 +79,8 @@ export interface LoadOptions {
   workers?: number;
   /** Time allowed to import a user module, in milliseconds (default 30 000: tsx compiles it first). */
   loadTimeoutMs?: number;
+  /** V8 heap cap per user-module worker, in MiB (default 512). */
+  heapMb?: number;
 }
 
 /** Resolves one spec (or a bare name) to a verifier with its weight and time limit; throws VerifierLoadError. */
@@ -106,7 +108,7 @@ export async function loadVerifier(spec: z.input<typeof VerifierSpec> | string, 
   if (Object.keys(verifierOptions).length > 0) {
     throw new VerifierLoadError(name, "options are for built-in verifiers; a module reads its own settings");
   }
-  const verifier = await WorkerVerifier.load(file, { workers: options.workers ?? 2, loadTimeoutMs: options.loadTimeoutMs ?? 30_000 });
+  const verifier = await WorkerVerifier.load(file, { workers: options.workers ?? 2, loadTimeoutMs: options.loadTimeoutMs ?? 30_000, heapMb: options.heapMb });
   return { verifier, weight, timeoutMs, close: () => verifier.close() };
 }
 

@@ -42,7 +42,11 @@ export interface WorkerVerifierOptions {
   workers: number;
   /** Time allowed to import the module and check its export, in milliseconds. */
   loadTimeoutMs: number;
+  /** V8 heap cap of each worker, in MiB: a runaway allocation ends that worker (its call gets reward 0), not the run. */
+  heapMb?: number;
 }
+
+const DEFAULT_HEAP_MB = 512;
 
 /** A user module's verifier running in worker threads; `verify` rejects with VerifierTimeoutError on timeout. */
 export class WorkerVerifier implements Verifier {
@@ -55,7 +59,7 @@ export class WorkerVerifier implements Verifier {
 
   /** Starts the workers, waits for the module to load and pass the export check in each, and returns the verifier. */
   static async load(file: string, options: WorkerVerifierOptions): Promise<WorkerVerifier> {
-    const started = Array.from({ length: Math.max(1, options.workers) }, () => spawn(file, options.loadTimeoutMs));
+    const started = Array.from({ length: Math.max(1, options.workers) }, () => spawn(file, options.loadTimeoutMs, options.heapMb ?? DEFAULT_HEAP_MB));
     let names: string[];
     try {
       names = await Promise.all(started.map((s) => s.ready));
@@ -161,15 +165,15 @@ export class WorkerVerifier implements Verifier {
     this.finish(slot, error);
     if (this.closed) return;
     const old = slot.worker;
-    this.attach(slot, spawn(this.file, this.options.loadTimeoutMs));
+    this.attach(slot, spawn(this.file, this.options.loadTimeoutMs, this.options.heapMb ?? DEFAULT_HEAP_MB));
     void old.terminate();
     this.pump();
   }
 }
 
 /** Starts a worker for `file`; `ready` resolves with the verifier's name or rejects with a VerifierLoadError. */
-function spawn(file: string, loadTimeoutMs: number): { worker: Worker; ready: Promise<string> } {
-  const worker = new Worker(bootstrap(), { eval: true, workerData: { file } });
+function spawn(file: string, loadTimeoutMs: number, heapMb: number): { worker: Worker; ready: Promise<string> } {
+  const worker = new Worker(bootstrap(), { eval: true, workerData: { file }, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
   // unref: an idle pool must not keep the process alive; pending calls hold their own timers
   worker.unref();
   const ready = new Promise<string>((resolve, reject) => {

@@ -154,6 +154,14 @@ describe("crash isolation", () => {
     expect(scores.metrics["verify/errors"]).toBe(2);
   });
 
+  test("a verifier that allocates without bound loses its worker and that sample's reward, not the run", async () => {
+    const v = await load({ name: fixture("hogs-memory.ts"), timeout_ms: 20_000 }, { workers: 1, heapMb: 64 });
+    const scores = await scoreCompletions([v], ["hog", "fine"].map((completion) => ({ completion, row: {} })));
+    expect(scores.rewards["hogs-memory"]).toEqual([0, 1]);
+    expect(scores.reasons["hogs-memory"][0]).toMatch(/^error: .*memory/i);
+    expect(scores.metrics["verify/errors"]).toBe(1);
+  });
+
   test("the time limit starts when a call reaches a worker, not while it waits for one", async () => {
     // one worker, three 250 ms calls at once, 600 ms limit: the last waits ~500 ms yet must not time out
     const v = await load({ name: fixture("slow.ts"), timeout_ms: 600 }, { workers: 1 });
