@@ -52,6 +52,14 @@ const RULES: Record<string, Case[]> = {
     ["-1", "\\cos\\pi", true], ["2", "\\sqrt[3]{8}", true], ["-2", "\\sqrt[3]{-8}", true], ["3", "\\log_2 8", true],
     ["\\frac{243}{3125}", "\\left(\\frac{3}{5}\\right)^5", true], ["\\frac{1}{8}", "2^{-3}", true], ["\\frac{1}{8}", "2^{3}", false],
   ],
+  "§3 radicals, exactly": [
+    ["\\frac{\\sqrt6}{3}", "\\frac{2}{\\sqrt6}", true, "equal_exact"], ["3\\sqrt5", "\\sqrt{45}", true, "equal_exact"],
+    ["4.0", "\\sqrt2\\sqrt8", true, "equal_exact"], ["\\frac{\\sqrt2}{2}", "0.5\\sqrt2", true, "equal_exact"],
+    ["5\\sqrt3", "\\sqrt{12}+\\sqrt{27}", true, "equal_exact"], ["5\\sqrt2", "\\sqrt{12}+\\sqrt{27}", false],
+    ["3+2\\sqrt2", "(1+\\sqrt2)^2", true, "equal_exact"], ["\\sqrt2-1", "\\frac{1}{1+\\sqrt2}", true, "equal_numeric"],
+    ["\\frac{3\\sqrt3}{2}", "1.5\\sqrt{3}", true, "equal_exact"], ["\\frac{3\\sqrt3}{2}", "1.5\\sqrt{2}", false],
+    ["10007\\sqrt7", "\\sqrt{7\\cdot 10007^2}", true, "equal_exact"], ["\\sqrt{x}", "x^{1/2}", true, "equal_exact"],
+  ],
   "§4 variables": [
     ["m^2-m-6", "(m-3)(m+2)", true], ["(m-3)(m+2)", "(m+2)(m-3)", true], ["\\frac{a+b}{4}", "a+\\frac{b}{4}", false],
     ["\\tan t", "\\frac{\\sin t}{\\cos t}", true], ["4y^3", "4y^2", false], ["p - q", "-q+p", true], ["p - q", "q - p", false],

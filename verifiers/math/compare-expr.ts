@@ -1,12 +1,13 @@
 /**
  * Equality of two scalar expressions (policy §3, §4): same canonical tree; else exact evaluation
  * at fixed pseudo-random rational points, with π and e bound like variables (they are
- * transcendental, so an identity in them holds for every value); else float64 with the §3
- * tolerance. A side that is too big to evaluate is equal only by structure.
+ * transcendental, so an identity in them holds for every value), first in Q(i), then with square
+ * roots; else float64 with the §3 tolerance. A side too big to evaluate is equal only by structure.
  */
 import { approx, exact, type F } from "./evaluate.ts";
 import { canonKey, freeVars, hasDecimal, someNode, type Expr } from "./expr.ts";
 import { NotRational, TooBig, Undefined } from "./limits.ts";
+import { radical, radicalEq } from "./radical.ts";
 import * as R from "./rational.ts";
 
 export type Verdict = "equal_structure" | "equal_exact" | "equal_numeric" | "not_equal";
@@ -64,7 +65,7 @@ export function compareScalar(a: Expr, b: Expr): Verdict {
   if (key === canonKey(b)) return INFINITIES.has(key) || !isUndefined(a) ? "equal_structure" : "not_equal";
   if (hasInfinity(a) || hasInfinity(b)) return "not_equal"; // ∞ equals only itself, by structure
   const s = sampling(a, b);
-  return compareExact(a, b, s) ?? compareApprox(a, b, s);
+  return compareExact(a, b, s) ?? compareRadical(a, b, s) ?? compareApprox(a, b, s);
 }
 
 /** Whether e is undefined (1/0, 0/0) at the first sample point: it equals nothing, not even itself. */
@@ -82,6 +83,21 @@ function compareExact(a: Expr, b: Expr, s: Sampling): Verdict | null {
     for (let p = 0; p < rounds(s.symbols); p++) {
       const env = exactEnv(s, p);
       if (!R.cEq(exact(a, env), exact(b, env))) return "not_equal";
+    }
+    return "equal_exact";
+  } catch (err) {
+    if (err instanceof TooBig || err instanceof Undefined) return "not_equal";
+    if (err instanceof NotRational) return null;
+    throw err;
+  }
+}
+
+/** Exact comparison in Q(i)(√2, √3, …): decides `\frac{2}{\sqrt6}` = `\frac{\sqrt6}{3}` without floats. */
+function compareRadical(a: Expr, b: Expr, s: Sampling): Verdict | null {
+  try {
+    for (let p = 0; p < rounds(s.symbols); p++) {
+      const env = exactEnv(s, p);
+      if (!radicalEq(radical(a, env), radical(b, env))) return "not_equal";
     }
     return "equal_exact";
   } catch (err) {

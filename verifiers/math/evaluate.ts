@@ -67,7 +67,8 @@ function rootQ(x: R.Q, k: number): R.Q {
   return R.q(n, d);
 }
 
-function exactFunction(name: string, args: C[]): C {
+/** sqrt, root, fact, binom, abs of exact arguments; NotRational when the value leaves Q(i). */
+export function exactFunction(name: string, args: C[]): C {
   switch (name) {
     case "sqrt": {
       const x = realOf(args[0], "radicand");
