@@ -68,3 +68,26 @@ describe("base subscripts against their digits", () => {
     if (digits !== String(value)) expect(isEquivalent(String(value), gold).equal).toBe(false);
   });
 });
+
+/** n = s²·m with m squarefree, by brute-force trial division (n small enough here). */
+function squarefreeBrute(n: number): [number, number] {
+  let s = 1;
+  for (let d = Math.floor(Math.sqrt(n)); d > 1; d--) if (n % (d * d) === 0) return [d, n / (d * d)];
+  return [s, n];
+}
+
+describe("square roots against brute-force squarefree parts", () => {
+  const draw = rng(17);
+  const cases = Array.from({ length: 40 }, () => draw(2, 2_000_000));
+  // large radicands with a known square part: squares of primes above ∛(10^12)
+  const large: [number, number][] = [[10007, 3], [10009, 7], [99991, 2], [9973, 77]];
+  test.each(cases)("√%i", (n) => {
+    const [s, m] = squarefreeBrute(n);
+    const root = s === 1 ? `\\sqrt{${m}}` : `${s}\\sqrt{${m}}`;
+    expect(isEquivalent(root, `\\sqrt{${n}}`)).toEqual({ equal: true, reason: s === 1 ? "equal_structure" : "equal_exact" });
+    if (m > 1) expect(isEquivalent(`${s}\\sqrt{${m + 1}}`, `\\sqrt{${n}}`).equal).toBe(false);
+  });
+  test.each(large)("√(%i² · %i)", (p, m) => {
+    expect(isEquivalent(`${p}\\sqrt{${m}}`, `\\sqrt{${p}^2 \\cdot ${m}}`)).toEqual({ equal: true, reason: "equal_exact" });
+  });
+});
