@@ -60,6 +60,13 @@ describe("stdin/stdout tests", () => {
     expect(r).toMatchObject({ reward: 0.5, verdict: "wrong_answer", passed: 2, total: 4 });
   });
 
+  test("programs may read their input through /dev/stdin", async () => {
+    const jsCode = "const n = Number(require('fs').readFileSync('/dev/stdin', 'utf8'));\nconsole.log(n * 2);";
+    const pyCode = "n = int(open('/dev/stdin').read())\nprint(n * 2)";
+    expect(await verify(js(jsCode), { ...doubling, language: "javascript" })).toMatchObject({ reward: 1 });
+    expect(await verify(py(pyCode), doubling)).toMatchObject({ reward: 1 });
+  });
+
   test("a program that crashes gets runtime_error and its traceback", async () => {
     const r = await verify(py("raise ValueError('boom')"), doubling);
     expect(r).toMatchObject({ reward: 0, verdict: "runtime_error" });

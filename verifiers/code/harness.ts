@@ -23,6 +23,8 @@ export interface Job {
   files: Record<string, string>;
   entry: string;
   stdin: string;
+  /** Stdin carries the token; the sandbox must not let the program reread it. */
+  stdinSecret?: boolean;
 }
 
 /** The verdict of one run, with the stderr tail for the log. */
@@ -57,6 +59,10 @@ export function sameOutput(got: string, want: string): boolean {
 const PY_DRIVER = `import os, sys
 def _rlvr_run():
     token = sys.stdin.readline().strip()
+    # swap stdin for /dev/null: the program finds nothing behind fd 0 or /dev/stdin
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
     out = os.dup(1)
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "main.py")
     with open(path) as f:
@@ -71,6 +77,9 @@ _rlvr_run()
 const JS_DRIVER = `"use strict";
 const fs = require("fs");
 const token = fs.readFileSync(0, "utf8").trim();
+// swap stdin for /dev/null (the lowest free fd): the program finds nothing behind fd 0
+fs.closeSync(0);
+fs.openSync("/dev/null", "r");
 const write = fs.writeSync;
 require("./main.js");
 write(1, "\\n" + token + "\\n");
@@ -82,7 +91,7 @@ export function assertJob(language: Language, code: string, tests: string): { jo
   const ext = runtimes[language].ext;
   const driver = language === "python" ? PY_DRIVER : JS_DRIVER;
   const files = { [`main.${ext}`]: `${code}\n\n${tests}\n`, [`driver.${ext}`]: driver };
-  return { job: { language, files, entry: `driver.${ext}`, stdin: `${token}\n` }, token };
+  return { job: { language, files, entry: `driver.${ext}`, stdin: `${token}\n`, stdinSecret: true }, token };
 }
 
 /** Judge an assert run: exit 0 and the token as the last line of stdout. */

@@ -18,7 +18,7 @@
  */
 import { spawn } from "node:child_process";
 import { openSync, readdirSync, readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile, chmod } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, open, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { slotCgroup } from "./cgroup.ts";
@@ -55,6 +55,8 @@ export interface RunSpec {
   files: Record<string, string>;
   entry: string;
   stdin: string;
+  /** Stdin holds a secret (the harness token): send it over a pipe, which can be read only once. */
+  stdinSecret?: boolean;
   limits: Limits;
   /** Pool slot; picks the host uid the sandbox runs as. */
   slot: number;
@@ -93,7 +95,7 @@ const SETPRIV = "/usr/bin/setpriv";
 const PRLIMIT = "/usr/bin/prlimit";
 const BWRAP = "/usr/bin/bwrap";
 
-/** The full argv (setpriv … prlimit … bwrap … interpreter file) for one run; hostDir holds the files. */
+/** The full argv (setpriv … prlimit … bwrap … interpreter file) for one run; hostDir holds the program files. */
 export function sandboxArgv(spec: RunSpec, hostDir: string): string[] {
   const { limits } = spec;
   const runtime = runtimes[spec.language];
@@ -116,21 +118,35 @@ export function sandboxArgv(spec: RunSpec, hostDir: string): string[] {
   return [...setpriv, ...prlimit, ...bwrap, ...runtime.argv(`/sandbox/${spec.entry}`, limits.memoryBytes)];
 }
 
-/** Run one program under the sandbox; never throws for anything the program does. */
+/**
+ * Run one program under the sandbox; never throws for anything the program does.
+ * Host layout: a fresh <tmp>/rlvr-code-XXXXXX dir (0711) holds prog/ (bound read-only at /sandbox) and the stdin
+ * file, which stays outside the sandbox. Stdin is a file, not Node's socketpair, because programs
+ * open /dev/stdin and reopening a socket through /proc fails with ENXIO. A secret stdin goes over
+ * the socketpair instead: a file could be reopened from the start through bwrap's /proc/1/fd/0.
+ */
 export async function runSandboxed(spec: RunSpec): Promise<RunOutcome> {
-  const hostDir = await mkdtemp(join(tmpdir(), "rlvr-code-"));
+  const work = await mkdtemp(join(tmpdir(), "rlvr-code-"));
+  let input: FileHandle | null = null;
   try {
-    // the sandbox uid must be able to read the program: dir 0755, files 0644 (the mount is read-only)
-    await chmod(hostDir, 0o755);
-    for (const [name, text] of Object.entries(spec.files)) await writeFile(join(hostDir, name), text, { mode: 0o644 });
+    // bwrap runs as the sandbox uid: it must traverse work/ and read prog/ (the mount is read-only)
+    await chmod(work, 0o711);
+    const prog = join(work, "prog");
+    await mkdir(prog, { mode: 0o755 });
+    for (const [name, text] of Object.entries(spec.files)) await writeFile(join(prog, name), text, { mode: 0o644 });
+    if (!spec.stdinSecret) {
+      await writeFile(join(work, "stdin"), spec.stdin, { mode: 0o644 });
+      input = await open(join(work, "stdin"), "r");
+    }
     const cg = spec.cgroups === false ? null : slotCgroup(sandboxUid(spec.slot), spec.limits.memoryBytes, spec.limits.processes);
     if (!cg && spec.cgroups !== false) warnNoCgroup();
     const oomBefore = cg?.oomKills() ?? 0;
-    const argv = cg ? [...joinCgroups(cg.procsFiles), ...sandboxArgv(spec, hostDir)] : sandboxArgv(spec, hostDir);
-    const outcome = await spawnCapped(argv, spec.stdin, spec.limits, spec.signal);
+    const argv = cg ? [...joinCgroups(cg.procsFiles), ...sandboxArgv(spec, prog)] : sandboxArgv(spec, prog);
+    const outcome = await spawnCapped(argv, input?.fd ?? spec.stdin, spec.limits, spec.signal);
     return cg && cg.oomKills() > oomBefore ? { ...outcome, oomKilled: true } : outcome;
   } finally {
-    await rm(hostDir, { recursive: true, force: true });
+    await input?.close();
+    await rm(work, { recursive: true, force: true });
   }
 }
 
@@ -165,14 +181,14 @@ class CappedBuffer {
   }
 }
 
-/** Spawn argv with an empty environment in its own process group, enforce wall and output caps. */
-export function spawnCapped(argv: string[], stdin: string, limits: Limits, signal?: AbortSignal): Promise<RunOutcome> {
+/** Spawn argv with an empty environment in its own process group, enforce wall and output caps; stdin is an open fd or text to pipe. */
+export function spawnCapped(argv: string[], stdin: number | string, limits: Limits, signal?: AbortSignal): Promise<RunOutcome> {
   return new Promise((resolve) => {
     const started = performance.now();
     const child = spawn(argv[0], argv.slice(1), {
       env: {}, // bwrap's own environment is readable inside via /proc/1/environ
       detached: true, // own process group, so one kill reaches bwrap and its helpers
-      stdio: childStdio(),
+      stdio: childStdio(typeof stdin === "number" ? stdin : "pipe"),
     });
     const out = new CappedBuffer(limits.outputBytes);
     const err = new CappedBuffer(limits.outputBytes);
@@ -190,8 +206,10 @@ export function spawnCapped(argv: string[], stdin: string, limits: Limits, signa
     child.stdout!.on("data", (c: Buffer) => { out.push(c); if (out.overflowed) stop("output_limit"); });
     child.stderr!.on("data", (c: Buffer) => { err.push(c); if (err.overflowed) stop("output_limit"); });
     (child.stdio[3] as NodeJS.ReadableStream).on("data", (c: Buffer) => status.push(c));
-    child.stdin!.on("error", () => {}); // EPIPE when the program exits without reading its input
-    child.stdin!.end(stdin);
+    if (typeof stdin === "string") {
+      child.stdin!.on("error", () => {}); // EPIPE when the program exits without reading its input
+      child.stdin!.end(stdin);
+    }
     child.on("error", (e) => { stopped ??= "sandbox_error"; err.push(Buffer.from(`spawn failed: ${e.message}`)); });
     child.on("close", (code) => {
       clearTimeout(timer);
@@ -206,12 +224,12 @@ export function spawnCapped(argv: string[], stdin: string, limits: Limits, signa
 }
 
 /**
- * stdin/stdout/stderr, bwrap's status pipe on fd 3, and /dev/null over every fd this process
+ * stdin (a file or a pipe), stdout/stderr, bwrap's status pipe on fd 3, and /dev/null over every fd this process
  * inherited without close-on-exec: libuv passes those to children and bwrap does not close them,
  * so a program could otherwise write to whatever host file or pipe the trainer was started with.
  */
-function childStdio(): Array<"pipe" | "ignore" | number> {
-  const stdio: Array<"pipe" | "ignore" | number> = ["pipe", "pipe", "pipe", "pipe"];
+function childStdio(stdin: number | "pipe"): Array<"pipe" | "ignore" | number> {
+  const stdio: Array<"pipe" | "ignore" | number> = [stdin, "pipe", "pipe", "pipe"];
   for (const fd of inheritedFds()) {
     while (stdio.length <= fd) stdio.push("ignore");
     if (fd > 3) stdio[fd] = devNull();
