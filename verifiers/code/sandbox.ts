@@ -3,9 +3,9 @@
  *   /bin/sh  → joins the slot's memory and pids cgroups where writable (cgroup.ts): caps on all of
  *              the program's processes together, which rlimits (per process) cannot give.
  *   setpriv  → a per-slot unprivileged host uid (sandboxUid), no capabilities, no_new_privs.
- *              Why a uid and not a cgroup: RLIMIT_NPROC is ignored for uid 0 (SANDBOX.md) but works
- *              for a real uid, needs no writable cgroup tree (v1 here, v2 elsewhere) and no cleanup;
- *              one uid per pool slot keeps one program's fork bomb from starving its neighbours.
+ *              Why a uid as well as cgroups: RLIMIT_NPROC is ignored for uid 0 (SANDBOX.md) but
+ *              works for a real uid, also where no cgroup tree is writable; files the host keeps
+ *              root-only stay unreadable; one uid per slot keeps fork bombs from starving neighbours.
  *   prlimit  → hard rlimits: CPU s, memory (AS for Python, DATA for Node), processes, file size,
  *              open files, no core dumps; set outside bwrap so nothing inside can raise them.
  *   bwrap    → fresh user/pid/net/ipc/uts/cgroup namespaces, read-only /usr (+ Node's dir), the
@@ -13,16 +13,15 @@
  *              and /dev, no /etc or /home, `--die-with-parent`, empty environment.
  * bwrap itself is spawned with `env: {}`: /proc/1/environ inside shows bwrap's environment.
  * The wall clock kills the whole process group; killing bwrap takes the pid namespace with it,
- * so double-forked daemons die too. Output is read only up to the cap, then the group is killed.
- * Does not contain: test wiring (harness.ts), scheduling (pool.ts), verdict policy (index.ts).
+ * so double-forked daemons die too. Output is read only up to the cap, then the group is killed
+ * (spawn.ts). Does not contain: test wiring (harness.ts), scheduling (pool.ts), verdicts (index.ts).
  */
-import { spawn } from "node:child_process";
-import { openSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, open, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { slotCgroup } from "./cgroup.ts";
 import { runtimes, type Language } from "./runtimes.ts";
+import { spawnCapped } from "./spawn.ts";
 
 export interface Limits {
   /** Wall-clock limit per program run, in milliseconds. */
@@ -162,116 +161,6 @@ function warnNoCgroup(): void {
   if (warned) return;
   warned = true;
   console.warn("code verifier: no writable cgroup v1 memory/pids hierarchy; memory and processes are capped per process by rlimits only");
-}
-
-/** A byte-capped reader: keeps at most `cap` bytes and says when more arrived. */
-class CappedBuffer {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  overflowed = false;
-  constructor(private readonly cap: number) {}
-  push(chunk: Buffer): void {
-    const room = this.cap - this.size;
-    if (chunk.length > room) this.overflowed = true;
-    if (room > 0) this.chunks.push(room >= chunk.length ? chunk : chunk.subarray(0, room));
-    this.size += Math.min(room, chunk.length);
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString("utf8");
-  }
-}
-
-/** Spawn argv with an empty environment in its own process group, enforce wall and output caps; stdin is an open fd or text to pipe. */
-export function spawnCapped(argv: string[], stdin: number | string, limits: Limits, signal?: AbortSignal): Promise<RunOutcome> {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    const child = spawn(argv[0], argv.slice(1), {
-      env: {}, // bwrap's own environment is readable inside via /proc/1/environ
-      detached: true, // own process group, so one kill reaches bwrap and its helpers
-      stdio: childStdio(typeof stdin === "number" ? stdin : "pipe"),
-    });
-    const out = new CappedBuffer(limits.outputBytes);
-    const err = new CappedBuffer(limits.outputBytes);
-    const status = new CappedBuffer(64 * 1024);
-    let stopped: RunOutcome["status"] | null = null;
-    const stop = (why: RunOutcome["status"]) => {
-      if (stopped) return;
-      stopped = why;
-      killGroup(child.pid);
-    };
-    const timer = setTimeout(() => stop("timeout"), limits.wallMs);
-    const onAbort = () => stop("timeout");
-    signal?.addEventListener("abort", onAbort, { once: true });
-    if (signal?.aborted) onAbort();
-    child.stdout!.on("data", (c: Buffer) => { out.push(c); if (out.overflowed) stop("output_limit"); });
-    child.stderr!.on("data", (c: Buffer) => { err.push(c); if (err.overflowed) stop("output_limit"); });
-    (child.stdio[3] as NodeJS.ReadableStream).on("data", (c: Buffer) => status.push(c));
-    if (typeof stdin === "string") {
-      child.stdin!.on("error", () => {}); // EPIPE when the program exits without reading its input
-      child.stdin!.end(stdin);
-    }
-    child.on("error", (e) => { stopped ??= "sandbox_error"; err.push(Buffer.from(`spawn failed: ${e.message}`)); });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      const exitCode = programExitCode(status.text());
-      // no exit record from bwrap means the program never ran: bwrap's setup failed
-      const why = stopped ?? (exitCode === null ? "sandbox_error" : "exited");
-      const stderr = why === "sandbox_error" && code !== null ? `bwrap exited ${code}: ${err.text()}` : err.text();
-      resolve({ status: why, exitCode, stdout: out.text(), stderr, wallMs: performance.now() - started });
-    });
-  });
-}
-
-/**
- * stdin (a file or a pipe), stdout/stderr, bwrap's status pipe on fd 3, and /dev/null over every fd this process
- * inherited without close-on-exec: libuv passes those to children and bwrap does not close them,
- * so a program could otherwise write to whatever host file or pipe the trainer was started with.
- */
-function childStdio(stdin: number | "pipe"): Array<"pipe" | "ignore" | number> {
-  const stdio: Array<"pipe" | "ignore" | number> = [stdin, "pipe", "pipe", "pipe"];
-  for (const fd of inheritedFds()) {
-    while (stdio.length <= fd) stdio.push("ignore");
-    if (fd > 3) stdio[fd] = devNull();
-  }
-  return stdio;
-}
-
-let inherited: number[] | null = null;
-let devNullFd: number | null = null;
-
-function devNull(): number {
-  devNullFd ??= openSync("/dev/null", "r"); // Node opens it close-on-exec; the child gets a dup
-  return devNullFd;
-}
-
-/** Open fds > 2 without O_CLOEXEC (octal 02000000 in /proc/self/fdinfo's `flags`), read once. */
-function inheritedFds(): number[] {
-  inherited ??= readdirSync("/proc/self/fd").map(Number).filter((fd) => {
-    if (fd <= 2) return false;
-    try {
-      const flags = /flags:\s*([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"));
-      return flags !== null && (parseInt(flags[1], 8) & 0o2000000) === 0;
-    } catch {
-      return false; // the fd of the directory listing itself, closed by now
-    }
-  });
-  return inherited;
-}
-
-/** bwrap's `--json-status-fd` ends with `{ "exit-code": N }` once the program has run. */
-function programExitCode(statusText: string): number | null {
-  const m = /"exit-code"\s*:\s*(\d+)/.exec(statusText);
-  return m ? Number(m[1]) : null;
-}
-
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, "SIGKILL");
-  } catch {
-    // already gone
-  }
 }
 
 /** Thrown when the sandbox cannot run here; the message says how to fix it. Nothing runs unsandboxed. */
