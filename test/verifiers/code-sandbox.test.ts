@@ -223,6 +223,28 @@ describe("reward hacks", () => {
   });
 });
 
+describe("without a working sandbox nothing runs", () => {
+  const index = new URL("../../verifiers/code/index.ts", import.meta.url).pathname;
+  // a fresh Node process verifies one program and prints how that ended
+  const script = `import(${JSON.stringify(index)}).then((m) => m.codeVerifier.verify("\`\`\`python\\nprint(1)\\n\`\`\`", ` +
+    `{ language: "python", tests: { inputs: [""], outputs: ["1"] } }, { timeoutMs: 5000 }))` +
+    `.then((r) => console.log("RESOLVED", JSON.stringify(r)), (e) => console.log("REJECTED", e.name, e.message))`;
+  const node = [process.execPath, "--import", "tsx/esm", "-e", script];
+
+  test("as a non-root user it refuses with SandboxUnavailableError", () => {
+    const out = execFileSync("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", ...node], { encoding: "utf8", env: { PATH: "/usr/bin:/bin", HOME: "/tmp" } });
+    expect(out).toContain("REJECTED SandboxUnavailableError code verifier: the bubblewrap sandbox cannot run here: not running as root");
+  });
+
+  test("with bwrap unusable it refuses with SandboxUnavailableError", () => {
+    // a private mount namespace where /usr/bin/bwrap is /dev/null: the host's bwrap is untouched
+    const sh = `mount --bind /dev/null /usr/bin/bwrap && exec "$@"`;
+    const out = execFileSync("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", sh, "sh", ...node], { encoding: "utf8" });
+    expect(out).toContain("REJECTED SandboxUnavailableError code verifier: the bubblewrap sandbox cannot run here: a trivial program failed");
+    expect(out).not.toContain("RESOLVED");
+  });
+});
+
 test("the unavailable-sandbox error says how to fix it", () => {
   expect(new SandboxUnavailableError("bwrap not found").message).toBe(
     "code verifier: the bubblewrap sandbox cannot run here: bwrap not found. " +

@@ -61,7 +61,7 @@ export function spawnCapped(argv: string[], stdin: number | string, limits: Limi
       const exitCode = programExitCode(status.text());
       // no exit record from bwrap means the program never ran: bwrap's setup failed
       const why = stopped ?? (exitCode === null ? "sandbox_error" : "exited");
-      const stderr = why === "sandbox_error" && code !== null ? `bwrap exited ${code}: ${err.text()}` : err.text();
+      const stderr = why === "sandbox_error" && code !== null ? `sandbox command exited ${code}: ${err.text()}` : err.text();
       resolve({ status: why, exitCode, stdout: out.text(), stderr, wallMs: performance.now() - started });
     });
   });
