@@ -5,9 +5,11 @@
  * Assert (HumanEval/MBPP): a driver runs program + tests as one script and only after the last
  * test returns writes a random per-run token to stdout; a run passes only with exit code 0 AND
  * that token. An early `sys.exit(0)`, `os._exit(0)` or `process.exit(0)` therefore fails, and so
- * does swallowing the test's exception in an exit hook. The token lives only in the driver's
- * memory, so a program that introspects the interpreter's frames could still find it: an
- * in-process harness cannot stop that, and neither can it stop tests being monkey-patched.
+ * does swallowing the test's exception in an exit hook. The token arrives over a pipe the driver
+ * drains and replaces with /dev/null before the program starts, so no file or fd still holds it.
+ * It lives on in the driver's memory, so a program that introspects the interpreter's frames
+ * could still find it: an in-process harness cannot stop that, nor tests being monkey-patched
+ * (e.g. `require("assert").strictEqual = () => {}`).
  * Does not contain the sandbox (sandbox.ts) or the per-row reward (index.ts).
  */
 import { randomBytes } from "node:crypto";
