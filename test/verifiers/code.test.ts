@@ -78,6 +78,11 @@ describe("stdin/stdout tests", () => {
     expect(r).toMatchObject({ reward: 0, verdict: "runtime_error" });
   });
 
+  test("a row in an unsupported language is a dataset error", async () => {
+    await expect(verify("```cpp\nint main() {}\n```", { id: "r8", language: "cpp", tests: { inputs: ["1"], outputs: ["1"] } }))
+      .rejects.toThrow('code verifier: row r8: language "cpp" is not supported; use python or javascript');
+  });
+
   test("a row with mismatched inputs and outputs is a dataset error", async () => {
     await expect(verify(py("print(1)"), { id: "r7", language: "python", tests: { inputs: ["1"], outputs: [] } }))
       .rejects.toThrow("code verifier: row r7: tests: 1 inputs but 0 outputs; need the same non-zero count");

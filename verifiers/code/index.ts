@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { Row } from "../../datasets/row.ts";
 import type { Verifier, VerifyContext, VerifyResult } from "../types.ts";
 import { extractCode } from "./extract.ts";
+import { normalizeLanguage } from "./runtimes.ts";
 import { assertJob, judgeAssert, judgeStdio, stdioJob, stripToken, type CaseResult, type Job, type Verdict } from "./harness.ts";
 import { SlotPool } from "./pool.ts";
 import { runRemote, type RemoteOptions } from "./remote.ts";
@@ -55,6 +56,9 @@ export function makeCodeVerifier(options: CodeVerifierOptions = {}): Verifier {
   return {
     name: "code",
     async verify(completion: string, row: Row, ctx: VerifyContext): Promise<VerifyResult> {
+      if (row.language !== undefined && normalizeLanguage(row.language) === null) {
+        throw new Error(`code verifier: row ${row.id ?? "(no id)"}: language ${JSON.stringify(row.language)} is not supported; use python or javascript`);
+      }
       const program = extractCode(completion, row.language);
       if (program === null || program.code.trim() === "") return { reward: 0, reason: "no_code", verdict: "no_code" };
       const tests = row.tests;
