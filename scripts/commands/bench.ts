@@ -3,6 +3,7 @@ import type { BenchOptions } from "../bench/types.ts";
 
 const SUITES = {
   model: () => import("../bench/model.ts"),
+  sampler: () => import("../bench/sampler.ts"),
   math: () => import("../bench/math.ts"),
   code: () => import("../bench/code.ts"),
 } as const;
@@ -10,7 +11,7 @@ type Suite = keyof typeof SUITES;
 
 export const benchCommand: CommandModule<{ backend: string }, { backend: string; quick: boolean; only: string[] }> = {
   command: "bench",
-  describe: "Print performance figures: model training step vs plain matMul, math checks/s, sandbox overhead",
+  describe: "Print performance figures: model training step vs plain matMul, decode with and without KV cache, math checks/s, sandbox overhead",
   builder: (y) =>
     y
       .option("quick", { type: "boolean", default: false, describe: "Fewer repetitions: a smoke run" })

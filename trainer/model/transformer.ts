@@ -66,7 +66,8 @@ export class KVCache {
   /** Tokens cached so far (the position of the next token). */
   length = 0;
 
-  constructor(nLayers: number) {
+  /** `padding[b]` = left-padding tokens of row b: masked as keys, and row b's positions start after them. */
+  constructor(nLayers: number, readonly padding?: number[]) {
     this.keys = new Array(nLayers).fill(null);
     this.values = new Array(nLayers).fill(null);
   }
@@ -97,6 +98,8 @@ export interface ForwardOptions {
   training?: boolean;
   /** Decode incrementally: reads and extends this cache; positions start at cache.length. */
   cache?: KVCache;
+  /** Left-padding per row (without a cache; a cache carries its own): those keys are masked. */
+  padding?: number[];
 }
 
 export interface ForwardResult {
@@ -199,14 +202,19 @@ export class Transformer {
     if (offset + T > c.context_length) {
       throw new Error(`sequence of ${offset + T} tokens exceeds the model's context_length ${c.context_length}`);
     }
+    const padding = options.cache?.padding ?? options.padding;
+    const padded = padding?.some((n) => n > 0) ? padding : undefined;
     const flat = tf.reshape(tokens, [B * T]);
     const tok = tf.gather(this.p("tok_emb.weight"), flat); // [BT, d]
-    const pos = tf.slice(this.p("pos_emb.weight"), [offset, 0], [T, c.d_model]); // [T, d]
+    const pos = padded
+      ? tf.reshape(tf.gather(this.p("pos_emb.weight"), paddedPositions(padded, T, offset)), [B, T, c.d_model]) // [B, T, d]
+      : tf.slice(this.p("pos_emb.weight"), [offset, 0], [T, c.d_model]); // [T, d]
     let x = tf.reshape(tf.add(tf.reshape(tok, [B, T, c.d_model]), pos), [B * T, c.d_model]) as tf.Tensor2D;
+    const keyBias = padded ? paddingBias(padded, offset + T) : undefined;
     let aux: tf.Scalar = tf.scalar(0);
     const moe = new Map<number, MoeStats>();
     for (let i = 0; i < c.n_layers; i++) {
-      x = tf.add(x, this.attention(i, this.norm(`layers.${i}.ln1`, x), B, T, offset, options.cache)) as tf.Tensor2D;
+      x = tf.add(x, this.attention(i, this.norm(`layers.${i}.ln1`, x), B, T, offset, options.cache, keyBias)) as tf.Tensor2D;
       const h = this.norm(`layers.${i}.ln2`, x);
       if (c.moe_layers.includes(i)) {
         const out = moeForward(h, this.moeWeights(i), c.moe, this.selectionBias.get(i) ?? null, options.training ?? false);
@@ -230,7 +238,7 @@ export class Transformer {
   }
 
   /** Causal self-attention of block i on normed x [B·T, d] → [B·T, d]. */
-  private attention(i: number, x: tf.Tensor2D, B: number, T: number, offset: number, cache?: KVCache): tf.Tensor2D {
+  private attention(i: number, x: tf.Tensor2D, B: number, T: number, offset: number, cache?: KVCache, keyBias?: tf.Tensor4D): tf.Tensor2D {
     const c = this.config;
     const H = c.n_heads;
     const dh = c.d_model / H;
@@ -243,7 +251,8 @@ export class Transformer {
     const [q, kNew, vNew] = [heads("q"), heads("k"), heads("v")];
     const [k, v] = cache ? cache.append(i, kNew, vNew) : [kNew, vNew];
     // scale q ([B, H, T, dh]) rather than the scores ([B, H, T, Tk]): fewer elements, same product
-    const scores = tf.add(tf.matMul(tf.mul(q, 1 / Math.sqrt(dh)), k, false, true), this.causalMask(T, offset)); // [B, H, T, Tk]
+    let scores = tf.add(tf.matMul(tf.mul(q, 1 / Math.sqrt(dh)), k, false, true), this.causalMask(T, offset)); // [B, H, T, Tk]
+    if (keyBias) scores = tf.add(scores, keyBias);
     const out = tf.matMul(tf.softmax(scores), v); // [B, H, T, dh]
     const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B * T, c.d_model]) as tf.Tensor2D;
     return linear(merged, this.p(`${p}.proj.weight`) as tf.Tensor2D, this.p(`${p}.proj.bias`) as tf.Tensor1D);
@@ -288,6 +297,22 @@ export class Transformer {
     for (const m of this.maskCache.values()) m.dispose();
     this.maskCache.clear();
   }
+}
+
+/** Position ids [B·T] for left-padded rows: row b's first real token is position 0. */
+function paddedPositions(padding: number[], T: number, offset: number): tf.Tensor1D {
+  const ids = new Int32Array(padding.length * T);
+  padding.forEach((pad, b) => {
+    for (let t = 0; t < T; t++) ids[b * T + t] = Math.max(0, offset + t - pad);
+  });
+  return tf.tensor1d(ids, "int32");
+}
+
+/** Additive key mask [B, 1, 1, Tk]: −1e9 on each row's padding keys. */
+function paddingBias(padding: number[], Tk: number): tf.Tensor4D {
+  const data = new Float32Array(padding.length * Tk);
+  padding.forEach((pad, b) => data.fill(-1e9, b * Tk, b * Tk + Math.min(pad, Tk)));
+  return tf.tensor4d(data, [padding.length, 1, 1, Tk]);
 }
 
 let counter = 0;
