@@ -1,0 +1,87 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import type { Row } from "../../datasets/row.ts";
+import { initBackend } from "../../trainer/backend.ts";
+import { loadCheckpoint } from "../../trainer/model/checkpoint.ts";
+import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
+import { OptimizerConfig } from "../../trainer/optimizer.ts";
+import { DataOrder, makeBatch, passAtK, runSft, SftEvalConfig, SftTrainConfig, type SftOptions } from "../../trainer/sft.ts";
+import { tinyConfig } from "../helpers.ts";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-sft-"));
+const tok = new ByteTokenizer();
+beforeAll(async () => {
+  await initBackend("wasm");
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const rows: Row[] = Array.from({ length: 12 }, (_, i) => ({ problem: `${i}+1`, solution: `\\boxed{${i + 1}}`, answer: String(i + 1) }));
+
+function options(name: string, steps: number, extra: Partial<SftOptions> = {}): SftOptions {
+  return {
+    name,
+    seed: 3,
+    model: tinyConfig({ vocab_size: 259, context_length: 32 }),
+    train: SftTrainConfig.parse({ steps, batch_size: 4, eval_every: 0, save_every: 3, keep_last: 2, log_every: 100 }),
+    optimizer: OptimizerConfig.parse({ lr: 3e-3, warmup_steps: 2 }),
+    eval: SftEvalConfig.parse({ k: 2, max_new_tokens: 8 }),
+    outputDir: tmp,
+    resume: false,
+    log: () => {},
+    ...extra,
+  };
+}
+
+test("a batch scores only the solution and <eos>, shifted by one", () => {
+  const b = makeBatch(tok, [{ problem: "ab", solution: "c" }], 32);
+  // <bos> a b \n c <eos>: inputs are the first five, targets the last five
+  expect(b.tokens.arraySync()).toEqual([[256, 97, 98, 10, 99]]);
+  expect(b.targets.arraySync()).toEqual([[97, 98, 10, 99, 257]]);
+  expect(b.mask.arraySync()).toEqual([[0, 0, 0, 1, 1]]);
+  tf.dispose([b.tokens, b.targets, b.mask]);
+});
+
+test("data order is a seeded permutation per epoch, resumable from its cursor", () => {
+  const a = new DataOrder(5, 1);
+  const first = a.next(7);
+  expect([...first.slice(0, 5)].sort()).toEqual([0, 1, 2, 3, 4]);
+  expect(a.cursor).toEqual({ epoch: 1, index: 2 });
+  const b = new DataOrder(5, 1, { epoch: 1, index: 2 });
+  expect(b.next(3)).toEqual(a.next(3));
+});
+
+test("unbiased pass@k matches hand-computed values", () => {
+  expect(passAtK(4, 0, 2)).toBe(0);
+  expect(passAtK(4, 4, 2)).toBe(1);
+  // 1 − C(3,2)/C(4,2) = 1 − 3/6
+  expect(passAtK(4, 1, 2)).toBeCloseTo(0.5, 12);
+  // 1 − C(6,3)/C(8,3) = 1 − 20/56
+  expect(passAtK(8, 2, 3)).toBeCloseTo(1 - 20 / 56, 12);
+  expect(passAtK(5, 2, 1)).toBeCloseTo(0.4, 12);
+});
+
+test("supervised training lowers the loss, writes metrics, evaluates and keeps the last checkpoints", async () => {
+  const result = await runSft({ train: rows, eval: rows.slice(0, 3) }, tok, options("learn", 40, { optimizer: OptimizerConfig.parse({ lr: 1e-2, warmup_steps: 2 }) }));
+  const metrics = fs.readFileSync(path.join(result.runDir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  expect(metrics.length).toBe(40);
+  expect(metrics[39].loss).toBeLessThan(metrics[0].loss / 3);
+  expect(metrics[39]["eval/accuracy"]).toBeGreaterThanOrEqual(0);
+  expect(metrics[39]).toHaveProperty("eval/pass@2");
+  expect(fs.readdirSync(path.join(result.runDir, "checkpoints"))).toEqual(["step-000039", "step-000040"]);
+});
+
+test("a run stopped at a checkpoint and resumed ends with exactly the weights of an unbroken run", async () => {
+  await runSft({ train: rows, eval: [] }, tok, options("unbroken", 6));
+  await runSft({ train: rows, eval: [] }, tok, options("broken", 3));
+  await runSft({ train: rows, eval: [] }, tok, options("broken", 6, { resume: true }));
+  const a = loadCheckpoint(path.join(tmp, "unbroken/checkpoints/step-000006"));
+  const b = loadCheckpoint(path.join(tmp, "broken/checkpoints/step-000006"));
+  for (const [name, w] of a.model.values()) expect(Buffer.from(b.model.values().get(name)!.buffer).equals(Buffer.from(w.buffer)), name).toBe(true);
+  const lines = (run: string) => fs.readFileSync(path.join(tmp, run, "metrics.jsonl"), "utf8").trim().split("\n");
+  expect(lines("broken")).toEqual(lines("unbroken"));
+  a.model.dispose();
+  b.model.dispose();
+});

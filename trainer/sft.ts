@@ -1,0 +1,217 @@
+/**
+ * Supervised training (pretraining a base model, or fine-tuning one): next-token loss on
+ * prompt + solution with the loss on the solution tokens (and <eos>) only, AdamW with warmup and
+ * cosine decay, gradient clipping, periodic held-out accuracy through the math verifier, checkpoints
+ * and metrics in runs/<name>/. Data order comes from the seed; the cursor is saved, so a resumed run
+ * continues with the same batches.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { z } from "zod";
+import type { Row } from "../datasets/row.ts";
+import { gradeAnswer } from "../verifiers/math/index.ts";
+import { lmTrainStep, type LmBatch } from "./lm.ts";
+import { loadCheckpoint, restoreOptimizer, saveCheckpoint } from "./model/checkpoint.ts";
+import { ModelConfig } from "./model/config.ts";
+import type { Tokenizer } from "./model/tokenizer.ts";
+import { Transformer } from "./model/transformer.ts";
+import { AdamW, learningRate, OptimizerConfig } from "./optimizer.ts";
+import { Rng } from "./rng.ts";
+import { promptTokens, SamplerConfig, sampleGroups } from "./sampler.ts";
+
+export const SftTrainConfig = z.strictObject({
+  steps: z.int().min(1).default(1000).describe("Optimizer steps."),
+  batch_size: z.int().min(1).default(32).describe("Sequences per step."),
+  log_every: z.int().min(1).default(10).describe("Steps between progress lines."),
+  eval_every: z.int().min(0).default(200).describe("Steps between held-out evaluations; 0 = only at the end."),
+  save_every: z.int().min(0).default(500).describe("Steps between checkpoints; 0 = only at the end."),
+  keep_last: z.int().min(1).default(2).describe("Checkpoints kept in runs/<name>/checkpoints (older ones are deleted)."),
+});
+
+export const SftEvalConfig = z.strictObject({
+  temperature: z.number().min(0).default(1.0).describe("Sampling temperature of the held-out evaluation."),
+  k: z.int().min(1).default(1).describe("Samples per problem: pass@1 is their mean accuracy, pass@k the unbiased estimate."),
+  max_new_tokens: z.int().min(1).default(128).describe("Budget per evaluation completion."),
+});
+
+/** Every row becomes `<bos> prompt` + `solution <eos>`; the prompt is the problem and a newline. */
+export function formatPrompt(row: Row): string {
+  return `${row.problem ?? row.prompt ?? ""}\n`;
+}
+
+export interface SftData {
+  train: Row[];
+  eval: Row[];
+}
+
+export interface SftOptions {
+  name: string;
+  seed: number;
+  model: ModelConfig;
+  train: z.infer<typeof SftTrainConfig>;
+  optimizer: OptimizerConfig;
+  eval: z.infer<typeof SftEvalConfig>;
+  /** Parent of runs/<name>/. */
+  outputDir: string;
+  /** Continue from the newest checkpoint of runs/<name>/ when there is one. */
+  resume: boolean;
+  log: (line: string) => void;
+}
+
+/** Token ids and loss mask of one example: mask is 1 on the solution and <eos>. */
+export function encodeExample(tokenizer: Tokenizer, row: Row, maxLen: number): { ids: number[]; mask: number[] } {
+  const prompt = promptTokens(tokenizer, formatPrompt(row));
+  const answer = [...tokenizer.encode(row.solution ?? ""), tokenizer.eos];
+  const ids = [...prompt, ...answer].slice(0, maxLen);
+  const mask = ids.map((_, i) => (i >= prompt.length ? 1 : 0));
+  return { ids, mask };
+}
+
+/** Right-padded batch: targets are the next tokens; padding and prompt positions have mask 0. */
+export function makeBatch(tokenizer: Tokenizer, rows: Row[], maxLen: number): LmBatch {
+  const examples = rows.map((r) => encodeExample(tokenizer, r, maxLen + 1));
+  const T = Math.max(2, ...examples.map((e) => e.ids.length)) - 1;
+  const tokens = new Int32Array(rows.length * T).fill(tokenizer.pad);
+  const targets = new Int32Array(rows.length * T).fill(tokenizer.pad);
+  const mask = new Float32Array(rows.length * T);
+  examples.forEach((e, b) => {
+    for (let t = 0; t < e.ids.length - 1; t++) {
+      tokens[b * T + t] = e.ids[t];
+      targets[b * T + t] = e.ids[t + 1];
+      mask[b * T + t] = e.mask[t + 1];
+    }
+  });
+  const B = rows.length;
+  return { tokens: tf.tensor2d(tokens, [B, T], "int32"), targets: tf.tensor2d(targets, [B, T], "int32"), mask: tf.tensor2d(mask, [B, T]), start: 0 };
+}
+
+/** Data order: a fresh seeded permutation per epoch; the cursor (epoch, index) is all the state. */
+export class DataOrder {
+  private order: number[] = [];
+  private orderEpoch = -1;
+  constructor(private readonly size: number, private readonly seed: number, public cursor = { epoch: 0, index: 0 }) {
+    if (size === 0) throw new Error("the training set is empty");
+  }
+
+  next(count: number): number[] {
+    const out: number[] = [];
+    while (out.length < count) {
+      if (this.orderEpoch !== this.cursor.epoch) {
+        this.order = new Rng([this.seed >>> 0, this.cursor.epoch >>> 0, 0x5f7d, 1]).shuffle(Array.from({ length: this.size }, (_, i) => i));
+        this.orderEpoch = this.cursor.epoch;
+      }
+      out.push(this.order[this.cursor.index++]);
+      if (this.cursor.index === this.size) this.cursor = { epoch: this.cursor.epoch + 1, index: 0 };
+    }
+    return out;
+  }
+}
+
+/** Unbiased pass@k from n samples with c correct (Chen et al. 2021): 1 − C(n−c, k)/C(n, k). */
+export function passAtK(n: number, c: number, k: number): number {
+  if (n - c < k) return 1;
+  let prod = 1;
+  for (let i = n - c + 1; i <= n; i++) prod *= 1 - k / i;
+  return 1 - prod;
+}
+
+/** Held-out accuracy: k samples per problem graded by the math verifier against `answer`. */
+export async function evaluateAccuracy(model: Transformer, tokenizer: Tokenizer, rows: Row[], cfg: z.infer<typeof SftEvalConfig>, seed: number): Promise<{ pass1: number; passK: number; k: number; n: number }> {
+  const sampler = SamplerConfig.parse({ num_generations: cfg.k, max_new_tokens: cfg.max_new_tokens, temperature: cfg.temperature });
+  const completions = await sampleGroups(model, tokenizer, rows.map(formatPrompt), sampler, seed);
+  let pass1 = 0;
+  let passK = 0;
+  rows.forEach((row, i) => {
+    const group = completions.filter((c) => c.group === i);
+    const correct = group.filter((c) => gradeAnswer(c.text, String(row.answer ?? "")).correct).length;
+    pass1 += correct / group.length;
+    passK += passAtK(group.length, correct, cfg.k);
+  });
+  return { pass1: pass1 / rows.length, passK: passK / rows.length, k: cfg.k, n: rows.length };
+}
+
+/** Newest checkpoint directory under runs/<name>/checkpoints, or null. */
+export function latestCheckpoint(runDir: string): string | null {
+  const dir = path.join(runDir, "checkpoints");
+  if (!fs.existsSync(dir)) return null;
+  const steps = fs.readdirSync(dir).filter((d) => /^step-\d+$/.test(d)).sort();
+  return steps.length ? path.join(dir, steps[steps.length - 1]) : null;
+}
+
+/** Runs supervised training to `train.steps`; returns the final metrics. */
+export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions): Promise<{ step: number; runDir: string; lastEval?: Record<string, number> }> {
+  const runDir = path.join(o.outputDir, o.name);
+  fs.mkdirSync(path.join(runDir, "checkpoints"), { recursive: true });
+  const resumeFrom = o.resume ? latestCheckpoint(runDir) : null;
+  let model: Transformer;
+  let step = 0;
+  let cursor = { epoch: 0, index: 0 };
+  let optimizer: AdamW;
+  if (resumeFrom) {
+    const loaded = loadCheckpoint(resumeFrom);
+    model = loaded.model;
+    optimizer = new AdamW(model.params, o.optimizer);
+    restoreOptimizer(resumeFrom, loaded.state, optimizer);
+    step = loaded.state.step;
+    cursor = loaded.state.data_cursor as typeof cursor;
+    o.log(`resuming ${o.name} from ${resumeFrom} (step ${step})`);
+  } else {
+    model = Transformer.init(o.model, o.seed);
+    optimizer = new AdamW(model.params, o.optimizer);
+    if (!o.resume) fs.rmSync(path.join(runDir, "metrics.jsonl"), { force: true });
+  }
+  const metricsFile = path.join(runDir, "metrics.jsonl");
+  const order = new DataOrder(data.train.length, o.seed, cursor);
+  let lastEval: Record<string, number> | undefined;
+  const t0 = performance.now();
+  const firstStep = step;
+  try {
+    while (step < o.train.steps) {
+      const rows = order.next(o.train.batch_size).map((i) => data.train[i]);
+      const batch = makeBatch(tokenizer, rows, model.config.context_length);
+      const lr = learningRate(step, o.train.steps, o.optimizer);
+      const r = lmTrainStep(model, optimizer, batch, lr);
+      tf.dispose([batch.tokens, batch.targets, batch.mask]);
+      step++;
+      const record: Record<string, number> = { step, loss: r.nll, aux_loss: r.loss - r.nll, grad_norm: r.gradNorm, learning_rate: lr, epoch: order.cursor.epoch };
+      if (r.skipped) o.log(`step ${step}: non-finite loss or gradient, update skipped`);
+      const last = step === o.train.steps;
+      if ((o.train.eval_every > 0 && step % o.train.eval_every === 0) || last) {
+        if (data.eval.length) {
+          const acc = await evaluateAccuracy(model, tokenizer, data.eval, o.eval, o.seed + step);
+          lastEval = { "eval/accuracy": acc.pass1, [`eval/pass@${acc.k}`]: acc.passK };
+          Object.assign(record, lastEval);
+        }
+      }
+      fs.appendFileSync(metricsFile, JSON.stringify(record) + "\n");
+      if (step % o.train.log_every === 0 || last || record["eval/accuracy"] !== undefined) o.log(progressLine(record, step, o.train.steps, firstStep, t0));
+      if ((o.train.save_every > 0 && step % o.train.save_every === 0) || last) {
+        saveCheckpoint(path.join(runDir, "checkpoints", `step-${String(step).padStart(6, "0")}`), model, { step, optimizer, data_cursor: order.cursor });
+        pruneCheckpoints(runDir, o.train.keep_last);
+      }
+    }
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+  return { step, runDir, lastEval };
+}
+
+function progressLine(r: Record<string, number>, step: number, total: number, first: number, t0: number): string {
+  const perStep = (performance.now() - t0) / Math.max(1, step - first);
+  const eta = ((total - step) * perStep) / 1000;
+  const evalPart = r["eval/accuracy"] !== undefined ? `  eval/accuracy ${(100 * r["eval/accuracy"]).toFixed(1)}%` : "";
+  return `step ${step}/${total}  loss ${r.loss.toFixed(4)}  lr ${r.learning_rate.toExponential(2)}  grad_norm ${r.grad_norm.toFixed(3)}${evalPart}  ${(perStep / 1000).toFixed(2)} s/step  ETA ${formatSeconds(eta)}`;
+}
+
+function formatSeconds(s: number): string {
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.round(s)}s`;
+}
+
+function pruneCheckpoints(runDir: string, keep: number): void {
+  const dir = path.join(runDir, "checkpoints");
+  const steps = fs.readdirSync(dir).filter((d) => /^step-\d+$/.test(d)).sort();
+  for (const old of steps.slice(0, Math.max(0, steps.length - keep))) fs.rmSync(path.join(dir, old), { recursive: true, force: true });
+}
