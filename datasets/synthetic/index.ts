@@ -1,0 +1,127 @@
+/**
+ * Synthetic tasks with exact answers, as Math-500 rows (`problem, solution, answer, subject, level,
+ * unique_id`) so the same verifiers and evaluation serve synthetic and real data. Each task's module
+ * header documents its formats and levels. Rows are deterministic in the config; the split is by a
+ * hash of each problem's canonical form (split.ts), so train and test never share a problem.
+ * Also parses the CLI's dataset spec `synthetic:<task>[?level=3&steps=8&…]`.
+ */
+import { z } from "zod";
+import type { Row } from "../row.ts";
+import { Rng } from "../../trainer/rng.ts";
+import { generateArith } from "./arith.ts";
+import { chainLevel, generateChain } from "./chain.ts";
+import { generateCountdown } from "./countdown.ts";
+import { generateLinear } from "./linear.ts";
+import { generateProgram } from "./program.ts";
+import { splitOf } from "./split.ts";
+import type { TaskGenerator } from "./task.ts";
+
+/** Task name → generator. */
+export const TASKS = {
+  arith: generateArith,
+  countdown: generateCountdown,
+  linear: generateLinear,
+  chain: generateChain,
+  program: generateProgram,
+} satisfies Record<string, TaskGenerator>;
+
+export type TaskName = keyof typeof TASKS;
+const TASK_NAMES = Object.keys(TASKS) as [TaskName, ...TaskName[]];
+
+const Level = z.int().min(1).max(5);
+
+export const SyntheticConfig = z.strictObject({
+  task: z.enum(TASK_NAMES).describe("Which generator: arith, countdown, linear, chain or program."),
+  split: z.enum(["train", "test"]).default("train")
+    .describe("Rows of this split only; a problem's split is fixed by the hash of its canonical form."),
+  count: z.int().min(0).default(1000).describe("Rows to produce (draws of the other split are skipped)."),
+  seed: z.int().default(0).describe("Fixes every draw: the same config gives the same rows."),
+  level: z.union([Level, z.tuple([Level, Level])]).optional()
+    .describe("Difficulty 1-5, or [min, max] to draw each row's level uniformly; default [1, 5]. Ignored by chain when steps is set."),
+  steps: z.int().min(1).max(100_000).optional()
+    .describe("chain only: operations per problem, overriding the level's default (2, 4, 8, 16, 32)."),
+  test_percent: z.number().gt(0).lt(100).default(10)
+    .describe("Share of canonical problems, in percent, that belong to the test split."),
+  language: z.enum(["python", "javascript"]).optional()
+    .describe("program only: the language of every row; unset draws one per row."),
+}).superRefine((c, ctx) => {
+  if (Array.isArray(c.level) && c.level[0] > c.level[1]) {
+    ctx.addIssue({ code: "custom", path: ["level"], message: `level range [${c.level}] has min above max` });
+  }
+  if (c.steps !== undefined && c.task !== "chain") {
+    ctx.addIssue({ code: "custom", path: ["steps"], message: `steps applies to chain only, not ${c.task}` });
+  }
+  if (c.language !== undefined && c.task !== "program") {
+    ctx.addIssue({ code: "custom", path: ["language"], message: `language applies to program only, not ${c.task}` });
+  }
+});
+export type SyntheticConfig = z.infer<typeof SyntheticConfig>;
+
+/** Draws per wanted row before giving up: a split or level with (almost) no problems is a config error. */
+const MAX_DRAWS_PER_ROW = 1000;
+
+/** Rows one at a time, for counts too large to hold (e.g. long chains). */
+export function* generateRows(input: z.input<typeof SyntheticConfig>): Generator<Row> {
+  const config = SyntheticConfig.parse(input);
+  const [lo, hi] = levelRange(config);
+  const generate: TaskGenerator = TASKS[config.task];
+  const taskKey = TASK_NAMES.indexOf(config.task);
+  let made = 0, sinceLast = 0;
+  for (let draw = 0; made < config.count; draw++) {
+    if (++sinceLast > MAX_DRAWS_PER_ROW) {
+      throw new Error(`synthetic:${config.task}: ${MAX_DRAWS_PER_ROW} draws gave no ${config.split} problem at levels ${lo}-${hi}; ` +
+        `widen the levels or change test_percent (${config.test_percent})`);
+    }
+    // each draw has its own stream, so a row does not depend on how many draws came before it
+    const rng = Rng.forKeys(config.seed, taskKey, lo, hi, config.steps ?? 0, draw);
+    const p = generate(rng, lo + rng.int(hi - lo + 1), { steps: config.steps, language: config.language });
+    if (splitOf(p.canonical, config.test_percent) !== config.split) continue;
+    sinceLast = 0;
+    yield {
+      problem: p.problem,
+      solution: p.solution,
+      answer: p.answer,
+      subject: config.task,
+      level: p.level,
+      unique_id: `${config.task}/${config.split}/L${p.level}/${String(made++).padStart(6, "0")}`,
+      ...p.fields,
+    };
+  }
+}
+
+/** All `count` rows of a config. */
+export function generate(input: z.input<typeof SyntheticConfig>): Row[] {
+  return [...generateRows(input)];
+}
+
+/** The drawn level range; chain with explicit steps is filed under the level those steps imply. */
+function levelRange(config: SyntheticConfig): [number, number] {
+  if (config.task === "chain" && config.steps !== undefined) return [chainLevel(config.steps), chainLevel(config.steps)];
+  if (config.level === undefined) return [1, 5];
+  return Array.isArray(config.level) ? config.level : [config.level, config.level];
+}
+
+/**
+ * `synthetic:arith?level=3&steps=8&split=test` → a config input (validate with SyntheticConfig).
+ * `level` takes `3` or a range `2-4`; numbers are parsed, other values are kept as strings.
+ */
+export function parseDatasetSpec(spec: string): z.input<typeof SyntheticConfig> {
+  const m = /^synthetic:([a-z]+)(?:\?(.*))?$/.exec(spec);
+  if (!m) throw new Error(`dataset spec ${JSON.stringify(spec)}: expected synthetic:<task>[?key=value&…], e.g. synthetic:arith?level=3`);
+  const config: Record<string, unknown> = { task: m[1] };
+  for (const [key, value] of new URLSearchParams(m[2] ?? "")) {
+    const range = /^(\d+)-(\d+)$/.exec(value);
+    config[key] = key === "level" && range ? [Number(range[1]), Number(range[2])]
+      : /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+  }
+  return config as z.input<typeof SyntheticConfig>;
+}
+
+/** A spec string parsed and validated, with errors naming the spec. */
+export function syntheticConfigFromSpec(spec: string, overrides: Partial<z.input<typeof SyntheticConfig>> = {}): SyntheticConfig {
+  const parsed = SyntheticConfig.safeParse({ ...parseDatasetSpec(spec), ...overrides });
+  if (!parsed.success) {
+    throw new Error(`dataset spec ${JSON.stringify(spec)}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
+  }
+  return parsed.data;
+}
