@@ -13,9 +13,11 @@ export type RawRow =
 /**
  * A plain JS value: int64 → number when it is a safe integer, else its decimal string; lists
  * (arrays, typed arrays, Arrow vectors) → arrays; structs and maps → objects; Dates → ISO strings.
- * Uint8Array (binary columns such as image bytes) stays as it is.
+ * Uint8Array (binary columns such as image bytes) stays as it is; undefined (hyparquet's null
+ * list) becomes null, so a null cell reads the same in every format.
  */
 export function toPlain(value: unknown): unknown {
+  if (value === undefined) return null;
   if (typeof value === "bigint") {
     return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
   }
