@@ -5,13 +5,14 @@
  */
 import parquet from "@dsnp/parquetjs";
 import * as flechette from "@uwdata/flechette";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, test } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
 import { loadRows } from "../../datasets/loaders.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "rlvr-columnar-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const BIG = 2n ** 60n; // past Number.MAX_SAFE_INTEGER: must come back as its decimal string
 
 /** The source data, as the writers take it: a string, int64, int32, float, nullable and list column. */

@@ -3,18 +3,19 @@
  * the same file and the known subject counts; file:line errors pinned as exact strings; skipped
  * rows counted and warned about; column mapping for exports with other column names.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { describe, expect, test } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
 import { DatasetError, DatasetFileConfig, formatOf, loadRows, readRows } from "../../datasets/loaders.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 // shared/ sits beside the clone, here and in CI
 const math500 = resolve(here, "../../../shared/data/math500/test.jsonl");
 const dir = mkdtempSync(join(tmpdir(), "rlvr-loaders-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Write a JSONL file from raw lines (so malformed lines stay malformed) and return its path. */
 function jsonl(name: string, lines: string[]): string {
