@@ -7,6 +7,7 @@ import { hideBin } from "yargs/helpers";
 import { BACKEND_NAMES } from "../trainer/backend.ts";
 import { benchCommand } from "./commands/bench.ts";
 import { notBuilt } from "./commands/not-built.ts";
+import { pretrainCommand } from "./commands/pretrain.ts";
 import { verifyCommand } from "./commands/verify.ts";
 
 await yargs(hideBin(process.argv))
@@ -19,7 +20,7 @@ await yargs(hideBin(process.argv))
     global: true,
     describe: "TensorFlow.js backend: auto = tfjs-node-gpu → tfjs-node → wasm → cpu",
   })
-  .command(notBuilt("pretrain <recipe>", "Supervised pretraining of a base model from a recipe", 4))
+  .command(pretrainCommand as never)
   .command(notBuilt("train <recipe>", "GRPO training from a YAML recipe", 6))
   .command(notBuilt("eval", "Math-500 style evaluation of a checkpoint or an OpenAI-compatible endpoint", 7))
   .command(verifyCommand as never)
