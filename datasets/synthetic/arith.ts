@@ -14,8 +14,9 @@
  * | 5     | 5          | 100–999 | 1–999    | as level 4                             | negatives, fractions |
  *
  * Levels 4–5 are about money (`Ann has 120 dollars. She spends 150, …`), so the amount may go
- * below zero and `keeps 1/k of it` may leave a fraction (`-9/2`). The canonical form is the
- * arithmetic alone (`arith:items:12,+5,-3,*2`), so a story retold with another name is the same problem.
+ * below zero and `keeps 1/k of it` may leave a fraction (`-9/2`), written in parentheses when it is
+ * the left operand of the next step (`(-9/2)*2=-9`). The canonical form is the arithmetic alone
+ * (`arith:items:12,+5,-3,*2`), so a story retold with another name is the same problem.
  */
 import type { Rng } from "../../trainer/rng.ts";
 import { add, div, frac, isInteger, magnitude, mul, show, showOperand, sub, type Fraction } from "./fraction.ts";
@@ -48,8 +49,8 @@ const ITEMS = ["pens", "cards", "coins", "shells", "stamps", "beads", "apples", 
 /** One operation: its words, its key in the canonical form, and its working. */
 interface Step { words: string; key: string; work: string[]; value: Fraction }
 
-const equation = (a: Fraction, op: string, b: Fraction, c: Fraction) =>
-  `${op === "*" || op === "/" ? showOperand(a) : show(a)}${op}${show(b)}=${show(c)}`;
+// a fractional left operand is always parenthesized, `(-9/2)+5=1/2`: one regular spelling to learn
+const equation = (a: Fraction, op: string, b: Fraction, c: Fraction) => `${showOperand(a)}${op}${show(b)}=${show(c)}`;
 
 /** Draws one operation on v that the level allows, or null when the drawn kind does not fit v. */
 function drawStep(rng: Rng, v: Fraction, level: Level): Step | null {

@@ -35,7 +35,7 @@ export function show(a: Fraction): string {
   return a.d === 1n ? String(a.n) : `${a.n}/${a.d}`;
 }
 
-/** `show`, parenthesized when a fraction would otherwise bind wrongly as a left operand of * or /. */
+/** `show`, with a fraction in parentheses: `(-9/2)`, as the left operand of a written equation. */
 export function showOperand(a: Fraction): string {
   return a.d === 1n ? String(a.n) : `(${show(a)})`;
 }

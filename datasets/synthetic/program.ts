@@ -8,10 +8,12 @@
  * answer: the body alone (`return sum(xs)`). JavaScript rows ask for the same functions:
  * "```javascript\nfunction f(xs) {\n  return xs.reduce((a, b) => a + b, 0);\n}\n```".
  *
- * Levels: 1 integer arithmetic, 2 strings, 3 one list operation, 4 a filter or a sort,
- * 5 two ideas combined (vowels, digit sums, quadratics, reverse-and-shift). The canonical form is the
- * function asked for (signature and description, not the language or the example), so one function
- * is train or test in both languages and a test function is never seen with other examples in train.
+ * Levels: 1 integer arithmetic, 2 strings, 3 one list operation, 4 a filter or a sort, 5 two ideas
+ * combined (letter counts, sort-and-append, digit sums, quadratics, reverse-and-shift).
+ * The canonical form is the function asked for (signature and description, not the language or
+ * the example), so a function is train or test in both languages, and a test function is never
+ * seen in train with other examples; a family without parameters (`the sum of xs`) is therefore
+ * wholly train or wholly test.
  */
 import type { Rng } from "../../trainer/rng.ts";
 import { between, pick, type Language, type Problem, type TaskOptions } from "./task.ts";
@@ -92,9 +94,12 @@ const FAMILIES: Record<number, Family[]> = {
     (r) => { const k = between(r, 1, 9);
       return list(`xs reversed with ${k} added to each element`, `[x+${k} for x in xs[::-1]]`,
         `[...xs].reverse().map((x) => x+${k})`, (xs) => [...xs].reverse().map((x) => x + k)); },
-    () => str("the number of vowels in s", `len([c for c in s if c in "aeiou"])`,
-      `[...s].filter((c) => "aeiou".includes(c)).length`, (s) => [...s].filter((c) => "aeiou".includes(c)).length),
-    () => str("the characters of s in sorted order", `"".join(sorted(s))`, `[...s].sort().join("")`, (s) => [...s].sort().join("")),
+    (r) => { const set = r.shuffle([...LETTERS]).slice(0, between(r, 2, 5)).sort().join("");
+      return str(`the number of letters of s in "${set}"`, `len([c for c in s if c in "${set}"])`,
+        `[...s].filter((c) => "${set}".includes(c)).length`, (s) => [...s].filter((c) => set.includes(c)).length); },
+    (r) => { const c = pick(r, [...LETTERS]);
+      return str(`the letters of s sorted, then "${c}"`, `"".join(sorted(s))+"${c}"`, `[...s].sort().join("")+"${c}"`,
+        (s) => [...s].sort().join("") + c); },
     () => int("the sum of the digits of x", "sum(int(c) for c in str(x))", "[...String(x)].reduce((a, c) => a + Number(c), 0)",
       (x) => sum([...String(x)].map(Number))),
   ],
