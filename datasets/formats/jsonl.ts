@@ -20,7 +20,8 @@ export async function* readJsonl(file: string): AsyncGenerator<RawRow> {
     for await (const text of lines) {
       line += 1;
       if (text.trim() === "") continue;
-      yield parseLine(text, line);
+      // a byte-order mark (Windows editors) is not part of the first object
+      yield parseLine(line === 1 ? text.replace(/^\uFEFF/, "") : text, line);
     }
   } finally {
     lines.close();

@@ -5,7 +5,7 @@
  */
 import parquet from "@dsnp/parquetjs";
 import * as flechette from "@uwdata/flechette";
-import { mkdtempSync, rmSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
@@ -76,6 +76,8 @@ function writeArrow(name: string, data: typeof source, batchRows: number, format
   return path;
 }
 
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 const withNullAnswer = { ...source, answer: source.answer.map((a, i) => (i === 4 ? null : a)) } as unknown as typeof source;
 
 describe("Parquet written by @dsnp/parquetjs", () => {
@@ -120,10 +122,24 @@ describe("Parquet written by @dsnp/parquetjs", () => {
     );
   });
 
+  test("a row group is decoded only when reached: a corrupt third one fails only a full read", async () => {
+    const path = await writeParquet("corrupt.parquet", source, 3, "UNCOMPRESSED");
+    const reader = await parquet.ParquetReader.openFile(path);
+    const offset = Number(reader.metadata!.row_groups[2].columns[0].meta_data!.data_page_offset);
+    await reader.close();
+    const fd = openSync(path, "r+");
+    writeSync(fd, Buffer.alloc(8, 0xff), 0, 8, offset); // overwrite the third row group's first page header
+    closeSync(fd);
+    expect((await loadRows({ path, limit: 6 })).rows).toEqual(expected.slice(0, 6));
+    await expect(loadRows({ path })).rejects.toThrow(
+      new RegExp(`^${escape(path)}: row 6 \\(row group 2\\): cannot decode row group 2 \\(.+\\); the file may be truncated or use an unsupported encoding$`),
+    );
+  });
+
   test("a file that is not Parquet says so", async () => {
     const path = join(dir, "fake.parquet");
     writeFileSync(path, "problem,answer\n1+1,2\n");
-    await expect(loadRows({ path })).rejects.toThrow(new RegExp(`^${path}: not a readable Parquet file \\(`));
+    await expect(loadRows({ path })).rejects.toThrow(new RegExp(`^${escape(path)}: not a readable Parquet file \\(`));
   });
 });
 
@@ -138,6 +154,23 @@ describe("Arrow IPC written by @uwdata/flechette", () => {
       expect(rows).toEqual(expected);
     });
   }
+
+  test("a truncated stream yields its whole batches, then names the batch it could not read", async () => {
+    const bytes = readFileSync(writeArrow("whole.arrow", source, 3, "stream"));
+    const path = join(dir, "truncated.arrow");
+    writeFileSync(path, bytes.subarray(0, bytes.length - 40)); // cuts into the third batch's body
+    expect((await loadRows({ path, limit: 6 })).rows).toEqual(expected.slice(0, 6));
+    await expect(loadRows({ path })).rejects.toThrow(
+      new RegExp(`^${escape(path)}: row 6 \\(batch 2\\): cannot decode record batch 2 \\(.+\\); the file may be truncated$`),
+    );
+  });
+
+  test("large_string columns, as Hugging Face datasets caches write them, read as strings", async () => {
+    const path = join(dir, "large.arrow");
+    const table = flechette.tableFromArrays({ problem: ["a", "b"], answer: ["1", "2"] }, { types: { problem: flechette.largeUtf8(), answer: flechette.largeUtf8() } });
+    writeFileSync(path, flechette.tableToIPC(table, { format: "stream" })!);
+    expect((await loadRows({ path })).rows).toEqual([{ problem: "a", answer: "1" }, { problem: "b", answer: "2" }]);
+  });
 
   test("a struct column loads as plain objects and the extension .feather as Arrow", async () => {
     const path = join(dir, "struct.feather");

@@ -189,6 +189,11 @@ describe("files and formats", () => {
     expect(rows.map((r) => r.answer)).toEqual(["2", "4"]);
   });
 
+  test("a byte-order mark before the first line is not part of the row", async () => {
+    const path = jsonl("bom.jsonl", ["\uFEFF" + row("1+1", "2")]);
+    expect((await loadRows({ path })).rows).toEqual([{ problem: "1+1", answer: "2" }]);
+  });
+
   test("a misspelt config key is an error, not ignored", () => {
     expect(() => DatasetFileConfig.parse({ path: "a.jsonl", skip_bad_row: true })).toThrow(/skip_bad_row/);
   });
