@@ -69,11 +69,11 @@ export async function* readRows(input: z.input<typeof DatasetFileConfig>, option
   const config = DatasetFileConfig.parse(input);
   const mapping = mappingOf(config);
   const opened = await openFile(config.path, formatOf(config));
-  if (opened.columns) checkColumns(config.path, opened.columns, mapping);
   const summary: ReadSummary = { rows: 0, skipped: 0 };
   let firstSkipped: DatasetError | undefined;
   let failed = false;
   try {
+    if (opened.columns) checkColumns(config.path, opened.columns, mapping);
     for await (const raw of opened.rows) {
       const row = "record" in raw ? mapRow(config.path, raw.at, raw.record, mapping) : new DatasetError(config.path, raw.at, undefined, raw.problem, { cause: raw.cause });
       if (row instanceof DatasetError) {
@@ -95,6 +95,7 @@ export async function* readRows(input: z.input<typeof DatasetFileConfig>, option
     throw error;
   } finally {
     await opened.rows.return(undefined);
+    await opened.close();
     if (!failed && summary.skipped > 0) warn(options, skippedMessage(config.path, summary, firstSkipped));
   }
 }
@@ -103,10 +104,12 @@ export async function* readRows(input: z.input<typeof DatasetFileConfig>, option
 export async function loadRows(input: z.input<typeof DatasetFileConfig>, options: ReadOptions = {}): Promise<{ rows: Row[]; skipped: number }> {
   const rows: Row[] = [];
   const reader = readRows(input, options);
-  for (let next = await reader.next(); ; next = await reader.next()) {
-    if (next.done) return { rows, skipped: next.value.skipped };
+  let next = await reader.next();
+  while (!next.done) {
     rows.push(next.value);
+    next = await reader.next();
   }
+  return { rows, skipped: next.value.skipped };
 }
 
 /** One mapped field: our name, the file's column, and the config key that names it. */
@@ -131,7 +134,8 @@ async function openFile(file: string, format: DatasetFormat): Promise<OpenedFile
   }
   if (format === "parquet") return openParquet(file);
   if (format === "arrow") return openArrow(file);
-  return { rows: readJsonl(file) };
+  // the stream opens when the first row is asked for and closes with the generator
+  return { rows: readJsonl(file), close: async () => {} };
 }
 
 /** Parquet and Arrow declare their columns: a mapped column missing there is missing in every row. */

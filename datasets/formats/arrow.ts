@@ -20,29 +20,26 @@ export async function openArrow(file: string): Promise<OpenedFile> {
     stream.destroy();
     throw new DatasetError(file, {}, undefined, `not a readable Arrow IPC file (${(cause as Error).message}); check the path and format`, { cause });
   }
-  return { columns: reader.schema.fields.map((f) => f.name), rows: readBatches(file, reader, stream) };
-}
-
-async function* readBatches(file: string, reader: RecordBatchReader, stream: NodeJS.ReadableStream & { destroy(): void }): AsyncGenerator<RawRow> {
-  let rowStart = 0;
-  let batchIndex = 0;
-  try {
-    while (true) {
-      let next: IteratorResult<RecordBatch>;
-      try {
-        next = await reader.next();
-      } catch (cause) {
-        const problem = `cannot decode record batch ${batchIndex} (${(cause as Error).message}); the file may be truncated`;
-        throw new DatasetError(file, { row: rowStart, batch: batchIndex }, undefined, problem, { cause });
-      }
-      if (next.done) return;
-      yield* batchRows(next.value, rowStart, batchIndex);
-      rowStart += next.value.numRows;
-      batchIndex += 1;
-    }
-  } finally {
+  const close = async () => {
     await reader.cancel();
     stream.destroy();
+  };
+  return { columns: reader.schema.fields.map((f) => f.name), rows: readBatches(file, reader), close };
+}
+
+async function* readBatches(file: string, reader: RecordBatchReader): AsyncGenerator<RawRow> {
+  let rowStart = 0;
+  for (let batchIndex = 0; ; batchIndex++) {
+    let next: IteratorResult<RecordBatch>;
+    try {
+      next = await reader.next();
+    } catch (cause) {
+      const problem = `cannot decode record batch ${batchIndex} (${(cause as Error).message}); the file may be truncated`;
+      throw new DatasetError(file, { row: rowStart, batch: batchIndex }, undefined, problem, { cause });
+    }
+    if (next.done) return;
+    yield* batchRows(next.value, rowStart, batchIndex);
+    rowStart += next.value.numRows;
   }
 }
 

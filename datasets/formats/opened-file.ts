@@ -6,4 +6,6 @@ export interface OpenedFile {
   columns?: string[];
   /** The rows in file order, read lazily. */
   rows: AsyncGenerator<RawRow>;
+  /** Release the file, whether or not the rows were read; safe to call more than once. */
+  close(): Promise<void>;
 }

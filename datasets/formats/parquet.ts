@@ -21,7 +21,8 @@ export async function openParquet(file: string): Promise<OpenedFile> {
     throw new DatasetError(file, {}, undefined, `not a readable Parquet file (${(cause as Error).message}); check the path and format`, { cause });
   }
   const columns = parquetSchema(metadata).children.map((c) => c.element.name);
-  return { columns, rows: readRowGroups(file, buffer, metadata) };
+  // each slice the reader fetches opens and closes its own stream: nothing stays open between them
+  return { columns, rows: readRowGroups(file, buffer, metadata), close: async () => {} };
 }
 
 async function* readRowGroups(file: string, buffer: Awaited<ReturnType<typeof asyncBufferFromFile>>, metadata: FileMetaData): AsyncGenerator<RawRow> {

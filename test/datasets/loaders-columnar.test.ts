@@ -165,6 +165,13 @@ describe("Arrow IPC written by @uwdata/flechette", () => {
     );
   });
 
+  test("a mapped column the schema lacks is named before any batch is read", async () => {
+    const path = writeArrow("columns.arrow", source, 3, "file");
+    await expect(loadRows({ path, answer_field: "final_answer" })).rejects.toThrow(
+      `${path}: final_answer: no such column; the columns are problem, answer, level, small, score, note, tags; set answer_field to the column that holds the answer`,
+    );
+  });
+
   test("large_string columns, as Hugging Face datasets caches write them, read as strings", async () => {
     const path = join(dir, "large.arrow");
     const table = flechette.tableFromArrays({ problem: ["a", "b"], answer: ["1", "2"] }, { types: { problem: flechette.largeUtf8(), answer: flechette.largeUtf8() } });
