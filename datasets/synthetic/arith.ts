@@ -62,8 +62,8 @@ function drawStep(rng: Rng, v: Fraction, level: Level): Step | null {
     return { words: `${level.money ? "earns" : "gets"} ${show(n)}`, key: `+${show(n)}`, work: [equation(v, "+", n, r)], value: r };
   }
   if (kind === "loss") {
-    const n = level.money ? operand() : frac(between(rng, 1, Math.min(level.operandMax, Number(v.n))));
     if (!level.money && v.n < 1n) return null; // a count cannot go below zero
+    const n = level.money ? operand() : frac(between(rng, 1, Math.min(level.operandMax, Number(v.n))));
     const r = sub(v, n);
     return { words: `${level.money ? "spends" : "loses"} ${show(n)}`, key: `-${show(n)}`, work: [equation(v, "-", n, r)], value: r };
   }

@@ -6,7 +6,7 @@
  * Problem: `Start at 7; add 3; double; sub 5; halve. Result?`
  * Solution: `7+3=10. 10*2=20. 20-5=15. ...` one equation per operation, then `\boxed{…}`.
  *
- * Operations: `add n`, `sub n` (n in 1–9), `double`, `triple`, `halve` (only on even values).
+ * Start 1–20; operations: `add n`, `sub n` (n in 1–9), `double`, `triple`, `halve` (only on even values).
  * Every value stays an integer in [-99, 99] however long the chain, so the bytes per step stay
  * constant (~17) and length is set by N alone. Steps: `steps` when given, else by level:
  * 1 → 2, 2 → 4, 3 → 8, 4 → 16, 5 → 32. A row with explicit `steps` gets the level whose default
@@ -18,7 +18,7 @@ import { between, type Problem, type TaskOptions } from "./task.ts";
 const LIMIT = 99;
 
 /** Default operations per level. */
-export const CHAIN_STEPS: Record<number, number> = { 1: 2, 2: 4, 3: 8, 4: 16, 5: 32 };
+const CHAIN_STEPS: Record<number, number> = { 1: 2, 2: 4, 3: 8, 4: 16, 5: 32 };
 
 interface Op { words: string; key: string; symbol: string; operand: number; apply: (v: number) => number }
 

@@ -22,13 +22,13 @@ export function frac(n: bigint | number, d: bigint | number = 1n): Fraction {
   return { n: bn / g, d: bd / g };
 }
 
+/** Exact + − × ÷ (÷ by zero is a bug: the generators never draw a zero divisor). */
 export const add = (a: Fraction, b: Fraction) => frac(a.n * b.d + b.n * a.d, a.d * b.d);
 export const sub = (a: Fraction, b: Fraction) => frac(a.n * b.d - b.n * a.d, a.d * b.d);
 export const mul = (a: Fraction, b: Fraction) => frac(a.n * b.n, a.d * b.d);
 export const div = (a: Fraction, b: Fraction) => frac(a.n * b.d, a.d * b.n);
 
 export const isInteger = (a: Fraction) => a.d === 1n;
-export const isZero = (a: Fraction) => a.n === 0n;
 
 /** `7`, `-9/2`. */
 export function show(a: Fraction): string {

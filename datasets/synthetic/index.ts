@@ -40,7 +40,7 @@ export const SyntheticConfig = z.strictObject({
     .describe("Difficulty 1-5, or [min, max] to draw each row's level uniformly; default [1, 5]. Ignored by chain when steps is set."),
   steps: z.int().min(1).max(100_000).optional()
     .describe("chain only: operations per problem, overriding the level's default (2, 4, 8, 16, 32)."),
-  test_percent: z.number().gt(0).lt(100).default(10)
+  test_percent: z.number().min(0.01).max(99.99).default(10)
     .describe("Share of canonical problems, in percent, that belong to the test split."),
   language: z.enum(["python", "javascript"]).optional()
     .describe("program only: the language of every row; unset draws one per row."),
@@ -57,8 +57,8 @@ export const SyntheticConfig = z.strictObject({
 });
 export type SyntheticConfig = z.infer<typeof SyntheticConfig>;
 
-/** Draws per wanted row before giving up: a split or level with (almost) no problems is a config error. */
-const MAX_DRAWS_PER_ROW = 1000;
+/** Misses in a row, in multiples of the expected gap between hits, before a config is declared empty. */
+const MAX_GAPS = 100;
 
 /** Rows one at a time, for counts too large to hold (e.g. long chains). */
 export function* generateRows(input: z.input<typeof SyntheticConfig>): Generator<Row> {
@@ -66,17 +66,19 @@ export function* generateRows(input: z.input<typeof SyntheticConfig>): Generator
   const [lo, hi] = levelRange(config);
   const generate: TaskGenerator = TASKS[config.task];
   const taskKey = TASK_NAMES.indexOf(config.task);
-  let made = 0, sinceLast = 0;
+  const share = config.split === "test" ? config.test_percent : 100 - config.test_percent;
+  const maxMisses = MAX_GAPS * Math.ceil(100 / share);
+  let made = 0, misses = 0;
   for (let draw = 0; made < config.count; draw++) {
-    if (++sinceLast > MAX_DRAWS_PER_ROW) {
-      throw new Error(`synthetic:${config.task}: ${MAX_DRAWS_PER_ROW} draws gave no ${config.split} problem at levels ${lo}-${hi}; ` +
-        `widen the levels or change test_percent (${config.test_percent})`);
+    if (++misses > maxMisses) {
+      throw new Error(`synthetic:${config.task}: ${maxMisses} draws in a row gave no ${config.split} problem at levels ${lo}-${hi}; ` +
+        `the ${config.split} split holds (almost) none of these problems: widen the levels or steps, or change test_percent (${config.test_percent})`);
     }
     // each draw has its own stream, so a row does not depend on how many draws came before it
     const rng = Rng.forKeys(config.seed, taskKey, lo, hi, config.steps ?? 0, draw);
     const p = generate(rng, lo + rng.int(hi - lo + 1), { steps: config.steps, language: config.language });
     if (splitOf(p.canonical, config.test_percent) !== config.split) continue;
-    sinceLast = 0;
+    misses = 0;
     yield {
       problem: p.problem,
       solution: p.solution,

@@ -113,7 +113,7 @@ function drawInput(rng: Rng, arg: Spec["arg"]): Value {
 }
 
 /** The same literal in Python and JavaScript: ints, double-quoted lowercase strings, int lists. */
-export function literal(v: Value): string {
+function literal(v: Value): string {
   return Array.isArray(v) ? `[${v.join(", ")}]` : typeof v === "string" ? JSON.stringify(v) : String(v);
 }
 

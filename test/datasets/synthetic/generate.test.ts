@@ -93,3 +93,10 @@ test("countdown rows carry numbers and target", () => {
     expect(Number.isInteger(r.target)).toBe(true);
   }
 });
+
+test("a split that holds none of the asked problems fails with advice instead of looping", () => {
+  // the ~140 one-step chains all hash outside the first 1% of buckets
+  expect(() => generate({ task: "chain", steps: 1, split: "test", test_percent: 1, count: 1 })).toThrow(
+    "synthetic:chain: 10000 draws in a row gave no test problem at levels 1-1; the test split holds (almost) none of these " +
+    "problems: widen the levels or steps, or change test_percent (1)");
+});
