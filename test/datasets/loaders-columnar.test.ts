@@ -172,6 +172,12 @@ describe("Arrow IPC written by @uwdata/flechette", () => {
     );
   });
 
+  test("a file that is not Arrow IPC says so", async () => {
+    const path = join(dir, "fake.arrow");
+    writeFileSync(path, "problem,answer\n1+1,2\n");
+    await expect(loadRows({ path })).rejects.toThrow(new RegExp(`^${escape(path)}: not a readable Arrow IPC file \\(`));
+  });
+
   test("large_string columns, as Hugging Face datasets caches write them, read as strings", async () => {
     const path = join(dir, "large.arrow");
     const table = flechette.tableFromArrays({ problem: ["a", "b"], answer: ["1", "2"] }, { types: { problem: flechette.largeUtf8(), answer: flechette.largeUtf8() } });
