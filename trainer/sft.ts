@@ -57,6 +57,8 @@ export interface SftOptions {
   /** Continue from the newest checkpoint of runs/<name>/ when there is one. */
   resume: boolean;
   log: (line: string) => void;
+  /** A live progress display (a bar on a TTY); when given, per-step lines are left to it. */
+  progress?: { update(step: number, total: number, record: Record<string, number>): void };
 }
 
 /** Token ids and loss mask of one example: mask is 1 on the solution and <eos>. */
@@ -185,7 +187,9 @@ export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions)
         }
       }
       fs.appendFileSync(metricsFile, JSON.stringify(record) + "\n");
-      if (step % o.train.log_every === 0 || last || record["eval/accuracy"] !== undefined) o.log(progressLine(record, step, o.train.steps, firstStep, t0));
+      o.progress?.update(step, o.train.steps, record);
+      const logDue = (!o.progress && (step % o.train.log_every === 0 || last)) || record["eval/accuracy"] !== undefined;
+      if (logDue) o.log(progressLine(record, step, o.train.steps, firstStep, t0));
       if ((o.train.save_every > 0 && step % o.train.save_every === 0) || last) {
         saveCheckpoint(path.join(runDir, "checkpoints", `step-${String(step).padStart(6, "0")}`), model, { step, optimizer, data_cursor: order.cursor });
         pruneCheckpoints(runDir, o.train.keep_last);

@@ -1,5 +1,6 @@
 /** `rlvr pretrain <recipe>`: supervised training of a base model from a YAML recipe. */
 import path from "node:path";
+import cliProgress from "cli-progress";
 import type { CommandModule } from "yargs";
 import { z } from "zod";
 import { DataSource, loadSource } from "../../datasets/source.ts";
@@ -49,6 +50,7 @@ export const pretrainCommand: CommandModule<{ backend: string }, { backend: stri
     const train = await loadSource(recipe.data.train, console.warn);
     const evalRows = recipe.data.eval ? await loadSource(recipe.data.eval, console.warn) : [];
     console.log(`${train.length} training rows, ${evalRows.length} held-out rows; ${recipe.train.steps} steps of ${recipe.train.batch_size}`);
+    const bar = process.stdout.isTTY ? progressBar() : undefined;
     const result = await runSft({ train, eval: evalRows }, tokenizer, {
       name: recipe.name,
       seed: recipe.seed,
@@ -58,8 +60,26 @@ export const pretrainCommand: CommandModule<{ backend: string }, { backend: stri
       eval: recipe.eval,
       outputDir: recipe.output_dir,
       resume: argv.resume,
-      log: (line) => console.log(line),
-    });
+      log: bar ? bar.log : (line) => console.log(line),
+      progress: bar,
+    }).finally(() => bar?.stop());
     console.log(`done: ${path.join(result.runDir, "checkpoints")} (step ${result.step})`);
   },
 };
+
+/** A terminal progress bar with ETA and the live loss; log lines print above it. */
+function progressBar() {
+  const multi = new cliProgress.MultiBar(
+    { format: "pretrain {bar} {value}/{total} | loss {loss} | ETA {eta_formatted}", hideCursor: true, clearOnComplete: false },
+    cliProgress.Presets.shades_classic,
+  );
+  let bar: cliProgress.SingleBar | undefined;
+  return {
+    update(step: number, total: number, record: Record<string, number>) {
+      bar ??= multi.create(total, step - 1, { loss: "-" });
+      bar.update(step, { loss: record.loss.toFixed(4) });
+    },
+    log: (line: string) => multi.log(line + "\n"),
+    stop: () => multi.stop(),
+  };
+}
