@@ -137,11 +137,28 @@ function maskedMean(x: tf.Tensor, m: tf.Tensor): tf.Scalar {
   return tf.div(tf.sum(tf.mul(tf.cast(x, "float32"), m)), tf.maximum(tf.sum(m), 1));
 }
 
+/** log ρ per token [B, L], or GSPO's one log s per sequence, the masked mean of log ρ [B, 1]. */
+function logRatios(logp: tf.Tensor2D, oldLogp: tf.Tensor2D, m: tf.Tensor2D, level: GrpoConfig["importance_sampling_level"]): tf.Tensor2D {
+  const perToken = tf.sub(logp, oldLogp) as tf.Tensor2D;
+  if (level === "token") return perToken;
+  return tf.div(tf.sum(tf.mul(perToken, m), 1, true), tf.maximum(tf.sum(m, 1, true), 1)) as tf.Tensor2D;
+}
+
+/**
+ * TRL's clip shares [low, high, region] of ratio [B, L] or [B, 1], A [B, 1]: comparisons have no
+ * gradient, so these stay off the loss. Per sequence, they count sequences with an active token.
+ */
+function clipShares(ratio: tf.Tensor2D, A: tf.Tensor2D, m: tf.Tensor2D, epsLow: number, epsHigh: number): tf.Scalar[] {
+  const counted = ratio.shape[1] === m.shape[1] ? m : tf.cast(tf.greater(tf.sum(m, 1, true), 0), "float32");
+  const low = tf.logicalAnd(tf.less(ratio, 1 - epsLow), tf.less(A, 0));
+  const high = tf.logicalAnd(tf.greater(ratio, 1 + epsHigh), tf.greater(A, 0));
+  return [maskedMean(low, counted), maskedMean(high, counted), maskedMean(tf.logicalOr(low, high), counted)];
+}
+
 /**
  * The GRPO-family loss of one micro-batch and its metrics (read out as numbers). With
  * importance_sampling_level = sequence the ratio is GSPO's exp(Σ_t M·log ρ_t / Σ_t M), one per
- * sequence (without GSPO-token's stop-gradient trick: with one advantage per sequence they agree),
- * and the clip metrics count sequences with at least one active token, as TRL's count sequences.
+ * sequence (without GSPO-token's stop-gradient trick: with one advantage per sequence they agree).
  * `activeTokensInStep`: dapo's denominator, the active tokens of all micro-batches of the step
  * (default: this micro-batch's).
  */
@@ -151,18 +168,13 @@ export function grpoLoss(inputs: GrpoInputs, config: GrpoConfig, opts: { activeT
   const epsHigh = config.epsilon_high ?? config.epsilon;
   const { loss, values } = tf.tidy(() => {
     const { logp, refLogp, entropy } = inputs;
+    const [B, L] = logp.shape;
     const m = lossMask(inputs.mask, inputs.truncated, config); // [B, L]
-    const [B] = logp.shape;
-    const oldLogp = inputs.oldLogp ?? stopGradient(logp);
-    const A = tf.reshape(inputs.advantages, [B, 1]);
-    const tokenLogRatio = tf.sub(logp, oldLogp); // [B, L]
-    const logRatio = config.importance_sampling_level === "token"
-      ? tokenLogRatio
-      : tf.div(tf.sum(tf.mul(tokenLogRatio, m), 1, true), tf.maximum(tf.sum(m, 1, true), 1)); // [B, 1]
-    const ratio = tf.exp(logRatio);
+    const A = tf.reshape(inputs.advantages, [B, 1]) as tf.Tensor2D;
+    const ratio = tf.exp(logRatios(logp, inputs.oldLogp ?? stopGradient(logp), m, config.importance_sampling_level)); // [B, L] or [B, 1]
     const clipped = tf.minimum(tf.maximum(ratio, 1 - epsLow), 1 + epsHigh); // min/max: both have gradients
-    let perToken = tf.neg(tf.minimum(tf.mul(ratio, A), tf.mul(clipped, A))) as tf.Tensor2D;
-    if (perToken.shape[1] !== logp.shape[1]) perToken = tf.mul(perToken, tf.onesLike(logp)) as tf.Tensor2D; // GSPO: [B, 1] → [B, L]
+    const surrogate = tf.neg(tf.minimum(tf.mul(ratio, A), tf.mul(clipped, A)));
+    let perToken = tf.broadcastTo(surrogate, [B, L]) as tf.Tensor2D;
     const metrics: tf.Scalar[] = [];
     if (refLogp) {
       const kl = klEstimate[config.kl_estimator](tf.sub(refLogp, logp));
@@ -175,11 +187,7 @@ export function grpoLoss(inputs: GrpoInputs, config: GrpoConfig, opts: { activeT
     }
     const ctx = { maxCompletionLength: config.max_completion_length, activeTokens: opts.activeTokensInStep };
     const loss = aggregate[config.loss_type](perToken, m, ctx);
-    // clip metrics, off the gradient path; for GSPO over sequences with an active token
-    const clipMask = logRatio.shape[1] === 1 ? tf.cast(tf.greater(tf.sum(m, 1, true), 0), "float32") : m;
-    const low = tf.logicalAnd(tf.less(ratio, 1 - epsLow), tf.less(A, 0));
-    const high = tf.logicalAnd(tf.greater(ratio, 1 + epsHigh), tf.greater(A, 0));
-    metrics.push(maskedMean(low, clipMask), maskedMean(high, clipMask), maskedMean(tf.logicalOr(low, high), clipMask));
+    metrics.push(...clipShares(ratio as tf.Tensor2D, A, m, epsLow, epsHigh));
     return { loss, values: tf.stack(metrics) };
   });
   const v = values.dataSync();
