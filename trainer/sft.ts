@@ -110,6 +110,54 @@ export class DataOrder {
   }
 }
 
+export interface PlanState {
+  /** Data-order cursor at the start of the current pool. */
+  epoch: number;
+  index: number;
+  /** Batches of the current pool already handed out. */
+  offset: number;
+}
+
+/**
+ * Length-bucketed batches: a pool of `poolBatches` batches is drawn in data order, sorted by
+ * length and cut into batches, which are then shuffled. Batches of similar lengths waste less
+ * compute on padding; the state (pool start + offset) is all a resumed run needs.
+ */
+export class BatchPlan {
+  private pool: number[][] = [];
+  private start: { epoch: number; index: number };
+  private offset: number;
+  private readonly order: DataOrder;
+
+  constructor(private readonly lengths: number[], private readonly batchSize: number, private readonly seed: number, state: PlanState = { epoch: 0, index: 0, offset: 0 }, private readonly poolBatches = 8) {
+    this.order = new DataOrder(lengths.length, seed, { epoch: state.epoch, index: state.index });
+    this.start = { epoch: state.epoch, index: state.index };
+    this.offset = state.offset;
+    if (this.offset > 0) this.fill();
+  }
+
+  get state(): PlanState {
+    return { ...this.start, offset: this.offset };
+  }
+
+  next(): number[] {
+    if (this.pool.length === 0 || this.offset === this.poolBatches) {
+      this.start = { ...this.order.cursor };
+      this.offset = 0;
+      this.fill();
+    }
+    return this.pool[this.offset++];
+  }
+
+  private fill(): void {
+    this.order.cursor = { ...this.start };
+    const picked = this.order.next(this.batchSize * this.poolBatches);
+    picked.sort((a, b) => this.lengths[a] - this.lengths[b] || a - b);
+    const batches = Array.from({ length: this.poolBatches }, (_, i) => picked.slice(i * this.batchSize, (i + 1) * this.batchSize));
+    this.pool = new Rng([this.seed >>> 0, this.start.epoch >>> 0, this.start.index >>> 0, 0xb0c]).shuffle(batches);
+  }
+}
+
 /** Unbiased pass@k from n samples with c correct (Chen et al. 2021): 1 − C(n−c, k)/C(n, k). */
 export function passAtK(n: number, c: number, k: number): number {
   if (n - c < k) return 1;
@@ -148,7 +196,7 @@ export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions)
   const resumeFrom = o.resume ? latestCheckpoint(runDir) : null;
   let model: Transformer;
   let step = 0;
-  let cursor = { epoch: 0, index: 0 };
+  let plan: PlanState = { epoch: 0, index: 0, offset: 0 };
   let optimizer: AdamW;
   if (resumeFrom) {
     const loaded = loadCheckpoint(resumeFrom);
@@ -156,7 +204,7 @@ export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions)
     optimizer = new AdamW(model.params, o.optimizer);
     restoreOptimizer(resumeFrom, loaded.state, optimizer);
     step = loaded.state.step;
-    cursor = loaded.state.data_cursor as typeof cursor;
+    plan = loaded.state.data_cursor as PlanState;
     o.log(`resuming ${o.name} from ${resumeFrom} (step ${step})`);
   } else {
     model = Transformer.init(o.model, o.seed);
@@ -164,19 +212,20 @@ export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions)
     if (!o.resume) fs.rmSync(path.join(runDir, "metrics.jsonl"), { force: true });
   }
   const metricsFile = path.join(runDir, "metrics.jsonl");
-  const order = new DataOrder(data.train.length, o.seed, cursor);
+  const lengths = data.train.map((r) => (r.problem ?? r.prompt ?? "").length + (r.solution ?? "").length);
+  const batches = new BatchPlan(lengths, o.train.batch_size, o.seed, plan);
   let lastEval: Record<string, number> | undefined;
   const t0 = performance.now();
   const firstStep = step;
   try {
     while (step < o.train.steps) {
-      const rows = order.next(o.train.batch_size).map((i) => data.train[i]);
+      const rows = batches.next().map((i) => data.train[i]);
       const batch = makeBatch(tokenizer, rows, model.config.context_length);
       const lr = learningRate(step, o.train.steps, o.optimizer);
       const r = lmTrainStep(model, optimizer, batch, lr);
       tf.dispose([batch.tokens, batch.targets, batch.mask]);
       step++;
-      const record: Record<string, number> = { step, loss: r.nll, aux_loss: r.loss - r.nll, grad_norm: r.gradNorm, learning_rate: lr, epoch: order.cursor.epoch };
+      const record: Record<string, number> = { step, loss: r.nll, aux_loss: r.loss - r.nll, grad_norm: r.gradNorm, learning_rate: lr, epoch: batches.state.epoch };
       if (r.skipped) o.log(`step ${step}: non-finite loss or gradient, update skipped`);
       const last = step === o.train.steps;
       if ((o.train.eval_every > 0 && step % o.train.eval_every === 0) || last) {
@@ -191,7 +240,7 @@ export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions)
       const logDue = (!o.progress && (step % o.train.log_every === 0 || last)) || record["eval/accuracy"] !== undefined;
       if (logDue) o.log(progressLine(record, step, o.train.steps, firstStep, t0));
       if ((o.train.save_every > 0 && step % o.train.save_every === 0) || last) {
-        saveCheckpoint(path.join(runDir, "checkpoints", `step-${String(step).padStart(6, "0")}`), model, { step, optimizer, data_cursor: order.cursor });
+        saveCheckpoint(path.join(runDir, "checkpoints", `step-${String(step).padStart(6, "0")}`), model, { step, optimizer, data_cursor: batches.state });
         pruneCheckpoints(runDir, o.train.keep_last);
       }
     }

@@ -8,7 +8,7 @@ import { initBackend } from "../../trainer/backend.ts";
 import { loadCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
-import { DataOrder, makeBatch, passAtK, runSft, SftEvalConfig, SftTrainConfig, type SftOptions } from "../../trainer/sft.ts";
+import { BatchPlan, DataOrder, makeBatch, passAtK, runSft, SftEvalConfig, SftTrainConfig, type SftOptions } from "../../trainer/sft.ts";
 import { tinyConfig } from "../helpers.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-sft-"));
@@ -51,6 +51,24 @@ test("data order is a seeded permutation per epoch, resumable from its cursor", 
   expect(a.cursor).toEqual({ epoch: 1, index: 2 });
   const b = new DataOrder(5, 1, { epoch: 1, index: 2 });
   expect(b.next(3)).toEqual(a.next(3));
+});
+
+test("bucketed batches cover the data once per epoch, group similar lengths, and resume mid-pool", () => {
+  const lengths = Array.from({ length: 64 }, (_, i) => (i * 37) % 64);
+  const plan = new BatchPlan(lengths, 4, 5, undefined, 4);
+  const epoch = Array.from({ length: 16 }, () => plan.next());
+  expect(epoch.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 64 }, (_, i) => i));
+  // within a pool of 16 sorted rows, a batch spans at most its own quarter of the lengths
+  for (const b of epoch) expect(Math.max(...b.map((i) => lengths[i])) - Math.min(...b.map((i) => lengths[i]))).toBeLessThan(64);
+  const saved = plan.state;
+  const resumed = new BatchPlan(lengths, 4, 5, saved, 4);
+  const fresh = Array.from({ length: 6 }, () => plan.next());
+  expect(Array.from({ length: 6 }, () => resumed.next())).toEqual(fresh);
+  const midPool = new BatchPlan(lengths, 4, 5, undefined, 4);
+  midPool.next();
+  const state = midPool.state;
+  expect(state.offset).toBe(1);
+  expect(new BatchPlan(lengths, 4, 5, state, 4).next()).toEqual(midPool.next());
 });
 
 test("unbiased pass@k matches hand-computed values", () => {
