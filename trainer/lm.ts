@@ -28,6 +28,8 @@ export interface LmBatch {
   mask: tf.Tensor2D;
   /** First position whose prediction is scored (the LM head runs only from here on). */
   start: number;
+  /** Left-padding per row (prompts of different lengths aligned on their end); masked as keys. */
+  padding?: number[];
 }
 
 /**
@@ -37,7 +39,7 @@ export interface LmBatch {
 export function batchLogProbs(model: Transformer, batch: LmBatch, training: boolean): { logp: tf.Tensor2D; aux: tf.Scalar; moe: Map<number, MoeStats> } {
   const [B, T] = batch.tokens.shape;
   const S = T - batch.start;
-  const { hidden, aux, moe } = model.forward(batch.tokens, { training });
+  const { hidden, aux, moe } = model.forward(batch.tokens, { training, padding: batch.padding });
   const scored = tf.reshape(tf.slice(hidden, [0, batch.start, 0], [B, S, model.config.d_model]), [B * S, model.config.d_model]) as tf.Tensor2D;
   const logp = tokenLogProbs(model.logits(scored), tf.reshape(batch.targets, [B * S]) as tf.Tensor1D);
   return { logp: tf.reshape(logp, [B, S]) as tf.Tensor2D, aux, moe };

@@ -49,8 +49,8 @@ export class AdamW {
 
   constructor(private readonly params: Map<string, tf.Variable>, readonly config: OptimizerConfig) {
     for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
     }
   }
 
@@ -95,7 +95,7 @@ export class AdamW {
         if (!data || data.length !== variable.size) {
           throw new Error(`optimizer state: ${kind}.${name} is ${data ? `size ${data.length}` : "missing"}, expected size ${variable.size}`);
         }
-        variable.assign(tf.tensor(data, variable.shape));
+        tf.tidy(() => variable.assign(tf.tensor(data, variable.shape)));
       }
     }
     this.t = state.t;

@@ -263,7 +263,8 @@ function formatSeconds(s: number): string {
   return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.round(s)}s`;
 }
 
-function pruneCheckpoints(runDir: string, keep: number): void {
+/** Deletes all but the newest `keep` checkpoints of a run. */
+export function pruneCheckpoints(runDir: string, keep: number): void {
   const dir = path.join(runDir, "checkpoints");
   const steps = fs.readdirSync(dir).filter((d) => /^step-\d+$/.test(d)).sort();
   for (const old of steps.slice(0, Math.max(0, steps.length - keep))) fs.rmSync(path.join(dir, old), { recursive: true, force: true });

@@ -142,7 +142,8 @@ export class Transformer {
     for (const spec of parameterSpecs(config)) {
       const data = values.get(spec.name);
       if (!data) throw new Error(`missing parameter ${spec.name} [${spec.shape}]`);
-      params.set(spec.name, tf.variable(tf.tensor(data, spec.shape, "float32"), true, spec.name + ":" + uid()));
+      // the tidy frees the initial tensor; the variable keeps its own reference to the data
+      params.set(spec.name, tf.tidy(() => tf.variable(tf.tensor(data, spec.shape, "float32"), true, spec.name + ":" + uid())));
     }
     const bias = new Map<number, Float32Array>();
     for (const layer of config.moe_layers) {

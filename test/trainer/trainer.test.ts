@@ -1,0 +1,96 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import type { Row } from "../../datasets/row.ts";
+import type { Verifier } from "../../verifiers/types.ts";
+import { initBackend } from "../../trainer/backend.ts";
+import { GrpoConfig } from "../../trainer/grpo.ts";
+import { batchLogProbs } from "../../trainer/lm.ts";
+import { saveCheckpoint } from "../../trainer/model/checkpoint.ts";
+import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
+import { Transformer } from "../../trainer/model/transformer.ts";
+import { OptimizerConfig } from "../../trainer/optimizer.ts";
+import { completionBatch } from "../../trainer/rollout.ts";
+import { SamplerConfig, sampleGroups } from "../../trainer/sampler.ts";
+import { GrpoTrainConfig, runGrpo, type GrpoOptions } from "../../trainer/trainer.ts";
+import { tinyConfig } from "../helpers.ts";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-grpo-"));
+const tok = new ByteTokenizer();
+const base = path.join(tmp, "base");
+beforeAll(async () => {
+  await initBackend("wasm");
+  const model = Transformer.init(tinyConfig({ vocab_size: 259, context_length: 32 }), 1);
+  saveCheckpoint(base, model, { step: 0 });
+  model.dispose();
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Reward = share of the completion's characters that are lowercase letters: dense, learnable. */
+const lowercase: Verifier = {
+  name: "lowercase",
+  verify: (completion) => ({ reward: completion.length ? [...completion].filter((ch) => ch >= "a" && ch <= "z").length / completion.length : 0, reason: "share" }),
+};
+const rows: Row[] = Array.from({ length: 8 }, (_, i) => ({ problem: `p${i}`, answer: "" }));
+
+function options(name: string, steps: number, extra: Partial<GrpoOptions> = {}): GrpoOptions {
+  return {
+    name, seed: 5, base, tokenizer: tok,
+    verifiers: [{ verifier: lowercase, weight: 1 }],
+    sampler: SamplerConfig.parse({}),
+    grpo: GrpoConfig.parse({ num_generations: 8, max_completion_length: 6, loss_type: "dapo" }),
+    optimizer: OptimizerConfig.parse({ lr: 1e-2, schedule: "constant", weight_decay: 0 }),
+    train: GrpoTrainConfig.parse({ steps, prompts_per_step: 4, save_every: 2, keep_last: 2, log_every: 100 }),
+    outputDir: tmp, resume: false, log: () => {},
+    ...extra,
+  };
+}
+const metrics = (run: string) => fs.readFileSync(path.join(tmp, run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+const withoutTimes = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !["step_time", "sample/tokens_per_s", "verify/time_ms_p50", "verify/time_ms_p99"].includes(k)));
+
+test("the completion batch's log-probs equal the sampler's (temperature 1), with prompts of different lengths", async () => {
+  const model = Transformer.init(tinyConfig({ vocab_size: 259, context_length: 32 }), 2);
+  const prompts = ["a", "longer prompt"];
+  const completions = await sampleGroups(model, tok, prompts, SamplerConfig.parse({ num_generations: 2, max_new_tokens: 5 }), 3);
+  const batch = completionBatch(tok, prompts, completions);
+  const logp = tf.tidy(() => batchLogProbs(model, batch, false).logp);
+  const table = logp.arraySync() as number[][];
+  const mask = batch.mask.arraySync() as number[][];
+  completions.forEach((c, b) => {
+    c.logprobs.forEach((lp, j) => expect(table[b][j]).toBeCloseTo(lp, 4));
+    expect(mask[b].reduce((a, x) => a + x, 0)).toBe(c.tokens.length);
+  });
+  tf.dispose([logp, batch.tokens, batch.targets, batch.mask]);
+  model.dispose();
+});
+
+test("GRPO raises a learnable reward and logs TRL's metric names", async () => {
+  await runGrpo(rows, options("learn", 24));
+  const m = metrics("learn");
+  expect(m.length).toBe(24);
+  for (const key of ["reward", "reward_std", "frac_reward_zero_std", "rewards/lowercase/mean", "loss", "grad_norm", "learning_rate", "completions/mean_length", "completions/clipped_ratio", "clip_ratio/region_mean", "num_tokens", "step_time", "moe/max_violation", "moe/load/1/0"]) {
+    expect(m[0], key).toHaveProperty([key]);
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const first = mean(m.slice(0, 4).map((r) => r.reward));
+  const last = mean(m.slice(-4).map((r) => r.reward));
+  expect(last).toBeGreaterThan(first + 0.2);
+});
+
+test("the same seed gives the same run; a resumed run matches an unbroken one", async () => {
+  await runGrpo(rows, options("a", 4));
+  await runGrpo(rows, options("b", 4));
+  expect(metrics("b").map(withoutTimes)).toEqual(metrics("a").map(withoutTimes));
+  await runGrpo(rows, options("c", 2));
+  await runGrpo(rows, options("c", 4, { resume: true }));
+  expect(metrics("c").map(withoutTimes)).toEqual(metrics("a").map(withoutTimes));
+});
+
+test("GRPO steps leave no tensors behind", async () => {
+  await runGrpo(rows, options("leak1", 1));
+  const before = tf.memory().numTensors;
+  await runGrpo(rows, options("leak2", 3, { grpo: GrpoConfig.parse({ num_generations: 4, max_completion_length: 4, num_iterations: 2 }) }));
+  expect(tf.memory().numTensors).toBe(before);
+});

@@ -1,0 +1,211 @@
+/**
+ * The GRPO loop: take a batch of prompts → sample G completions each → score them with the
+ * recipe's verifiers → group-relative advantages → num_iterations optimizer updates → log →
+ * checkpoint. Seeds derive from (seed, step, prompt, sample), and the data cursor and step are
+ * saved with the weights and optimizer moments, so a resumed run replays the same batches.
+ * Not yet here (issue #6): dynamic sampling, the soft overlong penalty in the loop, the KL
+ * reference model, completions tables, SIGKILL-resume test.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { z } from "zod";
+import type { Row } from "../datasets/row.ts";
+import { scoreCompletions, type WeightedVerifier } from "../verifiers/registry.ts";
+import { groupAdvantages, groupStats } from "./advantages.ts";
+import { grpoLoss, GrpoConfig, lossMask } from "./grpo.ts";
+import { batchLogProbs } from "./lm.ts";
+import { loadCheckpoint, restoreOptimizer, saveCheckpoint } from "./model/checkpoint.ts";
+import type { MoeStats } from "./model/moe.ts";
+import type { Tokenizer } from "./model/tokenizer.ts";
+import type { Transformer } from "./model/transformer.ts";
+import { AdamW, learningRate, type OptimizerConfig } from "./optimizer.ts";
+import { deriveSeed } from "./rng.ts";
+import { completionBatch } from "./rollout.ts";
+import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
+import { DataOrder, formatPrompt, latestCheckpoint, pruneCheckpoints } from "./sft.ts";
+
+export const GrpoTrainConfig = z.strictObject({
+  steps: z.int().min(1).default(100).describe("GRPO steps (one generation round and num_iterations updates each)."),
+  prompts_per_step: z.int().min(1).default(8).describe("Prompts per step; the batch holds prompts_per_step × num_generations completions."),
+  log_every: z.int().min(1).default(1).describe("Steps between progress lines."),
+  save_every: z.int().min(0).default(50).describe("Steps between checkpoints; 0 = only at the end."),
+  keep_last: z.int().min(1).default(3).describe("Checkpoints kept under runs/<name>/checkpoints."),
+});
+export type GrpoTrainConfig = z.infer<typeof GrpoTrainConfig>;
+
+export interface GrpoRun {
+  name: string;
+  seed: number;
+  model: Transformer;
+  optimizer: AdamW;
+  optimizerConfig: OptimizerConfig;
+  tokenizer: Tokenizer;
+  verifiers: WeightedVerifier[];
+  sampler: SamplerConfig;
+  grpo: GrpoConfig;
+  train: GrpoTrainConfig;
+  rows: Row[];
+  order: DataOrder;
+}
+
+/** One GRPO step; returns the step's metrics (TRL's names where they exist). */
+export async function grpoStep(run: GrpoRun, step: number): Promise<Record<string, number>> {
+  const t0 = performance.now();
+  const rows = run.order.next(run.train.prompts_per_step).map((i) => run.rows[i]);
+  const prompts = rows.map(formatPrompt);
+  const G = run.grpo.num_generations;
+  const sampler = { ...run.sampler, num_generations: G, max_new_tokens: run.grpo.max_completion_length };
+  const tSample = performance.now();
+  const completions = await sampleGroups(run.model, run.tokenizer, prompts, sampler, deriveSeed(run.seed, step));
+  const sampleMs = performance.now() - tSample;
+  const scores = await scoreCompletions(run.verifiers, completions.map((c) => ({
+    completion: c.text,
+    row: rows[c.group],
+    ctx: { completionTokens: c.tokens.length, maxCompletionTokens: sampler.max_new_tokens },
+  })));
+  const advantages = groupAdvantages(scores.total, G, { scale: run.grpo.scale_rewards, allNull: scores.allNull });
+  const update = updatePolicy(run, prompts, completions, advantages, step);
+  const record: Record<string, number> = {
+    step: step + 1,
+    ...scores.metrics,
+    ...groupStats(scores.total, G, scores.allNull),
+    ...completionMetrics(completions),
+    ...update,
+    learning_rate: learningRate(step, run.train.steps, run.optimizerConfig),
+    num_tokens: completions.reduce((s, c) => s + c.tokens.length, 0),
+    "sample/tokens_per_s": completions.reduce((s, c) => s + c.tokens.length, 0) / (sampleMs / 1000),
+    step_time: (performance.now() - t0) / 1000,
+  };
+  return record;
+}
+
+/** num_iterations updates on one generated batch; π_old is the policy that sampled it. */
+function updatePolicy(run: GrpoRun, prompts: string[], completions: Completion[], advantages: Float32Array, step: number): Record<string, number> {
+  let out: Record<string, number> = {};
+  // one tidy over the whole update (it is synchronous): every intermediate is freed at the end
+  tf.tidy(() => {
+    out = updateOnce(run, prompts, completions, advantages, step);
+  });
+  return out;
+}
+
+function updateOnce(run: GrpoRun, prompts: string[], completions: Completion[], advantages: Float32Array, step: number): Record<string, number> {
+  const batch = completionBatch(run.tokenizer, prompts, completions);
+  const adv = tf.tensor1d(advantages);
+  const truncated = completions.map((c) => c.truncated);
+  const mask = lossMask(batch.mask, truncated, run.grpo);
+  const activeTokensInStep = mask.sum().dataSync()[0];
+  // π_old: with one update it is π_θ detached (ρ = 1 in value); with more it must be frozen first
+  const oldLogp = run.grpo.num_iterations > 1 ? tf.tidy(() => batchLogProbs(run.model, batch, false).logp) : undefined;
+  const lr = learningRate(step, run.train.steps, run.optimizerConfig);
+  let out: Record<string, number> = {};
+  try {
+    for (let it = 0; it < run.grpo.num_iterations; it++) {
+      let metrics: Record<string, number> = {};
+      let moe = new Map<number, MoeStats>();
+      let aux = 0;
+      const { value, grads } = tf.variableGrads(() => {
+        const lp = batchLogProbs(run.model, batch, true);
+        const { loss, metrics: m } = grpoLoss({ logp: lp.logp, oldLogp, advantages: adv, mask, truncated }, run.grpo, { activeTokensInStep });
+        metrics = m as unknown as Record<string, number>;
+        moe = lp.moe;
+        aux = lp.aux.dataSync()[0];
+        return tf.add(loss, lp.aux) as tf.Scalar;
+      }, run.model.variables());
+      const named = new Map<string, tf.Tensor>();
+      for (const [name, v] of run.model.params) if (grads[v.name]) named.set(name, grads[v.name]);
+      const loss = value.dataSync()[0];
+      const result = Number.isFinite(loss) ? run.optimizer.step(named, lr) : { gradNorm: Number.NaN, skipped: true };
+      tf.dispose([value, ...Object.values(grads)]);
+      if (!result.skipped) run.model.updateRouterBias(moe);
+      out = { loss: loss - aux, aux_loss: aux, grad_norm: result.gradNorm, skipped_updates: result.skipped ? 1 : 0, ...metrics, ...moeMetrics(moe) };
+    }
+  } finally {
+    tf.dispose([batch.tokens, batch.targets, batch.mask, adv, mask, ...(oldLogp ? [oldLogp] : [])]);
+  }
+  return out;
+}
+
+function completionMetrics(completions: Completion[]): Record<string, number> {
+  const lengths = completions.map((c) => c.tokens.length);
+  const terminated = completions.filter((c) => !c.truncated).map((c) => c.tokens.length);
+  return {
+    "completions/mean_length": lengths.reduce((a, b) => a + b, 0) / lengths.length,
+    "completions/min_length": Math.min(...lengths),
+    "completions/max_length": Math.max(...lengths),
+    "completions/clipped_ratio": completions.filter((c) => c.truncated).length / completions.length,
+    "completions/mean_terminated_length": terminated.length ? terminated.reduce((a, b) => a + b, 0) / terminated.length : 0,
+  };
+}
+
+function moeMetrics(moe: Map<number, MoeStats>): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (moe.size === 0) return out;
+  let violation = 0;
+  let entropy = 0;
+  let drop = 0;
+  for (const [layer, s] of moe) {
+    s.load.forEach((l, e) => (out[`moe/load/${layer}/${e}`] = l));
+    violation = Math.max(violation, s.maxViolation);
+    entropy += s.routerEntropy / moe.size;
+    drop += s.dropRate / moe.size;
+  }
+  return { ...out, "moe/max_violation": violation, "moe/router_entropy": entropy, "moe/drop_rate": drop };
+}
+
+export interface GrpoOptions {
+  name: string;
+  seed: number;
+  /** Checkpoint directory of the base model. */
+  base: string;
+  tokenizer: Tokenizer;
+  verifiers: WeightedVerifier[];
+  sampler: SamplerConfig;
+  grpo: GrpoConfig;
+  optimizer: OptimizerConfig;
+  train: GrpoTrainConfig;
+  outputDir: string;
+  resume: boolean;
+  log: (line: string) => void;
+}
+
+/** Runs GRPO from a base checkpoint (or the run's newest checkpoint with `resume`). */
+export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: string; step: number }> {
+  const runDir = path.join(o.outputDir, o.name);
+  fs.mkdirSync(path.join(runDir, "checkpoints"), { recursive: true });
+  const metricsFile = path.join(runDir, "metrics.jsonl");
+  const resumeFrom = o.resume ? latestCheckpoint(runDir) : null;
+  const { model, state } = loadCheckpoint(resumeFrom ?? o.base);
+  const optimizer = new AdamW(model.params, o.optimizer);
+  let step = 0;
+  let cursor = { epoch: 0, index: 0 };
+  if (resumeFrom) {
+    restoreOptimizer(resumeFrom, state, optimizer);
+    step = state.step;
+    cursor = state.data_cursor as typeof cursor;
+    o.log(`resuming ${o.name} from ${resumeFrom} (step ${step})`);
+  } else fs.rmSync(metricsFile, { force: true });
+  const run: GrpoRun = {
+    name: o.name, seed: o.seed, model, optimizer, optimizerConfig: o.optimizer, tokenizer: o.tokenizer, verifiers: o.verifiers,
+    sampler: o.sampler, grpo: o.grpo, train: o.train, rows, order: new DataOrder(rows.length, o.seed, cursor),
+  };
+  try {
+    while (step < o.train.steps) {
+      const record = await grpoStep(run, step);
+      step++;
+      fs.appendFileSync(metricsFile, JSON.stringify(record) + "\n");
+      if (step % o.train.log_every === 0 || step === o.train.steps) {
+        o.log(`step ${step}/${o.train.steps}  reward ${record.reward.toFixed(3)}  loss ${record.loss.toFixed(4)}  grad_norm ${record.grad_norm.toFixed(3)}  ${record.step_time.toFixed(1)} s/step`);
+      }
+      if ((o.train.save_every > 0 && step % o.train.save_every === 0) || step === o.train.steps) {
+        saveCheckpoint(path.join(runDir, "checkpoints", `step-${String(step).padStart(6, "0")}`), model, { step, optimizer, data_cursor: run.order.cursor });
+        pruneCheckpoints(runDir, o.train.keep_last);
+      }
+    }
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+  return { runDir, step };
+}
