@@ -8,6 +8,7 @@ import { BACKEND_NAMES } from "../trainer/backend.ts";
 import { benchCommand } from "./commands/bench.ts";
 import { notBuilt } from "./commands/not-built.ts";
 import { pretrainCommand } from "./commands/pretrain.ts";
+import { trainCommand } from "./commands/train.ts";
 import { verifyCommand } from "./commands/verify.ts";
 
 await yargs(hideBin(process.argv))
@@ -21,7 +22,7 @@ await yargs(hideBin(process.argv))
     describe: "TensorFlow.js backend: auto = tfjs-node-gpu → tfjs-node → wasm → cpu",
   })
   .command(pretrainCommand as never)
-  .command(notBuilt("train <recipe>", "GRPO training from a YAML recipe", 6))
+  .command(trainCommand as never)
   .command(notBuilt("eval", "Math-500 style evaluation of a checkpoint or an OpenAI-compatible endpoint", 7))
   .command(verifyCommand as never)
   .command(notBuilt("serve <checkpoint>", "Serve a checkpoint over an OpenAI-compatible HTTP API", 7))

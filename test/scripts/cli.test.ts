@@ -15,10 +15,10 @@ test("rlvr --help lists every subcommand and the backend option", () => {
 });
 
 test("a subcommand that is not built yet says so and exits non-zero, printing nothing on stdout", () => {
-  const r = rlvr("train", "recipes/grpo-arith.yaml");
+  const r = rlvr("serve", "runs/x/checkpoints/step-000001");
   expect(r.status).toBe(2);
   expect(r.stdout).toBe("");
-  expect(r.stderr).toContain("rlvr train: not built yet (issue #6); nothing was run.");
+  expect(r.stderr).toContain("rlvr serve: not built yet (issue #7); nothing was run.");
 });
 
 test("an unknown command or a bad backend is a one-line user error", () => {

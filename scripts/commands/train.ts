@@ -1,0 +1,84 @@
+/** `rlvr train <recipe>`: GRPO from a base checkpoint, driven by a YAML recipe. */
+import path from "node:path";
+import type { CommandModule } from "yargs";
+import { z } from "zod";
+import { DataSource, loadSource } from "../../datasets/source.ts";
+import { initBackend, type BackendName } from "../../trainer/backend.ts";
+import { GrpoConfig } from "../../trainer/grpo.ts";
+import { CheckpointError, readCheckpointState } from "../../trainer/model/checkpoint.ts";
+import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
+import { OptimizerConfig } from "../../trainer/optimizer.ts";
+import { loadRecipe, RecipeError } from "../../trainer/recipe.ts";
+import { SamplerConfig } from "../../trainer/sampler.ts";
+import { GrpoTrainConfig, runGrpo } from "../../trainer/trainer.ts";
+import { loadVerifiers, VerifierSpec } from "../../verifiers/registry.ts";
+
+export const GrpoRecipe = z.strictObject({
+  name: z.string().regex(/^[\w.-]+$/).describe("Run name: outputs go to <output_dir>/<name>/."),
+  seed: z.int().default(0).describe("Fixes data order and sampling."),
+  base: z.string().min(1).describe("Checkpoint directory of the base model (relative to the working directory)."),
+  data: z.strictObject({ train: DataSource.describe("Prompts (with their answers/tests) to train on.") }),
+  verifiers: z.array(VerifierSpec).min(1).describe("Reward functions with weights: r = Σ weight · reward."),
+  sampler: SamplerConfig.omit({ num_generations: true, max_new_tokens: true }).prefault({})
+    .describe("Temperature, top-k/top-p, stop strings; G and the budget come from grpo.num_generations and grpo.max_completion_length."),
+  grpo: GrpoConfig.prefault({}),
+  optimizer: OptimizerConfig.prefault({ lr: 1e-5, weight_decay: 0, warmup_steps: 0, schedule: "constant" }),
+  train: GrpoTrainConfig.prefault({}),
+  output_dir: z.string().default("runs").describe("Parent directory of the run directory."),
+});
+export type GrpoRecipe = z.infer<typeof GrpoRecipe>;
+
+export const trainCommand: CommandModule<{ backend: string }, { backend: string; recipe: string; set: string[]; resume: boolean }> = {
+  command: "train <recipe>",
+  describe: "GRPO training from a YAML recipe",
+  builder: (y) =>
+    y
+      .positional("recipe", { type: "string", demandOption: true, describe: "recipes/<name>.yaml" })
+      .option("set", { type: "array", string: true, default: [], describe: "Override a field: --set grpo.beta=0.04" })
+      .option("resume", { type: "boolean", default: false, describe: "Continue from the run's newest checkpoint" }) as never,
+  handler: async (argv) => {
+    let recipe: GrpoRecipe;
+    try {
+      recipe = loadRecipe(argv.recipe, GrpoRecipe, argv.set);
+    } catch (e) {
+      if (e instanceof RecipeError) {
+        console.error(`rlvr train: ${e.message}`);
+        process.exit(1);
+      }
+      throw e;
+    }
+    let baseState: ReturnType<typeof readCheckpointState>;
+    try {
+      baseState = readCheckpointState(recipe.base);
+    } catch (e) {
+      if (e instanceof CheckpointError) {
+        console.error(`rlvr train: ${argv.recipe}: base: ${e.message}`);
+        process.exit(1);
+      }
+      throw e;
+    }
+    const verifiers = await loadVerifiers(recipe.verifiers, { baseDir: path.dirname(argv.recipe) });
+    try {
+      const backend = await initBackend(argv.backend as BackendName);
+      console.log(`rlvr train ${recipe.name}: backend ${backend}, base ${recipe.base} (step ${baseState.step})`);
+      const rows = await loadSource(recipe.data.train, console.warn);
+      const result = await runGrpo(rows, {
+        name: recipe.name,
+        seed: recipe.seed,
+        base: recipe.base,
+        tokenizer: makeTokenizer(baseState.model.tokenizer),
+        verifiers,
+        sampler: SamplerConfig.parse({ ...recipe.sampler, num_generations: recipe.grpo.num_generations, max_new_tokens: recipe.grpo.max_completion_length }),
+        grpo: recipe.grpo,
+        optimizer: recipe.optimizer,
+        train: recipe.train,
+        outputDir: recipe.output_dir,
+        resume: argv.resume,
+        log: (line) => console.log(line),
+      });
+      console.log(`done: ${path.join(result.runDir, "checkpoints")} (step ${result.step})`);
+    } finally {
+      await Promise.all(verifiers.map((v) => v.close()));
+    }
+  },
+};

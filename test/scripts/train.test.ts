@@ -1,0 +1,61 @@
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { initBackend } from "../../trainer/backend.ts";
+import { saveCheckpoint } from "../../trainer/model/checkpoint.ts";
+import { Transformer } from "../../trainer/model/transformer.ts";
+import { tinyConfig } from "../helpers.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-train-"));
+const rlvr = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "scripts/rlvr.mjs"), ...args], { cwd: ROOT, encoding: "utf8" });
+beforeAll(async () => {
+  await initBackend("wasm");
+  const model = Transformer.init(tinyConfig({ vocab_size: 259, context_length: 64 }), 1);
+  saveCheckpoint(path.join(tmp, "base"), model, { step: 0 });
+  model.dispose();
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const recipe = (extra = "") => `name: tiny-grpo
+base: ${path.join(tmp, "base")}
+data:
+  train:
+    synthetic: { task: arith, count: 16, level: 1 }
+verifiers:
+  - { name: math, weight: 1 }
+  - { name: format, weight: 0.1 }
+grpo: { num_generations: 4, max_completion_length: 8 }
+train: { steps: 2, prompts_per_step: 2, save_every: 1, keep_last: 1 }
+output_dir: ${tmp}
+${extra}`;
+
+test("rlvr train runs a GRPO recipe end to end from a base checkpoint", () => {
+  const file = path.join(tmp, "ok.yaml");
+  fs.writeFileSync(file, recipe());
+  const r = rlvr("train", file, "--backend", "wasm");
+  expect(r.stderr).not.toContain("Error");
+  expect(r.status).toBe(0);
+  expect(r.stdout).toMatch(/step 2\/2 {2}reward \d\.\d{3}/);
+  const lines = fs.readFileSync(path.join(tmp, "tiny-grpo/metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  expect(lines.map((m) => m.step)).toEqual([1, 2]);
+  expect(lines[0]).toHaveProperty(["rewards/math/mean"]);
+  expect(lines[0]).toHaveProperty(["rewards/format/mean"]);
+  expect(fs.readdirSync(path.join(tmp, "tiny-grpo/checkpoints"))).toEqual(["step-000002"]);
+});
+
+test("a bad recipe or a missing base fails before training, naming the place", () => {
+  const bad = path.join(tmp, "bad.yaml");
+  fs.writeFileSync(bad, recipe().replace("num_generations: 4", "num_generations: 4, epsilon: 0.2x"));
+  const r = rlvr("train", bad);
+  expect(r.status).toBe(1);
+  expect(r.stderr).toContain(`rlvr train: ${bad}:9: grpo.epsilon: Invalid input: expected number, received string`);
+  const noBase = path.join(tmp, "nobase.yaml");
+  fs.writeFileSync(noBase, recipe().replace(path.join(tmp, "base"), path.join(tmp, "missing")));
+  const m = rlvr("train", noBase);
+  expect(m.status).toBe(1);
+  expect(m.stderr).toContain("base: ");
+  expect(m.stderr).toContain("state.json: not found");
+});
