@@ -36,13 +36,25 @@ export interface LmBatch {
  * Per-token log-probs of the batch's targets [B, T - start] and the MoE aux loss; the head is
  * applied only to the scored positions, which is where most of its FLOPs would go.
  */
-export function batchLogProbs(model: Transformer, batch: LmBatch, training: boolean): { logp: tf.Tensor2D; aux: tf.Scalar; moe: Map<number, MoeStats> } {
+export function batchLogProbs(
+  model: Transformer, batch: LmBatch, training: boolean, options: { entropy?: boolean } = {},
+): { logp: tf.Tensor2D; aux: tf.Scalar; moe: Map<number, MoeStats>; entropy?: tf.Tensor2D } {
   const [B, T] = batch.tokens.shape;
   const S = T - batch.start;
   const { hidden, aux, moe } = model.forward(batch.tokens, { training, padding: batch.padding });
   const scored = tf.reshape(tf.slice(hidden, [0, batch.start, 0], [B, S, model.config.d_model]), [B * S, model.config.d_model]) as tf.Tensor2D;
-  const logp = tokenLogProbs(model.logits(scored), tf.reshape(batch.targets, [B * S]) as tf.Tensor1D);
-  return { logp: tf.reshape(logp, [B, S]) as tf.Tensor2D, aux, moe };
+  const logits = model.logits(scored);
+  const logp = tf.reshape(tokenLogProbs(logits, tf.reshape(batch.targets, [B * S]) as tf.Tensor1D), [B, S]) as tf.Tensor2D;
+  if (!options.entropy) return { logp, aux, moe };
+  return { logp, aux, moe, entropy: tf.reshape(tokenEntropy(logits), [B, S]) as tf.Tensor2D };
+}
+
+/** Entropy of the next-token distribution, in nats: logits [N, V] → [N]. */
+export function tokenEntropy(logits: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const logp = tf.logSoftmax(logits);
+    return tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)) as tf.Tensor1D;
+  });
 }
 
 /** Mean masked negative log-likelihood plus the MoE aux losses. */

@@ -3,8 +3,9 @@
  * recipe's verifiers → group-relative advantages → num_iterations optimizer updates → log →
  * checkpoint. Seeds derive from (seed, step, prompt, sample), and the data cursor and step are
  * saved with the weights and optimizer moments, so a resumed run replays the same batches.
- * Not yet here (issue #6): dynamic sampling, the soft overlong penalty in the loop, the KL
- * reference model, completions tables, SIGKILL-resume test.
+ * DAPO dynamic sampling drops groups whose rewards all equal and samples more prompts, up to
+ * max_generation_rounds; the frozen reference model is loaded only when beta > 0. Not yet here
+ * (issue #6): completions tables, held-out evaluation inside the loop.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -12,7 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { Row } from "../datasets/row.ts";
 import { scoreCompletions, type WeightedVerifier } from "../verifiers/registry.ts";
-import { groupAdvantages, groupStats } from "./advantages.ts";
+import { dynamicSamplingFilter, groupAdvantages, groupStats } from "./advantages.ts";
 import { grpoLoss, GrpoConfig, lossMask } from "./grpo.ts";
 import { batchLogProbs } from "./lm.ts";
 import { loadCheckpoint, restoreOptimizer, saveCheckpoint } from "./model/checkpoint.ts";
@@ -31,6 +32,11 @@ export const GrpoTrainConfig = z.strictObject({
   log_every: z.int().min(1).default(1).describe("Steps between progress lines."),
   save_every: z.int().min(0).default(50).describe("Steps between checkpoints; 0 = only at the end."),
   keep_last: z.int().min(1).default(3).describe("Checkpoints kept under runs/<name>/checkpoints."),
+  dynamic_sampling: z.boolean().default(false)
+    .describe("DAPO: drop groups whose rewards are all equal (no signal) and sample more prompts until prompts_per_step groups remain."),
+  max_generation_rounds: z.int().min(1).default(3).describe("Bound on sampling rounds per step with dynamic_sampling; a short batch trains on what it has."),
+  max_bad_steps: z.int().min(1).default(5)
+    .describe("Consecutive updates skipped for a non-finite loss or gradient before the run stops (the last checkpoint stays intact)."),
 });
 export type GrpoTrainConfig = z.infer<typeof GrpoTrainConfig>;
 
@@ -47,51 +53,99 @@ export interface GrpoRun {
   train: GrpoTrainConfig;
   rows: Row[];
   order: DataOrder;
+  /** Frozen copy of the base model for the KL term; only when grpo.beta > 0. */
+  reference?: Transformer;
+}
+
+/** One round of generation and scoring for `rows`. */
+interface Rollouts {
+  rows: Row[];
+  prompts: string[];
+  completions: Completion[];
+  total: Float32Array;
+  allNull: boolean[];
 }
 
 /** One GRPO step; returns the step's metrics (TRL's names where they exist). */
 export async function grpoStep(run: GrpoRun, step: number): Promise<Record<string, number>> {
   const t0 = performance.now();
-  const rows = run.order.next(run.train.prompts_per_step).map((i) => run.rows[i]);
-  const prompts = rows.map(formatPrompt);
   const G = run.grpo.num_generations;
-  const sampler = { ...run.sampler, num_generations: G, max_new_tokens: run.grpo.max_completion_length };
-  const tSample = performance.now();
-  const completions = await sampleGroups(run.model, run.tokenizer, prompts, sampler, deriveSeed(run.seed, step));
-  const sampleMs = performance.now() - tSample;
+  const rounds = run.train.dynamic_sampling ? run.train.max_generation_rounds : 1;
+  const kept: Rollouts = { rows: [], prompts: [], completions: [], total: new Float32Array(0), allNull: [] };
+  let firstRound: Record<string, number> = {};
+  let dropped = 0;
+  let roundsUsed = 0;
+  let sampleMs = 0;
+  let sampledTokens = 0;
+  for (let round = 0; round < rounds && kept.rows.length < run.train.prompts_per_step; round++) {
+    roundsUsed++;
+    const rows = run.order.next(run.train.prompts_per_step).map((i) => run.rows[i]);
+    const tSample = performance.now();
+    const r = await rollout(run, rows, deriveSeed(run.seed, step, round));
+    sampleMs += performance.now() - tSample;
+    sampledTokens += r.completions.reduce((s, c) => s + c.tokens.length, 0);
+    if (round === 0) firstRound = { ...r.metrics, ...groupStats(r.total, G, r.allNull), ...completionMetrics(r.completions) };
+    const groups = run.train.dynamic_sampling ? dynamicSamplingFilter(r.total, G, r.allNull) : { keep: rows.map((_, i) => i), dropped: 0 };
+    dropped += groups.dropped;
+    appendGroups(kept, r, groups.keep.slice(0, run.train.prompts_per_step - kept.rows.length), G);
+  }
+  const update = kept.rows.length
+    ? updatePolicy(run, kept, groupAdvantages(kept.total, G, { scale: run.grpo.scale_rewards, allNull: kept.allNull }), step)
+    : { skipped_updates: 0 };
+  return {
+    step: step + 1,
+    ...firstRound,
+    ...update,
+    ...(run.train.dynamic_sampling ? { "dynamic_sampling/dropped_groups": dropped, "dynamic_sampling/rounds": roundsUsed, "dynamic_sampling/groups": kept.rows.length } : {}),
+    learning_rate: learningRate(step, run.train.steps, run.optimizerConfig),
+    num_tokens: kept.completions.reduce((s, c) => s + c.tokens.length, 0),
+    "sample/tokens_per_s": sampledTokens / (sampleMs / 1000),
+    step_time: (performance.now() - t0) / 1000,
+  };
+}
+
+/** Samples G completions for each row and scores them. */
+async function rollout(run: GrpoRun, rows: Row[], seed: number): Promise<Rollouts & { metrics: Record<string, number> }> {
+  const prompts = rows.map(formatPrompt);
+  const completions = await sampleGroups(run.model, run.tokenizer, prompts, run.sampler, seed);
   const scores = await scoreCompletions(run.verifiers, completions.map((c) => ({
     completion: c.text,
     row: rows[c.group],
-    ctx: { completionTokens: c.tokens.length, maxCompletionTokens: sampler.max_new_tokens },
+    ctx: { completionTokens: c.tokens.length, maxCompletionTokens: run.sampler.max_new_tokens },
   })));
-  const advantages = groupAdvantages(scores.total, G, { scale: run.grpo.scale_rewards, allNull: scores.allNull });
-  const update = updatePolicy(run, prompts, completions, advantages, step);
-  const record: Record<string, number> = {
-    step: step + 1,
-    ...scores.metrics,
-    ...groupStats(scores.total, G, scores.allNull),
-    ...completionMetrics(completions),
-    ...update,
-    learning_rate: learningRate(step, run.train.steps, run.optimizerConfig),
-    num_tokens: completions.reduce((s, c) => s + c.tokens.length, 0),
-    "sample/tokens_per_s": completions.reduce((s, c) => s + c.tokens.length, 0) / (sampleMs / 1000),
-    step_time: (performance.now() - t0) / 1000,
-  };
-  return record;
+  return { rows, prompts, completions, total: scores.total, allNull: scores.allNull, metrics: scores.metrics };
+}
+
+/** Appends the chosen groups of a round to the step's batch, renumbering their group index. */
+function appendGroups(kept: Rollouts, r: Rollouts, groups: number[], G: number): void {
+  const total = Array.from(kept.total);
+  for (const g of groups) {
+    const index = kept.rows.length;
+    kept.rows.push(r.rows[g]);
+    kept.prompts.push(r.prompts[g]);
+    for (let j = 0; j < G; j++) {
+      kept.completions.push({ ...r.completions[g * G + j], group: index });
+      total.push(r.total[g * G + j]);
+      kept.allNull.push(r.allNull[g * G + j]);
+    }
+  }
+  kept.total = Float32Array.from(total);
 }
 
 /** num_iterations updates on one generated batch; π_old is the policy that sampled it. */
-function updatePolicy(run: GrpoRun, prompts: string[], completions: Completion[], advantages: Float32Array, step: number): Record<string, number> {
+function updatePolicy(run: GrpoRun, kept: Rollouts, advantages: Float32Array, step: number): Record<string, number> {
   let out: Record<string, number> = {};
   // one tidy over the whole update (it is synchronous): every intermediate is freed at the end
   tf.tidy(() => {
-    out = updateOnce(run, prompts, completions, advantages, step);
+    out = updateOnce(run, kept.prompts, kept.completions, advantages, step);
   });
   return out;
 }
 
 function updateOnce(run: GrpoRun, prompts: string[], completions: Completion[], advantages: Float32Array, step: number): Record<string, number> {
   const batch = completionBatch(run.tokenizer, prompts, completions);
+  const refLogp = run.reference ? tf.tidy(() => batchLogProbs(run.reference!, batch, false).logp) : undefined;
+  const wantEntropy = run.grpo.entropy_coef > 0;
   const adv = tf.tensor1d(advantages);
   const truncated = completions.map((c) => c.truncated);
   const mask = lossMask(batch.mask, truncated, run.grpo);
@@ -106,8 +160,9 @@ function updateOnce(run: GrpoRun, prompts: string[], completions: Completion[], 
       let moe = new Map<number, MoeStats>();
       let aux = 0;
       const { value, grads } = tf.variableGrads(() => {
-        const lp = batchLogProbs(run.model, batch, true);
-        const { loss, metrics: m } = grpoLoss({ logp: lp.logp, oldLogp, advantages: adv, mask, truncated }, run.grpo, { activeTokensInStep });
+        const lp = batchLogProbs(run.model, batch, true, { entropy: wantEntropy });
+        const inputs = { logp: lp.logp, oldLogp, refLogp, entropy: lp.entropy, advantages: adv, mask, truncated };
+        const { loss, metrics: m } = grpoLoss(inputs, run.grpo, { activeTokensInStep });
         metrics = m as unknown as Record<string, number>;
         moe = lp.moe;
         aux = lp.aux.dataSync()[0];
@@ -122,7 +177,7 @@ function updateOnce(run: GrpoRun, prompts: string[], completions: Completion[], 
       out = { loss: loss - aux, aux_loss: aux, grad_norm: result.gradNorm, skipped_updates: result.skipped ? 1 : 0, ...metrics, ...moeMetrics(moe) };
     }
   } finally {
-    tf.dispose([batch.tokens, batch.targets, batch.mask, adv, mask, ...(oldLogp ? [oldLogp] : [])]);
+    tf.dispose([batch.tokens, batch.targets, batch.mask, adv, mask, ...(oldLogp ? [oldLogp] : []), ...(refLogp ? [refLogp] : [])]);
   }
   return out;
 }
@@ -189,14 +244,22 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
   const run: GrpoRun = {
     name: o.name, seed: o.seed, model, optimizer, optimizerConfig: o.optimizer, tokenizer: o.tokenizer, verifiers: o.verifiers,
     sampler: o.sampler, grpo: o.grpo, train: o.train, rows, order: new DataOrder(rows.length, o.seed, cursor),
+    reference: o.grpo.beta > 0 ? loadCheckpoint(o.base).model : undefined,
   };
+  let badSteps = 0;
   try {
     while (step < o.train.steps) {
       const record = await grpoStep(run, step);
       step++;
       fs.appendFileSync(metricsFile, JSON.stringify(record) + "\n");
+      badSteps = record.skipped_updates ? badSteps + 1 : 0;
+      if (record.skipped_updates) o.log(`step ${step}: non-finite loss or gradient, update skipped (${badSteps} in a row)`);
+      if (badSteps >= o.train.max_bad_steps) {
+        throw new Error(`${badSteps} consecutive steps had a non-finite loss or gradient; stopping (last checkpoint kept in ${path.join(runDir, "checkpoints")})`);
+      }
       if (step % o.train.log_every === 0 || step === o.train.steps) {
-        o.log(`step ${step}/${o.train.steps}  reward ${record.reward.toFixed(3)}  loss ${record.loss.toFixed(4)}  grad_norm ${record.grad_norm.toFixed(3)}  ${record.step_time.toFixed(1)} s/step`);
+        const fixed = (v: number | undefined, d: number) => (v === undefined ? "-" : v.toFixed(d));
+        o.log(`step ${step}/${o.train.steps}  reward ${fixed(record.reward, 3)}  loss ${fixed(record.loss, 4)}  grad_norm ${fixed(record.grad_norm, 3)}  ${record.step_time.toFixed(1)} s/step`);
       }
       if ((o.train.save_every > 0 && step % o.train.save_every === 0) || step === o.train.steps) {
         saveCheckpoint(path.join(runDir, "checkpoints", `step-${String(step).padStart(6, "0")}`), model, { step, optimizer, data_cursor: run.order.cursor });
@@ -206,6 +269,7 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
   } finally {
     optimizer.dispose();
     model.dispose();
+    run.reference?.dispose();
   }
   return { runDir, step };
 }

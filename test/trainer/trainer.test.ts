@@ -94,3 +94,36 @@ test("GRPO steps leave no tensors behind", async () => {
   await runGrpo(rows, options("leak2", 3, { grpo: GrpoConfig.parse({ num_generations: 4, max_completion_length: 4, num_iterations: 2 }) }));
   expect(tf.memory().numTensors).toBe(before);
 });
+
+test("dynamic sampling drops groups without a reward signal and samples more prompts", async () => {
+  // rows marked flat always get reward 1: their groups have zero std and must be dropped
+  const flatOrLowercase: Verifier = { name: "mixed", verify: (c, row) => (row.flat ? { reward: 1, reason: "flat" } : lowercase.verify(c, row)) as never };
+  const mixed: Row[] = rows.map((r, i) => ({ ...r, flat: i % 2 === 0 }));
+  await runGrpo(mixed, options("ds", 2, { verifiers: [{ verifier: flatOrLowercase, weight: 1 }], train: GrpoTrainConfig.parse({ steps: 2, prompts_per_step: 4, dynamic_sampling: true, max_generation_rounds: 3 }) }));
+  const m = metrics("ds");
+  expect(m[0]["dynamic_sampling/dropped_groups"]).toBeGreaterThan(0);
+  expect(m[0]["dynamic_sampling/groups"]).toBe(4);
+  expect(m[0]["dynamic_sampling/rounds"]).toBeGreaterThan(1);
+});
+
+test("with beta > 0 the KL to the frozen base is logged: 0 before the first update, positive after", async () => {
+  await runGrpo(rows, options("kl", 3, { grpo: GrpoConfig.parse({ num_generations: 8, max_completion_length: 6, beta: 0.1, entropy_coef: 0.01 }) }));
+  const m = metrics("kl");
+  expect(m[0].kl).toBeCloseTo(0, 6);
+  expect(m[2].kl).toBeGreaterThan(0);
+  expect(m[0].entropy).toBeGreaterThan(0);
+});
+
+test("non-finite losses skip updates and stop the run after max_bad_steps, keeping the last checkpoint", async () => {
+  const poisoned = Transformer.init(tinyConfig({ vocab_size: 259, context_length: 32 }), 1);
+  const w = poisoned.params.get("layers.0.ffn.fc.bias")!;
+  w.assign(tf.fill(w.shape, Number.NaN));
+  const nanBase = path.join(tmp, "nan-base");
+  saveCheckpoint(nanBase, poisoned, { step: 0 });
+  poisoned.dispose();
+  const lines: string[] = [];
+  await expect(runGrpo(rows, options("nan", 5, { base: nanBase, log: (l) => lines.push(l), train: GrpoTrainConfig.parse({ steps: 5, prompts_per_step: 2, max_bad_steps: 2, save_every: 1 }) })))
+    .rejects.toThrow("2 consecutive steps had a non-finite loss or gradient; stopping");
+  expect(lines.filter((l) => l.includes("update skipped")).length).toBe(2);
+  expect(metrics("nan").map((r) => r.skipped_updates)).toEqual([1, 1]);
+});
