@@ -97,7 +97,7 @@ test("GRPO steps leave no tensors behind", async () => {
 
 test("dynamic sampling drops groups without a reward signal and samples more prompts", async () => {
   // rows marked flat always get reward 1: their groups have zero std and must be dropped
-  const flatOrLowercase: Verifier = { name: "mixed", verify: (c, row) => (row.flat ? { reward: 1, reason: "flat" } : lowercase.verify(c, row)) as never };
+  const flatOrLowercase: Verifier = { name: "mixed", verify: (c, row) => (row.flat ? { reward: 1, reason: "flat" } : lowercase.verify(c, row, { timeoutMs: 1000 })) as never };
   const mixed: Row[] = rows.map((r, i) => ({ ...r, flat: i % 2 === 0 }));
   await runGrpo(mixed, options("ds", 2, { verifiers: [{ verifier: flatOrLowercase, weight: 1 }], train: GrpoTrainConfig.parse({ steps: 2, prompts_per_step: 4, dynamic_sampling: true, max_generation_rounds: 3 }) }));
   const m = metrics("ds");
