@@ -5,7 +5,7 @@
  * saved with the weights and optimizer moments, so a resumed run replays the same batches.
  * DAPO dynamic sampling drops groups whose rewards all equal and samples more prompts, up to
  * max_generation_rounds; the frozen reference model is loaded only when beta > 0. Not yet here
- * (issue #6): completions tables, held-out evaluation inside the loop.
+ * (issue #6): held-out evaluation inside the loop.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -22,6 +22,7 @@ import type { Tokenizer } from "./model/tokenizer.ts";
 import type { Transformer } from "./model/transformer.ts";
 import { AdamW, learningRate, type OptimizerConfig } from "./optimizer.ts";
 import { deriveSeed } from "./rng.ts";
+import { writeCompletionsTable } from "./metrics.ts";
 import { completionBatch } from "./rollout.ts";
 import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
 import { DataOrder, formatPrompt, latestCheckpoint, pruneCheckpoints } from "./sft.ts";
@@ -35,6 +36,7 @@ export const GrpoTrainConfig = z.strictObject({
   dynamic_sampling: z.boolean().default(false)
     .describe("DAPO: drop groups whose rewards are all equal (no signal) and sample more prompts until prompts_per_step groups remain."),
   max_generation_rounds: z.int().min(1).default(3).describe("Bound on sampling rounds per step with dynamic_sampling; a short batch trains on what it has."),
+  completions_every: z.int().min(0).default(1).describe("Write the completions table (Arrow IPC) every N steps; 0 = never."),
   max_bad_steps: z.int().min(1).default(5)
     .describe("Consecutive updates skipped for a non-finite loss or gradient before the run stops (the last checkpoint stays intact)."),
 });
@@ -55,6 +57,8 @@ export interface GrpoRun {
   order: DataOrder;
   /** Frozen copy of the base model for the KL term; only when grpo.beta > 0. */
   reference?: Transformer;
+  /** Where the per-step completions tables go (unset: not written). */
+  completionsDir?: string;
 }
 
 /** One round of generation and scoring for `rows`. */
@@ -64,6 +68,8 @@ interface Rollouts {
   completions: Completion[];
   total: Float32Array;
   allNull: boolean[];
+  /** Each verifier's reward per completion. */
+  rewards: Record<string, (number | null)[]>;
 }
 
 /** One GRPO step; returns the step's metrics (TRL's names where they exist). */
@@ -71,7 +77,7 @@ export async function grpoStep(run: GrpoRun, step: number): Promise<Record<strin
   const t0 = performance.now();
   const G = run.grpo.num_generations;
   const rounds = run.train.dynamic_sampling ? run.train.max_generation_rounds : 1;
-  const kept: Rollouts = { rows: [], prompts: [], completions: [], total: new Float32Array(0), allNull: [] };
+  const kept: Rollouts = { rows: [], prompts: [], completions: [], total: new Float32Array(0), allNull: [], rewards: {} };
   let firstRound: Record<string, number> = {};
   let dropped = 0;
   let roundsUsed = 0;
@@ -89,9 +95,9 @@ export async function grpoStep(run: GrpoRun, step: number): Promise<Record<strin
     dropped += groups.dropped;
     appendGroups(kept, r, groups.keep.slice(0, run.train.prompts_per_step - kept.rows.length), G);
   }
-  const update = kept.rows.length
-    ? updatePolicy(run, kept, groupAdvantages(kept.total, G, { scale: run.grpo.scale_rewards, allNull: kept.allNull }), step)
-    : { skipped_updates: 0 };
+  const advantages = groupAdvantages(kept.total, G, { scale: run.grpo.scale_rewards, allNull: kept.allNull });
+  const update = kept.rows.length ? updatePolicy(run, kept, advantages, step) : { skipped_updates: 0 };
+  if (run.completionsDir && (step + 1) % run.train.completions_every === 0) writeCompletions(run, kept, advantages, step + 1);
   return {
     step: step + 1,
     ...firstRound,
@@ -104,6 +110,21 @@ export async function grpoStep(run: GrpoRun, step: number): Promise<Record<strin
   };
 }
 
+/** The step's trained batch as runs/<name>/completions/step-000010.arrow. */
+function writeCompletions(run: GrpoRun, kept: Rollouts, advantages: Float32Array, step: number): void {
+  const names = run.verifiers.map((v) => v.verifier.name);
+  const records = kept.completions.map((c, i) => ({
+    step,
+    prompt: kept.prompts[c.group],
+    completion: c.text,
+    rewards: Object.fromEntries(names.map((n) => [n, kept.rewards[n]?.[i] ?? null])),
+    reward: kept.total[i],
+    advantage: advantages[i],
+    truncated: c.truncated,
+  }));
+  writeCompletionsTable(path.join(run.completionsDir!, `step-${String(step).padStart(6, "0")}.arrow`), records, names);
+}
+
 /** Samples G completions for each row and scores them. */
 async function rollout(run: GrpoRun, rows: Row[], seed: number): Promise<Rollouts & { metrics: Record<string, number> }> {
   const prompts = rows.map(formatPrompt);
@@ -113,7 +134,7 @@ async function rollout(run: GrpoRun, rows: Row[], seed: number): Promise<Rollout
     row: rows[c.group],
     ctx: { completionTokens: c.tokens.length, maxCompletionTokens: run.sampler.max_new_tokens },
   })));
-  return { rows, prompts, completions, total: scores.total, allNull: scores.allNull, metrics: scores.metrics };
+  return { rows, prompts, completions, total: scores.total, allNull: scores.allNull, rewards: scores.rewards, metrics: scores.metrics };
 }
 
 /** Appends the chosen groups of a round to the step's batch, renumbering their group index. */
@@ -127,6 +148,7 @@ function appendGroups(kept: Rollouts, r: Rollouts, groups: number[], G: number):
       kept.completions.push({ ...r.completions[g * G + j], group: index });
       total.push(r.total[g * G + j]);
       kept.allNull.push(r.allNull[g * G + j]);
+      for (const [name, values] of Object.entries(r.rewards)) (kept.rewards[name] ??= []).push(values[g * G + j]);
     }
   }
   kept.total = Float32Array.from(total);
@@ -245,6 +267,7 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
     name: o.name, seed: o.seed, model, optimizer, optimizerConfig: o.optimizer, tokenizer: o.tokenizer, verifiers: o.verifiers,
     sampler: o.sampler, grpo: o.grpo, train: o.train, rows, order: new DataOrder(rows.length, o.seed, cursor),
     reference: o.grpo.beta > 0 ? loadCheckpoint(o.base).model : undefined,
+    completionsDir: o.train.completions_every > 0 ? path.join(runDir, "completions") : undefined,
   };
   let badSteps = 0;
   try {

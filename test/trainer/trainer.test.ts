@@ -79,6 +79,22 @@ test("GRPO raises a learnable reward and logs TRL's metric names", async () => {
   expect(last).toBeGreaterThan(first + 0.2);
 });
 
+test("each step writes its completions table as Arrow IPC that an independent reader opens", async () => {
+  const { tableFromIPC } = await import("@uwdata/flechette");
+  await runGrpo(rows, options("table", 2));
+  const dir = path.join(tmp, "table/completions");
+  expect(fs.readdirSync(dir)).toEqual(["step-000001.arrow", "step-000002.arrow"]);
+  const t = tableFromIPC(fs.readFileSync(path.join(dir, "step-000002.arrow")));
+  expect(t.numRows).toBe(4 * 8);
+  expect(t.schema.fields.map((f) => f.name)).toEqual(["step", "prompt", "completion", "rewards/lowercase", "reward", "advantage", "truncated"]);
+  const rowsOut = t.toArray() as Record<string, unknown>[];
+  expect(rowsOut.every((r) => r.step === 2)).toBe(true);
+  const lines = metrics("table");
+  const meanReward = rowsOut.reduce((s, r) => s + (r.reward as number), 0) / rowsOut.length;
+  expect(meanReward).toBeCloseTo(lines[1].reward, 5);
+  for (const r of rowsOut) expect(r["rewards/lowercase"]).toBeCloseTo(r.reward as number, 6);
+});
+
 test("the same seed gives the same run; a resumed run matches an unbroken one", async () => {
   await runGrpo(rows, options("a", 4));
   await runGrpo(rows, options("b", 4));
