@@ -205,6 +205,7 @@ export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions)
     restoreOptimizer(resumeFrom, loaded.state, optimizer);
     step = loaded.state.step;
     plan = loaded.state.data_cursor as PlanState;
+    truncateMetrics(path.join(runDir, "metrics.jsonl"), step);
     o.log(`resuming ${o.name} from ${resumeFrom} (step ${step})`);
   } else {
     model = Transformer.init(o.model, o.seed);
@@ -261,6 +262,16 @@ function progressLine(r: Record<string, number>, step: number, total: number, fi
 function formatSeconds(s: number): string {
   const m = Math.floor(s / 60);
   return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.round(s)}s`;
+}
+
+/**
+ * On resume, drops metric lines logged after the checkpoint (a killed run may have logged steps it
+ * never saved), so the resumed run's log has each step exactly once.
+ */
+export function truncateMetrics(file: string, step: number): void {
+  if (!fs.existsSync(file)) return;
+  const kept = fs.readFileSync(file, "utf8").split("\n").filter((line) => line.trim() && (JSON.parse(line) as { step: number }).step <= step);
+  fs.writeFileSync(file, kept.map((l) => l + "\n").join(""));
 }
 
 /** Deletes all but the newest `keep` checkpoints of a run. */

@@ -25,7 +25,7 @@ import { deriveSeed } from "./rng.ts";
 import { writeCompletionsTable } from "./metrics.ts";
 import { completionBatch } from "./rollout.ts";
 import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
-import { DataOrder, formatPrompt, latestCheckpoint, pruneCheckpoints } from "./sft.ts";
+import { DataOrder, formatPrompt, latestCheckpoint, pruneCheckpoints, truncateMetrics } from "./sft.ts";
 
 export const GrpoTrainConfig = z.strictObject({
   steps: z.int().min(1).default(100).describe("GRPO steps (one generation round and num_iterations updates each)."),
@@ -261,6 +261,7 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
     restoreOptimizer(resumeFrom, state, optimizer);
     step = state.step;
     cursor = state.data_cursor as typeof cursor;
+    truncateMetrics(metricsFile, step);
     o.log(`resuming ${o.name} from ${resumeFrom} (step ${step})`);
   } else fs.rmSync(metricsFile, { force: true });
   const run: GrpoRun = {

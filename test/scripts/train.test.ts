@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -59,3 +59,38 @@ test("a bad recipe or a missing base fails before training, naming the place", (
   expect(m.stderr).toContain("base: ");
   expect(m.stderr).toContain("state.json: not found");
 });
+
+test("a run killed with SIGKILL and resumed ends with the same metrics and weights as an unbroken run", async () => {
+  const make = (name: string) => {
+    const file = path.join(tmp, `${name}.yaml`);
+    fs.writeFileSync(file, recipe().replace("name: tiny-grpo", `name: ${name}`).replace("train: { steps: 2, prompts_per_step: 2, save_every: 1, keep_last: 1 }", "train: { steps: 6, prompts_per_step: 2, save_every: 2, keep_last: 3 }"));
+    return file;
+  };
+  expect(rlvr("train", make("unbroken"), "--backend", "wasm").status).toBe(0);
+
+  const killedRecipe = make("killed");
+  const child = spawn(process.execPath, [path.join(ROOT, "scripts/rlvr.mjs"), "train", killedRecipe, "--backend", "wasm"], { cwd: ROOT, stdio: "ignore" });
+  const metricsFile = path.join(tmp, "killed/metrics.jsonl");
+  const deadline = Date.now() + 60_000;
+  // kill after the step-2 checkpoint and at least one more logged step, mid-run
+  while (Date.now() < deadline) {
+    const logged = fs.existsSync(metricsFile) ? fs.readFileSync(metricsFile, "utf8").trim().split("\n").length : 0;
+    if (fs.existsSync(path.join(tmp, "killed/checkpoints/step-000002")) && logged >= 3) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill("SIGKILL");
+  await new Promise((r) => child.once("exit", r));
+  const before = fs.readFileSync(metricsFile, "utf8").trim().split("\n").length;
+  expect(before).toBeGreaterThanOrEqual(3);
+  expect(before).toBeLessThan(6);
+
+  expect(rlvr("train", killedRecipe, "--backend", "wasm", "--resume").status).toBe(0);
+  const strip = (run: string) => fs.readFileSync(path.join(tmp, run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => {
+    const m = JSON.parse(l);
+    for (const k of ["step_time", "sample/tokens_per_s", "verify/time_ms_p50", "verify/time_ms_p99"]) delete m[k];
+    return m;
+  });
+  expect(strip("killed")).toEqual(strip("unbroken"));
+  const weights = (run: string) => fs.readFileSync(path.join(tmp, run, "checkpoints/step-000006/model.safetensors"));
+  expect(weights("killed").equals(weights("unbroken"))).toBe(true);
+}, 180_000);
