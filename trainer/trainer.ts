@@ -4,8 +4,8 @@
  * checkpoint. Seeds derive from (seed, step, prompt, sample), and the data cursor and step are
  * saved with the weights and optimizer moments, so a resumed run replays the same batches.
  * DAPO dynamic sampling drops groups whose rewards all equal and samples more prompts, up to
- * max_generation_rounds; the frozen reference model is loaded only when beta > 0. Not yet here
- * (issue #6): held-out evaluation inside the loop.
+ * max_generation_rounds; the frozen reference model is loaded only when beta > 0; eval/accuracy is
+ * pass@1 over held-out rows every eval_every steps.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -25,7 +25,7 @@ import { deriveSeed } from "./rng.ts";
 import { writeCompletionsTable } from "./metrics.ts";
 import { completionBatch } from "./rollout.ts";
 import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
-import { DataOrder, formatPrompt, latestCheckpoint, pruneCheckpoints, truncateMetrics } from "./sft.ts";
+import { DataOrder, evaluateAccuracy, formatPrompt, latestCheckpoint, pruneCheckpoints, SftEvalConfig, truncateMetrics } from "./sft.ts";
 
 export const GrpoTrainConfig = z.strictObject({
   steps: z.int().min(1).default(100).describe("GRPO steps (one generation round and num_iterations updates each)."),
@@ -36,6 +36,7 @@ export const GrpoTrainConfig = z.strictObject({
   dynamic_sampling: z.boolean().default(false)
     .describe("DAPO: drop groups whose rewards are all equal (no signal) and sample more prompts until prompts_per_step groups remain."),
   max_generation_rounds: z.int().min(1).default(3).describe("Bound on sampling rounds per step with dynamic_sampling; a short batch trains on what it has."),
+  eval_every: z.int().min(0).default(0).describe("Steps between held-out evaluations (eval/accuracy = pass@1 over data.eval); 0 = never."),
   completions_every: z.int().min(0).default(1).describe("Write the completions table (Arrow IPC) every N steps; 0 = never."),
   max_bad_steps: z.int().min(1).default(5)
     .describe("Consecutive updates skipped for a non-finite loss or gradient before the run stops (the last checkpoint stays intact)."),
@@ -245,6 +246,9 @@ export interface GrpoOptions {
   outputDir: string;
   resume: boolean;
   log: (line: string) => void;
+  /** Held-out rows for eval/accuracy, and how to sample them. */
+  evalRows?: Row[];
+  evalConfig?: z.infer<typeof SftEvalConfig>;
 }
 
 /** Runs GRPO from a base checkpoint (or the run's newest checkpoint with `resume`). */
@@ -275,6 +279,11 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
     while (step < o.train.steps) {
       const record = await grpoStep(run, step);
       step++;
+      if (o.evalRows?.length && o.train.eval_every > 0 && (step % o.train.eval_every === 0 || step === o.train.steps)) {
+        const acc = await evaluateAccuracy(model, o.tokenizer, o.evalRows, o.evalConfig ?? SftEvalConfig.parse({}), deriveSeed(o.seed, step, 0xe7a1));
+        record["eval/accuracy"] = acc.pass1;
+        record[`eval/pass@${acc.k}`] = acc.passK;
+      }
       fs.appendFileSync(metricsFile, JSON.stringify(record) + "\n");
       badSteps = record.skipped_updates ? badSteps + 1 : 0;
       if (record.skipped_updates) o.log(`step ${step}: non-finite loss or gradient, update skipped (${badSteps} in a row)`);
@@ -283,7 +292,8 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
       }
       if (step % o.train.log_every === 0 || step === o.train.steps) {
         const fixed = (v: number | undefined, d: number) => (v === undefined ? "-" : v.toFixed(d));
-        o.log(`step ${step}/${o.train.steps}  reward ${fixed(record.reward, 3)}  loss ${fixed(record.loss, 4)}  grad_norm ${fixed(record.grad_norm, 3)}  ${record.step_time.toFixed(1)} s/step`);
+        const evalPart = record["eval/accuracy"] === undefined ? "" : `  eval/accuracy ${(100 * record["eval/accuracy"]).toFixed(1)}%`;
+        o.log(`step ${step}/${o.train.steps}  reward ${fixed(record.reward, 3)}  loss ${fixed(record.loss, 4)}  grad_norm ${fixed(record.grad_norm, 3)}${evalPart}  ${record.step_time.toFixed(1)} s/step`);
       }
       if ((o.train.save_every > 0 && step % o.train.save_every === 0) || step === o.train.steps) {
         saveCheckpoint(path.join(runDir, "checkpoints", `step-${String(step).padStart(6, "0")}`), model, { step, optimizer, data_cursor: run.order.cursor });

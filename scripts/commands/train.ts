@@ -10,6 +10,7 @@ import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
 import { loadRecipe, RecipeError } from "../../trainer/recipe.ts";
 import { SamplerConfig } from "../../trainer/sampler.ts";
+import { SftEvalConfig } from "../../trainer/sft.ts";
 import { GrpoTrainConfig, runGrpo } from "../../trainer/trainer.ts";
 import { loadVerifiers, VerifierSpec } from "../../verifiers/registry.ts";
 
@@ -17,13 +18,17 @@ export const GrpoRecipe = z.strictObject({
   name: z.string().regex(/^[\w.-]+$/).describe("Run name: outputs go to <output_dir>/<name>/."),
   seed: z.int().default(0).describe("Fixes data order and sampling."),
   base: z.string().min(1).describe("Checkpoint directory of the base model (relative to the working directory)."),
-  data: z.strictObject({ train: DataSource.describe("Prompts (with their answers/tests) to train on.") }),
+  data: z.strictObject({
+    train: DataSource.describe("Prompts (with their answers/tests) to train on."),
+    eval: DataSource.optional().describe("Held-out rows for eval/accuracy (graded by the math verifier) every train.eval_every steps."),
+  }),
   verifiers: z.array(VerifierSpec).min(1).describe("Reward functions with weights: r = Σ weight · reward."),
   sampler: SamplerConfig.omit({ num_generations: true, max_new_tokens: true }).prefault({})
     .describe("Temperature, top-k/top-p, stop strings; G and the budget come from grpo.num_generations and grpo.max_completion_length."),
   grpo: GrpoConfig.prefault({}),
   optimizer: OptimizerConfig.prefault({ lr: 1e-5, weight_decay: 0, warmup_steps: 0, schedule: "constant" }),
   train: GrpoTrainConfig.prefault({}),
+  eval: SftEvalConfig.prefault({}),
   output_dir: z.string().default("runs").describe("Parent directory of the run directory."),
 });
 export type GrpoRecipe = z.infer<typeof GrpoRecipe>;
@@ -62,6 +67,7 @@ export const trainCommand: CommandModule<{ backend: string }, { backend: string;
       const backend = await initBackend(argv.backend as BackendName);
       console.log(`rlvr train ${recipe.name}: backend ${backend}, base ${recipe.base} (step ${baseState.step})`);
       const rows = await loadSource(recipe.data.train, console.warn);
+      const evalRows = recipe.data.eval ? await loadSource(recipe.data.eval, console.warn) : [];
       const result = await runGrpo(rows, {
         name: recipe.name,
         seed: recipe.seed,
@@ -75,6 +81,8 @@ export const trainCommand: CommandModule<{ backend: string }, { backend: string;
         outputDir: recipe.output_dir,
         resume: argv.resume,
         log: (line) => console.log(line),
+        evalRows,
+        evalConfig: recipe.eval,
       });
       console.log(`done: ${path.join(result.runDir, "checkpoints")} (step ${result.step})`);
     } finally {

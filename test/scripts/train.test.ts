@@ -24,11 +24,14 @@ base: ${path.join(tmp, "base")}
 data:
   train:
     synthetic: { task: arith, count: 16, level: 1 }
+  eval:
+    synthetic: { task: arith, split: test, count: 2, level: 1 }
 verifiers:
   - { name: math, weight: 1 }
   - { name: format, weight: 0.1 }
 grpo: { num_generations: 4, max_completion_length: 8 }
-train: { steps: 2, prompts_per_step: 2, save_every: 1, keep_last: 1 }
+train: { steps: 2, prompts_per_step: 2, save_every: 1, keep_last: 1, eval_every: 2 }
+eval: { k: 2, max_new_tokens: 8 }
 output_dir: ${tmp}
 ${extra}`;
 
@@ -38,7 +41,7 @@ test("rlvr train runs a GRPO recipe end to end from a base checkpoint", () => {
   const r = rlvr("train", file, "--backend", "wasm");
   expect(r.stderr).not.toContain("Error");
   expect(r.status).toBe(0);
-  expect(r.stdout).toMatch(/step 2\/2 {2}reward \d\.\d{3}/);
+  expect(r.stdout).toMatch(/step 2\/2 {2}reward \d\.\d{3} .*eval\/accuracy \d+\.\d%/);
   const lines = fs.readFileSync(path.join(tmp, "tiny-grpo/metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
   expect(lines.map((m) => m.step)).toEqual([1, 2]);
   expect(lines[0]).toHaveProperty(["rewards/math/mean"]);
@@ -51,7 +54,7 @@ test("a bad recipe or a missing base fails before training, naming the place", (
   fs.writeFileSync(bad, recipe().replace("num_generations: 4", "num_generations: 4, epsilon: 0.2x"));
   const r = rlvr("train", bad);
   expect(r.status).toBe(1);
-  expect(r.stderr).toContain(`rlvr train: ${bad}:9: grpo.epsilon: Invalid input: expected number, received string`);
+  expect(r.stderr).toContain(`rlvr train: ${bad}:11: grpo.epsilon: Invalid input: expected number, received string`);
   const noBase = path.join(tmp, "nobase.yaml");
   fs.writeFileSync(noBase, recipe().replace(path.join(tmp, "base"), path.join(tmp, "missing")));
   const m = rlvr("train", noBase);
@@ -63,7 +66,7 @@ test("a bad recipe or a missing base fails before training, naming the place", (
 test("a run killed with SIGKILL and resumed ends with the same metrics and weights as an unbroken run", async () => {
   const make = (name: string) => {
     const file = path.join(tmp, `${name}.yaml`);
-    fs.writeFileSync(file, recipe().replace("name: tiny-grpo", `name: ${name}`).replace("train: { steps: 2, prompts_per_step: 2, save_every: 1, keep_last: 1 }", "train: { steps: 6, prompts_per_step: 2, save_every: 2, keep_last: 3 }"));
+    fs.writeFileSync(file, recipe().replace("name: tiny-grpo", `name: ${name}`).replace("train: { steps: 2, prompts_per_step: 2, save_every: 1, keep_last: 1, eval_every: 2 }", "train: { steps: 6, prompts_per_step: 2, save_every: 2, keep_last: 3 }"));
     return file;
   };
   expect(rlvr("train", make("unbroken"), "--backend", "wasm").status).toBe(0);
