@@ -97,3 +97,17 @@ test("a run killed with SIGKILL and resumed ends with the same metrics and weigh
   const weights = (run: string) => fs.readFileSync(path.join(tmp, run, "checkpoints/step-000006/model.safetensors"));
   expect(weights("killed").equals(weights("unbroken"))).toBe(true);
 }, 180_000);
+
+test("every shipped GRPO recipe validates", async () => {
+  const { GrpoRecipe } = await import("../../scripts/commands/train.ts");
+  const { loadRecipe } = await import("../../trainer/recipe.ts");
+  const { loadVerifiers } = await import("../../verifiers/registry.ts");
+  const files = fs.readdirSync(path.join(ROOT, "recipes")).filter((f) => f.endsWith(".yaml") && !f.startsWith("pretrain-"));
+  expect(files.sort()).toEqual(["dapo-arith.yaml", "dr-grpo-arith.yaml", "grpo-arith.yaml", "gspo-arith.yaml", "quick.yaml"]);
+  for (const f of files) {
+    const recipe = loadRecipe(path.join(ROOT, "recipes", f), GrpoRecipe);
+    const verifiers = await loadVerifiers(recipe.verifiers);
+    expect(verifiers.length, f).toBe(recipe.verifiers.length);
+    await Promise.all(verifiers.map((v) => v.close()));
+  }
+});
