@@ -26,7 +26,7 @@ export const GrpoRecipe = z.strictObject({
   sampler: SamplerConfig.omit({ num_generations: true, max_new_tokens: true }).prefault({})
     .describe("Temperature, top-k/top-p, stop strings; G and the budget come from grpo.num_generations and grpo.max_completion_length."),
   grpo: GrpoConfig.prefault({}),
-  optimizer: OptimizerConfig.prefault({ lr: 1e-5, weight_decay: 0, warmup_steps: 0, schedule: "constant" }),
+  optimizer: OptimizerConfig.prefault({}),
   train: GrpoTrainConfig.prefault({}),
   eval: SftEvalConfig.prefault({}),
   output_dir: z.string().default("runs").describe("Parent directory of the run directory."),

@@ -29,3 +29,9 @@ test("an unknown command or a bad backend is a one-line user error", () => {
   expect(b.status).toBe(1);
   expect(b.stderr).toContain("Invalid values");
 });
+
+test("recipes/CONFIG.md is generated from the schemas and up to date (npm run docs:config)", async () => {
+  const { configMarkdown } = await import("../../scripts/config-docs.ts");
+  const fs = await import("node:fs");
+  expect(fs.readFileSync(path.join(ROOT, "recipes/CONFIG.md"), "utf8")).toBe(configMarkdown());
+});
