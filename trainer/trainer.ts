@@ -249,6 +249,8 @@ export interface GrpoOptions {
   /** Held-out rows for eval/accuracy, and how to sample them. */
   evalRows?: Row[];
   evalConfig?: z.infer<typeof SftEvalConfig>;
+  /** A live progress display (a bar on a TTY); when given, per-step lines are left to it. */
+  progress?: { update(step: number, total: number, record: Record<string, number>): void };
 }
 
 /** Runs GRPO from a base checkpoint (or the run's newest checkpoint with `resume`). */
@@ -290,7 +292,9 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
       if (badSteps >= o.train.max_bad_steps) {
         throw new Error(`${badSteps} consecutive steps had a non-finite loss or gradient; stopping (last checkpoint kept in ${path.join(runDir, "checkpoints")})`);
       }
-      if (step % o.train.log_every === 0 || step === o.train.steps) {
+      o.progress?.update(step, o.train.steps, record);
+      const logDue = (!o.progress && (step % o.train.log_every === 0 || step === o.train.steps)) || record["eval/accuracy"] !== undefined;
+      if (logDue) {
         const fixed = (v: number | undefined, d: number) => (v === undefined ? "-" : v.toFixed(d));
         const evalPart = record["eval/accuracy"] === undefined ? "" : `  eval/accuracy ${(100 * record["eval/accuracy"]).toFixed(1)}%`;
         o.log(`step ${step}/${o.train.steps}  reward ${fixed(record.reward, 3)}  loss ${fixed(record.loss, 4)}  grad_norm ${fixed(record.grad_norm, 3)}${evalPart}  ${record.step_time.toFixed(1)} s/step`);

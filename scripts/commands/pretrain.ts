@@ -1,6 +1,5 @@
 /** `rlvr pretrain <recipe>`: supervised training of a base model from a YAML recipe. */
 import path from "node:path";
-import cliProgress from "cli-progress";
 import type { CommandModule } from "yargs";
 import { z } from "zod";
 import { DataSource, loadSource } from "../../datasets/source.ts";
@@ -10,6 +9,7 @@ import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
 import { loadRecipe, RecipeError } from "../../trainer/recipe.ts";
 import { runSft, SftEvalConfig, SftTrainConfig } from "../../trainer/sft.ts";
+import { progressBar } from "./progress.ts";
 
 export const PretrainRecipe = z.strictObject({
   name: z.string().regex(/^[\w.-]+$/).describe("Run name: outputs go to <output_dir>/<name>/."),
@@ -50,7 +50,7 @@ export const pretrainCommand: CommandModule<{ backend: string }, { backend: stri
     const train = await loadSource(recipe.data.train, console.warn);
     const evalRows = recipe.data.eval ? await loadSource(recipe.data.eval, console.warn) : [];
     console.log(`${train.length} training rows, ${evalRows.length} held-out rows; ${recipe.train.steps} steps of ${recipe.train.batch_size}`);
-    const bar = process.stdout.isTTY ? progressBar() : undefined;
+    const bar = process.stdout.isTTY ? progressBar("pretrain") : undefined;
     const result = await runSft({ train, eval: evalRows }, tokenizer, {
       name: recipe.name,
       seed: recipe.seed,
@@ -66,20 +66,3 @@ export const pretrainCommand: CommandModule<{ backend: string }, { backend: stri
     console.log(`done: ${path.join(result.runDir, "checkpoints")} (step ${result.step})`);
   },
 };
-
-/** A terminal progress bar with ETA and the live loss; log lines print above it. */
-function progressBar() {
-  const multi = new cliProgress.MultiBar(
-    { format: "pretrain {bar} {value}/{total} | loss {loss} | ETA {eta_formatted}", hideCursor: true, clearOnComplete: false },
-    cliProgress.Presets.shades_classic,
-  );
-  let bar: cliProgress.SingleBar | undefined;
-  return {
-    update(step: number, total: number, record: Record<string, number>) {
-      bar ??= multi.create(total, step - 1, { loss: "-" });
-      bar.update(step, { loss: record.loss.toFixed(4) });
-    },
-    log: (line: string) => multi.log(line + "\n"),
-    stop: () => multi.stop(),
-  };
-}

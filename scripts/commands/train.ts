@@ -13,6 +13,7 @@ import { SamplerConfig } from "../../trainer/sampler.ts";
 import { SftEvalConfig } from "../../trainer/sft.ts";
 import { GrpoTrainConfig, runGrpo } from "../../trainer/trainer.ts";
 import { loadVerifiers, VerifierSpec } from "../../verifiers/registry.ts";
+import { progressBar } from "./progress.ts";
 
 export const GrpoRecipe = z.strictObject({
   name: z.string().regex(/^[\w.-]+$/).describe("Run name: outputs go to <output_dir>/<name>/."),
@@ -68,6 +69,7 @@ export const trainCommand: CommandModule<{ backend: string }, { backend: string;
       console.log(`rlvr train ${recipe.name}: backend ${backend}, base ${recipe.base} (step ${baseState.step})`);
       const rows = await loadSource(recipe.data.train, console.warn);
       const evalRows = recipe.data.eval ? await loadSource(recipe.data.eval, console.warn) : [];
+      const bar = process.stdout.isTTY ? progressBar("train") : undefined;
       const result = await runGrpo(rows, {
         name: recipe.name,
         seed: recipe.seed,
@@ -80,10 +82,11 @@ export const trainCommand: CommandModule<{ backend: string }, { backend: string;
         train: recipe.train,
         outputDir: recipe.output_dir,
         resume: argv.resume,
-        log: (line) => console.log(line),
+        log: bar ? bar.log : (line) => console.log(line),
+        progress: bar,
         evalRows,
         evalConfig: recipe.eval,
-      });
+      }).finally(() => bar?.stop());
       console.log(`done: ${path.join(result.runDir, "checkpoints")} (step ${result.step})`);
     } finally {
       await Promise.all(verifiers.map((v) => v.close()));
