@@ -70,13 +70,15 @@ export interface LmStepResult extends StepResult {
   moe: Map<number, MoeStats>;
 }
 
-/** One supervised update: forward, backward, clip, AdamW, then the aux-free router-bias nudge. */
-export function lmTrainStep(model: Transformer, optimizer: AdamW, batch: LmBatch, lr: number): LmStepResult {
-  let nll = 0;
+/**
+ * One optimizer update of `model` on the scalar `lossFn` returns (which must also report the
+ * step's MoE routing): backward, clip, AdamW, then the aux-free router-bias nudge. A non-finite
+ * loss or gradient skips the update and changes nothing.
+ */
+export function applyUpdate(model: Transformer, optimizer: AdamW, lr: number, lossFn: () => { loss: tf.Scalar; moe: Map<number, MoeStats> }): StepResult & { loss: number } {
   let moe = new Map<number, MoeStats>();
   const { value, grads } = tf.variableGrads(() => {
-    const out = lmLoss(model, batch, true);
-    nll = out.nll.dataSync()[0];
+    const out = lossFn();
     moe = out.moe;
     return out.loss;
   }, model.variables());
@@ -87,5 +89,18 @@ export function lmTrainStep(model: Transformer, optimizer: AdamW, batch: LmBatch
   value.dispose();
   tf.dispose(Object.values(grads));
   if (!step.skipped) model.updateRouterBias(moe);
-  return { ...step, loss, nll, moe };
+  return { ...step, loss };
+}
+
+/** One supervised update on a batch. */
+export function lmTrainStep(model: Transformer, optimizer: AdamW, batch: LmBatch, lr: number): LmStepResult {
+  let nll = 0;
+  let moe = new Map<number, MoeStats>();
+  const step = applyUpdate(model, optimizer, lr, () => {
+    const out = lmLoss(model, batch, true);
+    nll = out.nll.dataSync()[0];
+    moe = out.moe;
+    return out;
+  });
+  return { ...step, nll, moe };
 }

@@ -5,19 +5,18 @@
  * and metrics in runs/<name>/. Data order comes from the seed; the cursor is saved, so a resumed run
  * continues with the same batches.
  */
-import fs from "node:fs";
-import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { Row } from "../datasets/row.ts";
 import { gradeAnswer } from "../verifiers/math/index.ts";
 import { lmTrainStep, type LmBatch } from "./lm.ts";
-import { loadCheckpoint, restoreOptimizer, saveCheckpoint } from "./model/checkpoint.ts";
+import { loadCheckpoint, restoreOptimizer } from "./model/checkpoint.ts";
 import { ModelConfig } from "./model/config.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";
 import { Transformer } from "./model/transformer.ts";
 import { AdamW, learningRate, OptimizerConfig } from "./optimizer.ts";
 import { Rng } from "./rng.ts";
+import { RunDir } from "./run-dir.ts";
 import { promptTokens, SamplerConfig, sampleGroups } from "./sampler.ts";
 
 export const SftTrainConfig = z.strictObject({
@@ -181,19 +180,10 @@ export async function evaluateAccuracy(model: Transformer, tokenizer: Tokenizer,
   return { pass1: pass1 / rows.length, passK: passK / rows.length, k: cfg.k, n: rows.length };
 }
 
-/** Newest checkpoint directory under runs/<name>/checkpoints, or null. */
-export function latestCheckpoint(runDir: string): string | null {
-  const dir = path.join(runDir, "checkpoints");
-  if (!fs.existsSync(dir)) return null;
-  const steps = fs.readdirSync(dir).filter((d) => /^step-\d+$/.test(d)).sort();
-  return steps.length ? path.join(dir, steps[steps.length - 1]) : null;
-}
-
 /** Runs supervised training to `train.steps`; returns the final metrics. */
 export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions): Promise<{ step: number; runDir: string; lastEval?: Record<string, number> }> {
-  const runDir = path.join(o.outputDir, o.name);
-  fs.mkdirSync(path.join(runDir, "checkpoints"), { recursive: true });
-  const resumeFrom = o.resume ? latestCheckpoint(runDir) : null;
+  const run = new RunDir(o.outputDir, o.name);
+  const resumeFrom = o.resume ? run.latestCheckpoint() : null;
   let model: Transformer;
   let step = 0;
   let plan: PlanState = { epoch: 0, index: 0, offset: 0 };
@@ -205,14 +195,13 @@ export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions)
     restoreOptimizer(resumeFrom, loaded.state, optimizer);
     step = loaded.state.step;
     plan = loaded.state.data_cursor as PlanState;
-    truncateMetrics(path.join(runDir, "metrics.jsonl"), step);
+    run.resumeAt(step);
     o.log(`resuming ${o.name} from ${resumeFrom} (step ${step})`);
   } else {
     model = Transformer.init(o.model, o.seed);
     optimizer = new AdamW(model.params, o.optimizer);
-    if (!o.resume) fs.rmSync(path.join(runDir, "metrics.jsonl"), { force: true });
+    if (!o.resume) run.startFresh();
   }
-  const metricsFile = path.join(runDir, "metrics.jsonl");
   const lengths = data.train.map((r) => (r.problem ?? r.prompt ?? "").length + (r.solution ?? "").length);
   const batches = new BatchPlan(lengths, o.train.batch_size, o.seed, plan);
   let lastEval: Record<string, number> | undefined;
@@ -236,20 +225,19 @@ export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions)
           Object.assign(record, lastEval);
         }
       }
-      fs.appendFileSync(metricsFile, JSON.stringify(record) + "\n");
+      run.appendMetrics(record);
       o.progress?.update(step, o.train.steps, record);
       const logDue = (!o.progress && (step % o.train.log_every === 0 || last)) || record["eval/accuracy"] !== undefined;
       if (logDue) o.log(progressLine(record, step, o.train.steps, firstStep, t0));
       if ((o.train.save_every > 0 && step % o.train.save_every === 0) || last) {
-        saveCheckpoint(path.join(runDir, "checkpoints", `step-${String(step).padStart(6, "0")}`), model, { step, optimizer, data_cursor: batches.state });
-        pruneCheckpoints(runDir, o.train.keep_last);
+        run.saveCheckpoint(step, model, optimizer, batches.state, o.train.keep_last);
       }
     }
   } finally {
     optimizer.dispose();
     model.dispose();
   }
-  return { step, runDir, lastEval };
+  return { step, runDir: run.path, lastEval };
 }
 
 function progressLine(r: Record<string, number>, step: number, total: number, first: number, t0: number): string {
@@ -262,21 +250,4 @@ function progressLine(r: Record<string, number>, step: number, total: number, fi
 function formatSeconds(s: number): string {
   const m = Math.floor(s / 60);
   return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.round(s)}s`;
-}
-
-/**
- * On resume, drops metric lines logged after the checkpoint (a killed run may have logged steps it
- * never saved), so the resumed run's log has each step exactly once.
- */
-export function truncateMetrics(file: string, step: number): void {
-  if (!fs.existsSync(file)) return;
-  const kept = fs.readFileSync(file, "utf8").split("\n").filter((line) => line.trim() && (JSON.parse(line) as { step: number }).step <= step);
-  fs.writeFileSync(file, kept.map((l) => l + "\n").join(""));
-}
-
-/** Deletes all but the newest `keep` checkpoints of a run. */
-export function pruneCheckpoints(runDir: string, keep: number): void {
-  const dir = path.join(runDir, "checkpoints");
-  const steps = fs.readdirSync(dir).filter((d) => /^step-\d+$/.test(d)).sort();
-  for (const old of steps.slice(0, Math.max(0, steps.length - keep))) fs.rmSync(path.join(dir, old), { recursive: true, force: true });
 }

@@ -7,7 +7,6 @@
  * max_generation_rounds; the frozen reference model is loaded only when beta > 0; eval/accuracy is
  * pass@1 over held-out rows every eval_every steps.
  */
-import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
@@ -15,8 +14,8 @@ import type { Row } from "../datasets/row.ts";
 import { scoreCompletions, type WeightedVerifier } from "../verifiers/registry.ts";
 import { dynamicSamplingFilter, groupAdvantages, groupStats } from "./advantages.ts";
 import { grpoLoss, GrpoConfig, lossMask } from "./grpo.ts";
-import { batchLogProbs } from "./lm.ts";
-import { loadCheckpoint, restoreOptimizer, saveCheckpoint } from "./model/checkpoint.ts";
+import { applyUpdate, batchLogProbs } from "./lm.ts";
+import { loadCheckpoint, restoreOptimizer } from "./model/checkpoint.ts";
 import type { MoeStats } from "./model/moe.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";
 import type { Transformer } from "./model/transformer.ts";
@@ -25,7 +24,8 @@ import { deriveSeed } from "./rng.ts";
 import { writeCompletionsTable } from "./metrics.ts";
 import { completionBatch } from "./rollout.ts";
 import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
-import { DataOrder, evaluateAccuracy, formatPrompt, latestCheckpoint, pruneCheckpoints, SftEvalConfig, truncateMetrics } from "./sft.ts";
+import { RunDir } from "./run-dir.ts";
+import { DataOrder, evaluateAccuracy, formatPrompt, SftEvalConfig } from "./sft.ts";
 
 export const GrpoTrainConfig = z.strictObject({
   steps: z.int().min(1).default(100).describe("GRPO steps (one generation round and num_iterations updates each)."),
@@ -182,21 +182,16 @@ function updateOnce(run: GrpoRun, prompts: string[], completions: Completion[], 
       let metrics: Record<string, number> = {};
       let moe = new Map<number, MoeStats>();
       let aux = 0;
-      const { value, grads } = tf.variableGrads(() => {
+      const result = applyUpdate(run.model, run.optimizer, lr, () => {
         const lp = batchLogProbs(run.model, batch, true, { entropy: wantEntropy });
         const inputs = { logp: lp.logp, oldLogp, refLogp, entropy: lp.entropy, advantages: adv, mask, truncated };
         const { loss, metrics: m } = grpoLoss(inputs, run.grpo, { activeTokensInStep });
         metrics = m as unknown as Record<string, number>;
         moe = lp.moe;
         aux = lp.aux.dataSync()[0];
-        return tf.add(loss, lp.aux) as tf.Scalar;
-      }, run.model.variables());
-      const named = new Map<string, tf.Tensor>();
-      for (const [name, v] of run.model.params) if (grads[v.name]) named.set(name, grads[v.name]);
-      const loss = value.dataSync()[0];
-      const result = Number.isFinite(loss) ? run.optimizer.step(named, lr) : { gradNorm: Number.NaN, skipped: true };
-      tf.dispose([value, ...Object.values(grads)]);
-      if (!result.skipped) run.model.updateRouterBias(moe);
+        return { loss: tf.add(loss, lp.aux) as tf.Scalar, moe };
+      });
+      const loss = result.loss;
       out = { loss: loss - aux, aux_loss: aux, grad_norm: result.gradNorm, skipped_updates: result.skipped ? 1 : 0, ...metrics, ...moeMetrics(moe) };
     }
   } finally {
@@ -255,10 +250,8 @@ export interface GrpoOptions {
 
 /** Runs GRPO from a base checkpoint (or the run's newest checkpoint with `resume`). */
 export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: string; step: number }> {
-  const runDir = path.join(o.outputDir, o.name);
-  fs.mkdirSync(path.join(runDir, "checkpoints"), { recursive: true });
-  const metricsFile = path.join(runDir, "metrics.jsonl");
-  const resumeFrom = o.resume ? latestCheckpoint(runDir) : null;
+  const dir = new RunDir(o.outputDir, o.name);
+  const resumeFrom = o.resume ? dir.latestCheckpoint() : null;
   const { model, state } = loadCheckpoint(resumeFrom ?? o.base);
   const optimizer = new AdamW(model.params, o.optimizer);
   let step = 0;
@@ -267,14 +260,14 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
     restoreOptimizer(resumeFrom, state, optimizer);
     step = state.step;
     cursor = state.data_cursor as typeof cursor;
-    truncateMetrics(metricsFile, step);
+    dir.resumeAt(step);
     o.log(`resuming ${o.name} from ${resumeFrom} (step ${step})`);
-  } else fs.rmSync(metricsFile, { force: true });
+  } else dir.startFresh();
   const run: GrpoRun = {
     name: o.name, seed: o.seed, model, optimizer, optimizerConfig: o.optimizer, tokenizer: o.tokenizer, verifiers: o.verifiers,
     sampler: o.sampler, grpo: o.grpo, train: o.train, rows, order: new DataOrder(rows.length, o.seed, cursor),
     reference: o.grpo.beta > 0 ? loadCheckpoint(o.base).model : undefined,
-    completionsDir: o.train.completions_every > 0 ? path.join(runDir, "completions") : undefined,
+    completionsDir: o.train.completions_every > 0 ? path.join(dir.path, "completions") : undefined,
   };
   let badSteps = 0;
   try {
@@ -286,11 +279,11 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
         record["eval/accuracy"] = acc.pass1;
         record[`eval/pass@${acc.k}`] = acc.passK;
       }
-      fs.appendFileSync(metricsFile, JSON.stringify(record) + "\n");
+      dir.appendMetrics(record);
       badSteps = record.skipped_updates ? badSteps + 1 : 0;
       if (record.skipped_updates) o.log(`step ${step}: non-finite loss or gradient, update skipped (${badSteps} in a row)`);
       if (badSteps >= o.train.max_bad_steps) {
-        throw new Error(`${badSteps} consecutive steps had a non-finite loss or gradient; stopping (last checkpoint kept in ${path.join(runDir, "checkpoints")})`);
+        throw new Error(`${badSteps} consecutive steps had a non-finite loss or gradient; stopping (last checkpoint kept in ${dir.checkpointsDir})`);
       }
       o.progress?.update(step, o.train.steps, record);
       const logDue = (!o.progress && (step % o.train.log_every === 0 || step === o.train.steps)) || record["eval/accuracy"] !== undefined;
@@ -300,8 +293,7 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
         o.log(`step ${step}/${o.train.steps}  reward ${fixed(record.reward, 3)}  loss ${fixed(record.loss, 4)}  grad_norm ${fixed(record.grad_norm, 3)}${evalPart}  ${record.step_time.toFixed(1)} s/step`);
       }
       if ((o.train.save_every > 0 && step % o.train.save_every === 0) || step === o.train.steps) {
-        saveCheckpoint(path.join(runDir, "checkpoints", `step-${String(step).padStart(6, "0")}`), model, { step, optimizer, data_cursor: run.order.cursor });
-        pruneCheckpoints(runDir, o.train.keep_last);
+        dir.saveCheckpoint(step, model, optimizer, run.order.cursor, o.train.keep_last);
       }
     }
   } finally {
@@ -309,5 +301,5 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
     model.dispose();
     run.reference?.dispose();
   }
-  return { runDir, step };
+  return { runDir: dir.path, step };
 }

@@ -7,7 +7,7 @@ import { initBackend, type BackendName } from "../../trainer/backend.ts";
 import { ModelConfig } from "../../trainer/model/config.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
-import { loadRecipe, RecipeError } from "../../trainer/recipe.ts";
+import { loadRecipeOrExit } from "../../trainer/recipe.ts";
 import { runSft, SftEvalConfig, SftTrainConfig } from "../../trainer/sft.ts";
 import { progressBar } from "./progress.ts";
 
@@ -34,16 +34,7 @@ export const pretrainCommand: CommandModule<{ backend: string }, { backend: stri
       .option("set", { type: "array", string: true, default: [], describe: "Override a field: --set train.steps=20" })
       .option("resume", { type: "boolean", default: false, describe: "Continue from the run's newest checkpoint" }) as never,
   handler: async (argv) => {
-    let recipe: z.infer<typeof PretrainRecipe>;
-    try {
-      recipe = loadRecipe(argv.recipe, PretrainRecipe, argv.set);
-    } catch (e) {
-      if (e instanceof RecipeError) {
-        console.error(`rlvr pretrain: ${e.message}`);
-        process.exit(1);
-      }
-      throw e;
-    }
+    const recipe = loadRecipeOrExit("pretrain", argv.recipe, PretrainRecipe, argv.set);
     const backend = await initBackend(argv.backend as BackendName);
     console.log(`rlvr pretrain ${recipe.name}: backend ${backend}`);
     const tokenizer = makeTokenizer(recipe.model.tokenizer);

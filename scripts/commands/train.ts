@@ -8,7 +8,7 @@ import { GrpoConfig } from "../../trainer/grpo.ts";
 import { CheckpointError, readCheckpointState } from "../../trainer/model/checkpoint.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
-import { loadRecipe, RecipeError } from "../../trainer/recipe.ts";
+import { loadRecipeOrExit } from "../../trainer/recipe.ts";
 import { SamplerConfig } from "../../trainer/sampler.ts";
 import { SftEvalConfig } from "../../trainer/sft.ts";
 import { GrpoTrainConfig, runGrpo } from "../../trainer/trainer.ts";
@@ -43,16 +43,7 @@ export const trainCommand: CommandModule<{ backend: string }, { backend: string;
       .option("set", { type: "array", string: true, default: [], describe: "Override a field: --set grpo.beta=0.04" })
       .option("resume", { type: "boolean", default: false, describe: "Continue from the run's newest checkpoint" }) as never,
   handler: async (argv) => {
-    let recipe: GrpoRecipe;
-    try {
-      recipe = loadRecipe(argv.recipe, GrpoRecipe, argv.set);
-    } catch (e) {
-      if (e instanceof RecipeError) {
-        console.error(`rlvr train: ${e.message}`);
-        process.exit(1);
-      }
-      throw e;
-    }
+    const recipe = loadRecipeOrExit("train", argv.recipe, GrpoRecipe, argv.set);
     let baseState: ReturnType<typeof readCheckpointState>;
     try {
       baseState = readCheckpointState(recipe.base);
