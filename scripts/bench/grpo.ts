@@ -1,0 +1,86 @@
+/**
+ * Whole GRPO step of the reference config as PERFORMANCE.md defines it: 8 prompts × G = 8 from
+ * 32-token prompts, 64 new tokens at temperature 1, rewards, advantages, one clipped update
+ * (num_iterations 1, no KL) on the 64 × 96 batch. Rewards are pseudo-random 0/1 from a hash of the
+ * completion (the reference draws random rewards too), so no verifier time is included. With
+ * `--reference`, also runs ../shared/bench/torch_reference.py (needs Debian's python3-torch and
+ * libopenblas0-openmp) in the same run and prints the ratio.
+ */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { initBackend, type BackendName } from "../../trainer/backend.ts";
+import { GrpoConfig } from "../../trainer/grpo.ts";
+import { saveCheckpoint } from "../../trainer/model/checkpoint.ts";
+import { modelConfig } from "../../trainer/model/config.ts";
+import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
+import { Transformer } from "../../trainer/model/transformer.ts";
+import { OptimizerConfig } from "../../trainer/optimizer.ts";
+import { Rng } from "../../trainer/rng.ts";
+import { SamplerConfig } from "../../trainer/sampler.ts";
+import { GrpoTrainConfig, runGrpo } from "../../trainer/trainer.ts";
+import type { Verifier } from "../../verifiers/types.ts";
+import type { BenchOptions } from "./types.ts";
+
+const coinFlip: Verifier = {
+  name: "coin",
+  verify: (completion) => {
+    let h = 2166136261;
+    for (let i = 0; i < completion.length; i++) h = Math.imul(h ^ completion.charCodeAt(i), 16777619);
+    return { reward: (h >>> 0) % 2, reason: "hash" };
+  },
+};
+
+export async function run(opts: BenchOptions & { reference?: boolean }): Promise<void> {
+  const backend = await initBackend(opts.backend as BackendName);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-bench-grpo-"));
+  try {
+    const model = Transformer.init(modelConfig({}), 0);
+    saveCheckpoint(path.join(tmp, "base"), model, { step: 0 });
+    model.dispose();
+    const rng = new Rng(3);
+    // 31 random letters + <bos> = 32-token prompts, as the reference's 32 random bytes
+    const rows = Array.from({ length: 64 }, () => ({ problem: String.fromCharCode(...Array.from({ length: 30 }, () => 97 + rng.int(26))) }));
+    const steps = opts.quick ? 2 : 4;
+    const times: number[] = [];
+    await runGrpo(rows, {
+      name: "bench", seed: 0, base: path.join(tmp, "base"), tokenizer: new ByteTokenizer(),
+      verifiers: [{ verifier: coinFlip, weight: 1 }],
+      sampler: SamplerConfig.parse({ temperature: 1, num_generations: 8, max_new_tokens: 64 }),
+      grpo: GrpoConfig.parse({ num_generations: 8, max_completion_length: 64, loss_type: "bnpo", epsilon: 0.2 }),
+      optimizer: OptimizerConfig.parse({ lr: 1e-5, weight_decay: 0.01, max_grad_norm: 1, schedule: "constant" }),
+      train: GrpoTrainConfig.parse({ steps, prompts_per_step: 8, save_every: 0, completions_every: 0, keep_last: 1 }),
+      outputDir: tmp, resume: false,
+      log: () => {},
+      progress: { update: (_s, _t, r) => times.push(r.step_time * 1000) },
+    });
+    const measured = times.slice(1).sort((a, b) => a - b);
+    const ms = measured[Math.floor(measured.length / 2)];
+    const lines = fs.readFileSync(path.join(tmp, "bench/metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const last = lines[lines.length - 1];
+    const newTokens = last.num_tokens as number;
+    const sampleMs = (1000 * newTokens) / last["sample/tokens_per_s"];
+    console.log(`\n== grpo: whole step (sample 64 x 64, score, update 64 x 96), reference config, backend ${backend}`);
+    console.log(`whole step            ${ms.toFixed(0)} ms (median of ${measured.length} after one warm-up)   ${(newTokens / (ms / 1000)).toFixed(0)} new tokens/s   ${(71.19 / (ms / 1000)).toFixed(2)} GFLOP/s (71.19 GFLOP/step)`);
+    console.log(`  of which sampling   ${sampleMs.toFixed(0)} ms (last step; ${newTokens} new tokens, KV cache)`);
+    if (opts.reference) referenceRatio(ms);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Runs the PyTorch reference now and prints its whole-step time beside ours. */
+function referenceRatio(oursMs: number): void {
+  const script = path.resolve(import.meta.dirname, "../../../shared/bench/torch_reference.py");
+  const r = spawnSync("/usr/bin/python3", [script, "--quick"], { encoding: "utf8", maxBuffer: 1 << 26 });
+  if (r.status !== 0) {
+    console.log(`torch reference       not run: ${r.stderr.trim().split("\n").pop()} (apt-get install python3-torch libopenblas0-openmp)`);
+    return;
+  }
+  const out = JSON.parse(r.stdout);
+  for (const [threads, res] of Object.entries(out.torch as Record<string, { whole_step?: { median_ms: number } }>)) {
+    const ref = res.whole_step?.median_ms;
+    if (ref) console.log(`torch ${threads.padEnd(15)} ${ref.toFixed(0)} ms whole step; ours / torch = ${(oursMs / ref).toFixed(2)}x the time`);
+  }
+}
