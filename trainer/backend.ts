@@ -173,7 +173,9 @@ function registerBatchMatMul(): void {
       const outer = (batchA >= batchB ? a.shape : b.shape).slice(0, -2);
       const w = backend as unknown as WasmBackendInternals;
       const out = w.makeOutput([...outer, M, N], "float32");
-      batchMatMulInto(w.readSync(a.dataId) as Float32Array, w.readSync(b.dataId) as Float32Array, w.typedArrayFromHeap(out) as unknown as Float32Array, {
+      // heap views, not readSync copies: decode steps pass the whole KV cache through here
+      const heap = (t: tf.TensorInfo) => w.typedArrayFromHeap(t) as unknown as Float32Array;
+      batchMatMulInto(heap(a), heap(b), heap(out), {
         batch: Math.max(batchA, batchB), M, K, N, transA: transposeA, transB: transposeB, broadcastA: batchA === 1 && batchB > 1, broadcastB: batchB === 1 && batchA > 1,
       });
       return out;

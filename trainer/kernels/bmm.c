@@ -44,11 +44,29 @@ static void gemm(const float* A, int si, int sk, const float* B, float* C, int M
         C[(size_t)(i + r) * N + j] = s;
       }
   }
+  // leftover rows (decode steps have M = 1): one row at a time, still 16 columns per SIMD block
   for (; i < M; i++) {
-    for (int j = 0; j < N; j++) C[(size_t)i * N + j] = 0.0f;
-    for (int k = 0; k < K; k++) {
-      float a = A[(size_t)i * si + (size_t)k * sk];
-      for (int j = 0; j < N; j++) C[(size_t)i * N + j] += a * B[(size_t)k * N + j];
+    int j = 0;
+    for (; j + 16 <= N; j += 16) {
+      v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
+      for (int k = 0; k < K; k++) {
+        const float* b = B + (size_t)k * N + j;
+        v128_t a = wasm_f32x4_splat(A[(size_t)i * si + (size_t)k * sk]);
+        c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(a, wasm_v128_load(b)));
+        c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(a, wasm_v128_load(b + 4)));
+        c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(a, wasm_v128_load(b + 8)));
+        c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(a, wasm_v128_load(b + 12)));
+      }
+      float* cr = C + (size_t)i * N + j;
+      wasm_v128_store(cr, c0);
+      wasm_v128_store(cr + 4, c1);
+      wasm_v128_store(cr + 8, c2);
+      wasm_v128_store(cr + 12, c3);
+    }
+    for (; j < N; j++) {
+      float s = 0.0f;
+      for (int k = 0; k < K; k++) s += A[(size_t)i * si + (size_t)k * sk] * B[(size_t)k * N + j];
+      C[(size_t)i * N + j] = s;
     }
   }
 }
