@@ -6,8 +6,10 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { BACKEND_NAMES } from "../trainer/backend.ts";
 import { benchCommand } from "./commands/bench.ts";
-import { notBuilt } from "./commands/not-built.ts";
+import { evalCommand } from "./commands/eval.ts";
 import { pretrainCommand } from "./commands/pretrain.ts";
+import { reportCommand } from "./commands/report.ts";
+import { serveCommand } from "./commands/serve.ts";
 import { trainCommand } from "./commands/train.ts";
 import { verifyCommand } from "./commands/verify.ts";
 
@@ -23,10 +25,10 @@ await yargs(hideBin(process.argv))
   })
   .command(pretrainCommand as never)
   .command(trainCommand as never)
-  .command(notBuilt("eval", "Math-500 style evaluation of a checkpoint or an OpenAI-compatible endpoint", 7))
+  .command(evalCommand as never)
   .command(verifyCommand as never)
-  .command(notBuilt("serve <checkpoint>", "Serve a checkpoint over an OpenAI-compatible HTTP API", 7))
-  .command(notBuilt("report <run>", "Write a self-contained HTML report of a run", 7))
+  .command(serveCommand as never)
+  .command(reportCommand as never)
   .command(benchCommand as never)
   .demandCommand(1, "Name a command; see rlvr --help.")
   .strict()

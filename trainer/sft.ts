@@ -55,6 +55,8 @@ export interface SftOptions {
   outputDir: string;
   /** Continue from the newest checkpoint of runs/<name>/ when there is one. */
   resume: boolean;
+  /** Start from this checkpoint's weights (its model config wins) with a fresh optimizer and schedule. */
+  initFrom?: string;
   log: (line: string) => void;
   /** A live progress display (a bar on a TTY); when given, per-step lines are left to it. */
   progress?: { update(step: number, total: number, record: Record<string, number>): void };
@@ -197,6 +199,11 @@ export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions)
     plan = loaded.state.data_cursor as PlanState;
     run.resumeAt(step);
     o.log(`resuming ${o.name} from ${resumeFrom} (step ${step})`);
+  } else if (o.initFrom) {
+    model = loadCheckpoint(o.initFrom).model;
+    optimizer = new AdamW(model.params, o.optimizer);
+    run.startFresh();
+    o.log(`starting from the weights of ${o.initFrom}`);
   } else {
     model = Transformer.init(o.model, o.seed);
     optimizer = new AdamW(model.params, o.optimizer);

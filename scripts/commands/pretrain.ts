@@ -15,6 +15,7 @@ export const PretrainRecipe = z.strictObject({
   name: z.string().regex(/^[\w.-]+$/).describe("Run name: outputs go to <output_dir>/<name>/."),
   seed: z.int().default(0).describe("Fixes initialization and data order."),
   model: ModelConfig.prefault({}).describe("The model to train (defaults: the reference tiny config)."),
+  init_from: z.string().min(1).optional().describe("Checkpoint directory to continue pretraining from: its weights and model config replace `model`; the optimizer and schedule start fresh."),
   data: z.strictObject({
     train: DataSource.describe("Training rows."),
     eval: DataSource.optional().describe("Held-out rows for periodic accuracy (pass@1 / pass@k through the math verifier)."),
@@ -51,6 +52,7 @@ export const pretrainCommand: CommandModule<{ backend: string }, { backend: stri
       eval: recipe.eval,
       outputDir: recipe.output_dir,
       resume: argv.resume,
+      initFrom: recipe.init_from,
       log: bar ? bar.log : (line) => console.log(line),
       progress: bar,
     }).finally(() => bar?.stop());
