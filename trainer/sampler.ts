@@ -47,7 +47,8 @@ export function promptTokens(tokenizer: Tokenizer, prompt: string): number[] {
 
 /**
  * G completions for each prompt, grouped: result[i·G + g] answers prompts[i]. Seeds derive from
- * (seed, prompt index + promptOffset, g), so a prompt's samples do not depend on its batch-mates.
+ * (seed, prompt index + promptOffset, g), so a prompt's samples do not depend on its batch-mates;
+ * `promptOffset` may instead give each prompt its own key (evaluation keys prompts by dataset row).
  */
 export async function sampleGroups(
   model: Transformer,
@@ -55,13 +56,13 @@ export async function sampleGroups(
   prompts: string[],
   config: SamplerConfig,
   seed: number,
-  promptOffset = 0,
+  promptOffset: number | number[] = 0,
 ): Promise<Completion[]> {
   const jobs: Job[] = [];
   prompts.forEach((prompt, i) => {
     const ids = promptTokens(tokenizer, prompt);
     for (let g = 0; g < config.num_generations; g++) {
-      jobs.push({ group: i, sample: g, prompt: ids, rng: Rng.forKeys(seed, i + promptOffset, g) });
+      jobs.push({ group: i, sample: g, prompt: ids, rng: Rng.forKeys(seed, typeof promptOffset === "number" ? i + promptOffset : promptOffset[i], g) });
     }
   });
   const out: Completion[] = [];

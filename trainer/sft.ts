@@ -5,6 +5,7 @@
  * and metrics in runs/<name>/. Data order comes from the seed; the cursor is saved, so a resumed run
  * continues with the same batches.
  */
+import { passAtK } from "./eval/metrics.ts";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { Row } from "../datasets/row.ts";
@@ -159,13 +160,7 @@ export class BatchPlan {
   }
 }
 
-/** Unbiased pass@k from n samples with c correct (Chen et al. 2021): 1 − C(n−c, k)/C(n, k). */
-export function passAtK(n: number, c: number, k: number): number {
-  if (n - c < k) return 1;
-  let prod = 1;
-  for (let i = n - c + 1; i <= n; i++) prod *= 1 - k / i;
-  return 1 - prod;
-}
+export { passAtK };
 
 /** Held-out accuracy: k samples per problem graded by the math verifier against `answer`. */
 export async function evaluateAccuracy(model: Transformer, tokenizer: Tokenizer, rows: Row[], cfg: z.infer<typeof SftEvalConfig>, seed: number): Promise<{ pass1: number; passK: number; k: number; n: number }> {

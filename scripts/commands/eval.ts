@@ -1,3 +1,160 @@
-import { notBuilt } from "./not-built.ts";
+/** `rlvr eval`: Math-500 style evaluation of an rlvr checkpoint or an OpenAI-compatible endpoint. */
+import path from "node:path";
+import type { CommandModule } from "yargs";
+import { loadRows } from "../../datasets/loaders.ts";
+import type { Row } from "../../datasets/row.ts";
+import { generate, syntheticConfigFromSpec } from "../../datasets/synthetic/index.ts";
+import { initBackend, type BackendName } from "../../trainer/backend.ts";
+import { ENDPOINT_DEFAULTS, EndpointPolicy } from "../../trainer/eval/endpoint.ts";
+import { evaluate, formatSummary } from "../../trainer/eval/evaluate.ts";
+import { LocalPolicy, type Policy } from "../../trainer/eval/policy.ts";
+import { resolveTemplate } from "../../trainer/eval/prompts.ts";
+import { ResultsError, summaryPathOf } from "../../trainer/eval/results.ts";
+import { CheckpointError, loadCheckpoint } from "../../trainer/model/checkpoint.ts";
+import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 
-export const evalCommand = notBuilt("eval", "Math-500 style evaluation of a checkpoint or an OpenAI-compatible endpoint", 7);
+interface EvalArgs {
+  backend: string;
+  dataset: string;
+  model?: string;
+  endpoint?: string;
+  "model-name"?: string;
+  k: number;
+  temperature: number;
+  "top-p": number;
+  "max-tokens": number;
+  concurrency: number;
+  out?: string;
+  resume: boolean;
+  template?: string;
+  api: "chat" | "completion";
+  "api-key-env": string;
+  seed: number;
+  limit?: number;
+  "problem-field": string;
+  "answer-field": string;
+  timeout: number;
+  "max-retries": number;
+}
+
+/** Rows of `--dataset`: a JSONL / Parquet / Arrow file, or `synthetic:<task>?…` (test split unless named). */
+export async function loadEvalRows(spec: string, a: Pick<EvalArgs, "limit" | "problem-field" | "answer-field">): Promise<Row[]> {
+  if (spec.startsWith("synthetic:")) {
+    const rows = generate(syntheticConfigFromSpec(spec, /[?&]split=/.test(spec) ? {} : { split: "test" }));
+    return a.limit ? rows.slice(0, a.limit) : rows;
+  }
+  const { rows, skipped } = await loadRows({ path: spec, problem_field: a["problem-field"], answer_field: a["answer-field"], limit: a.limit });
+  if (skipped) console.warn(`${spec}: skipped ${skipped} malformed rows`);
+  return rows;
+}
+
+/** `runs/<run>/eval/<dataset>-<step>.jsonl` for a run's checkpoint; `results/<model>-<dataset>.jsonl` otherwise. */
+export function defaultOut(dataset: string, model: string, checkpoint: string | undefined): string {
+  const data = dataset.startsWith("synthetic:") ? dataset.slice(10).replace(/[^\w.-]+/g, "_") : path.basename(dataset).replace(/\.[^.]*$/, "");
+  if (checkpoint) {
+    const parts = path.resolve(checkpoint).split(path.sep);
+    const at = parts.lastIndexOf("checkpoints");
+    if (at > 0 && parts[at - 2] === "runs") return path.join("runs", parts[at - 1], "eval", `${data}-${parts[at + 1]}.jsonl`);
+  }
+  return path.join("results", `${model.replace(/[^\w.-]+/g, "_")}-${data}.jsonl`);
+}
+
+function fail(message: string): never {
+  console.error(`rlvr eval: ${message}`);
+  process.exit(1);
+}
+
+async function makePolicy(a: EvalArgs): Promise<Policy> {
+  if (a.endpoint) {
+    const envKey = process.env[a["api-key-env"]];
+    return new EndpointPolicy({
+      ...ENDPOINT_DEFAULTS,
+      baseUrl: a.endpoint,
+      model: a["model-name"]!,
+      api: a.api,
+      apiKey: envKey || undefined,
+      concurrency: a.concurrency,
+      timeoutMs: a.timeout * 1000,
+      maxRetries: a["max-retries"],
+      onRetry: ({ attempt, delayMs, why }) => console.warn(`retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s: ${why}`),
+    });
+  }
+  const backend = await initBackend(a.backend as BackendName);
+  let loaded: ReturnType<typeof loadCheckpoint>;
+  try {
+    loaded = loadCheckpoint(a.model!);
+  } catch (e) {
+    if (e instanceof CheckpointError) fail(`--model: ${e.message}`);
+    throw e;
+  }
+  console.log(`backend ${backend}, checkpoint ${a.model} (step ${loaded.state.step})`);
+  return new LocalPolicy(a.model!, loaded.model, makeTokenizer(loaded.state.model.tokenizer));
+}
+
+export const evalCommand: CommandModule<{ backend: string }, EvalArgs> = {
+  command: "eval",
+  describe: "Math-500 style evaluation (pass@1, pass@k, maj@k by subject and level) of a checkpoint or an OpenAI-compatible endpoint",
+  builder: (y) =>
+    y
+      .option("dataset", { type: "string", demandOption: true, describe: "JSONL / Parquet / Arrow file (Math-500 fields), or synthetic:<task>?level=1-2&count=200&seed=2" })
+      .option("model", { type: "string", describe: "rlvr checkpoint directory to evaluate in this process" })
+      .option("endpoint", { type: "string", describe: "OpenAI-compatible base URL, e.g. http://localhost:8000/v1" })
+      .option("model-name", { type: "string", describe: "The model field sent to --endpoint" })
+      .option("k", { type: "number", default: 4, describe: "Samples per problem" })
+      .option("temperature", { type: "number", default: 0.6 })
+      .option("top-p", { type: "number", default: 1.0 })
+      .option("max-tokens", { type: "number", default: 2048, describe: "Completion budget (an rlvr model is also capped by its context)" })
+      .option("concurrency", { type: "number", default: 8, describe: "Requests in flight to --endpoint" })
+      .option("out", { type: "string", describe: "Per-sample results JSONL; the summary goes beside it as .summary.json" })
+      .option("resume", { type: "boolean", default: false, describe: "Continue an interrupted evaluation in --out" })
+      .option("template", { type: "string", describe: "rlvr | boxed | lighteval | a string with {problem}; default rlvr for --model, boxed for --endpoint" })
+      .option("api", { choices: ["chat", "completion"] as const, default: "chat" as const, describe: "Endpoint API" })
+      .option("api-key-env", { type: "string", default: "OPENAI_API_KEY", describe: "Environment variable holding the endpoint's API key (never logged)" })
+      .option("seed", { type: "number", default: 0 })
+      .option("limit", { type: "number", describe: "Evaluate the first N problems only" })
+      .option("problem-field", { type: "string", default: "problem" })
+      .option("answer-field", { type: "string", default: "answer" })
+      .option("timeout", { type: "number", default: 600, describe: "Seconds per endpoint request" })
+      .option("max-retries", { type: "number", default: 6, describe: "Retries per endpoint request on 408/429/5xx/timeouts" })
+      .check((a) => {
+        if (!a.model === !a.endpoint) throw new Error("give exactly one of --model <checkpoint> or --endpoint <url>");
+        if (a.endpoint && !a["model-name"]) throw new Error("--endpoint needs --model-name");
+        if (!Number.isInteger(a.k) || a.k < 1) throw new Error("--k must be a positive integer");
+        if (a.temperature < 0) throw new Error("--temperature must be ≥ 0");
+        if (!Number.isInteger(a.concurrency) || a.concurrency < 1) throw new Error("--concurrency must be a positive integer");
+        return true;
+      }) as never,
+  handler: async (a) => {
+    let template: string;
+    let rows: Row[];
+    try {
+      template = resolveTemplate(a.template ?? (a.endpoint ? "boxed" : "rlvr"));
+      rows = await loadEvalRows(a.dataset, a);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+    if (!rows.length) fail(`${a.dataset}: no rows`);
+    const modelName = a.endpoint ? a["model-name"]! : a.model!;
+    const out = a.out ?? defaultOut(a.dataset, modelName, a.model);
+    const policy = await makePolicy(a);
+    const settings = { dataset: a.dataset, model: modelName, k: a.k, temperature: a.temperature, top_p: a["top-p"], max_tokens: a["max-tokens"], template, seed: a.seed, api: a.endpoint ? a.api : "local" };
+    console.log(`${rows.length} problems × ${a.k} samples at temperature ${a.temperature} → ${out}`);
+    const t0 = performance.now();
+    try {
+      const summary = await evaluate({
+        rows,
+        policy,
+        settings,
+        out,
+        resume: a.resume,
+        onProgress: (done, total, pass1) => console.log(`${done}/${total} problems  pass@1 so far ${(100 * pass1).toFixed(1)}%  ${((performance.now() - t0) / 1000).toFixed(0)} s`),
+      });
+      console.log(`\n${formatSummary(summary)}\n\nresults: ${out}\nsummary: ${summaryPathOf(out)}`);
+    } catch (e) {
+      if (e instanceof ResultsError) fail(e.message);
+      throw e;
+    } finally {
+      await policy.close();
+    }
+  },
+};

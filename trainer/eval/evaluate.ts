@@ -1,0 +1,108 @@
+/**
+ * Math-500 style evaluation: k samples per problem from a policy, each graded by the math verifier
+ * against the row's gold answer, written per sample to a JSONL results file (resumable), then
+ * summarized overall / by subject / by level into `<out>.summary.json` and a printed table.
+ */
+import fs from "node:fs";
+import type { Row } from "../../datasets/row.ts";
+import { extractBoxed, gradeAnswer, isEquivalent } from "../../verifiers/math/index.ts";
+import { summarize, type SampleResult, type Stats, type Summary } from "./metrics.ts";
+import type { Policy } from "./policy.ts";
+import { renderPrompt } from "./prompts.ts";
+import { appendProblem, openResults, summaryPathOf, writeAtomically, type EvalSettings } from "./results.ts";
+
+export interface EvalOptions {
+  rows: Row[];
+  policy: Policy;
+  settings: EvalSettings;
+  out: string;
+  resume: boolean;
+  /** After each batch of problems: problems done so far, total, and the running pass@1. */
+  onProgress?: (done: number, total: number, pass1: number) => void;
+}
+
+export interface EvalSummary extends Summary, EvalSettings {
+  n_problems: number;
+  results: string;
+}
+
+/** A row's stable id: Math-500's unique_id, else id, else its position. */
+export function rowId(row: Row, index: number): string {
+  return String(row.unique_id ?? row.id ?? `row-${index}`);
+}
+
+/** The gold answer: `answer`, else the last boxed answer of `solution`. */
+export function goldAnswer(row: Row): string | null {
+  if (row.answer !== undefined && row.answer !== null && String(row.answer).trim()) return String(row.answer);
+  return typeof row.solution === "string" ? extractBoxed(row.solution) : null;
+}
+
+/** Equivalence of two extracted answers, for majority voting. */
+export const equivalentAnswers = (a: string, b: string) => isEquivalent(a, b).equal;
+
+export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
+  const ids = o.rows.map(rowId);
+  const results = openResults(o.out, o.settings, o.resume, ids);
+  const done = new Set(results.map((r) => r.index));
+  const pending = o.rows.map((row, index) => ({ row, index })).filter((p) => !done.has(p.index));
+  const perCall = o.policy.promptsPerCall(o.settings.k);
+  const params = { n: o.settings.k, temperature: o.settings.temperature, top_p: o.settings.top_p, max_tokens: o.settings.max_tokens, stop: [], seed: o.settings.seed };
+  for (let start = 0; start < pending.length; start += perCall) {
+    const chunk = pending.slice(start, start + perCall);
+    const generations = await o.policy.generate(chunk.map((p) => ({ prompt: renderPrompt(o.settings.template, p.row), key: p.index })), params);
+    chunk.forEach((p, i) => {
+      const graded = generations[i].map((g, sample) => grade(p.row, p.index, ids[p.index], sample, g.text, g.tokens, g.finishReason === "length"));
+      appendProblem(o.out, graded);
+      results.push(...graded);
+    });
+    o.onProgress?.(done.size + start + chunk.length, o.rows.length, results.filter((r) => r.correct).length / Math.max(1, results.length));
+  }
+  const summary: EvalSummary = { ...o.settings, n_problems: o.rows.length, results: o.out, ...summarize(results, equivalentAnswers) };
+  writeAtomically(summaryPathOf(o.out), JSON.stringify(summary, null, 2) + "\n");
+  return summary;
+}
+
+function grade(row: Row, index: number, id: string, sample: number, completion: string, tokens: number, truncated: boolean): SampleResult {
+  const gold = goldAnswer(row);
+  const verdict = gold === null ? { correct: false, reason: "no_gold", extracted: null } : gradeAnswer(completion, gold);
+  return {
+    id,
+    index,
+    sample,
+    subject: typeof row.subject === "string" ? row.subject : null,
+    level: typeof row.level === "number" || typeof row.level === "string" ? row.level : null,
+    completion,
+    extracted: verdict.extracted,
+    correct: verdict.correct,
+    reason: verdict.reason,
+    tokens,
+    truncated,
+  };
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}`;
+
+/** The summary as a plain-text table: overall, then by level, then by subject. */
+export function formatSummary(s: EvalSummary): string {
+  const ks = Object.keys(s.overall["pass@k"]).filter((j) => j !== "1");
+  const head = ["", "n", "pass@1 % (95% CI)", ...ks.map((j) => `pass@${j} %`), `maj@${s.k} %`, "tokens", "trunc %"];
+  const line = (name: string, st: Stats) => [
+    name,
+    String(st.n),
+    `${pct(st["pass@1"])} (${pct(st["pass@1_ci95"][0])}-${pct(st["pass@1_ci95"][1])})`,
+    ...ks.map((j) => (st["pass@k"][j] === undefined ? "-" : pct(st["pass@k"][j]))),
+    pct(st["maj@k"]),
+    st.mean_tokens.toFixed(1),
+    pct(st.truncation_rate),
+  ];
+  const rows = [head, line("overall", s.overall)];
+  for (const [level, st] of Object.entries(s.by_level)) rows.push(line(`level ${level}`, st));
+  for (const [subject, st] of Object.entries(s.by_subject)) rows.push(line(subject, st));
+  const widths = head.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ")).join("\n");
+}
+
+/** Reads a summary written by evaluate(). */
+export function readSummary(file: string): EvalSummary {
+  return JSON.parse(fs.readFileSync(file, "utf8")) as EvalSummary;
+}

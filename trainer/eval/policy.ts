@@ -1,0 +1,81 @@
+/**
+ * A policy answers prompts with sampled completions. Evaluation (and the reasoning-cache loop) talk
+ * to this interface, so the same code drives an rlvr checkpoint in this process or any
+ * OpenAI-compatible endpoint (trainer/eval/endpoint.ts).
+ */
+import type { Transformer } from "../model/transformer.ts";
+import type { Tokenizer } from "../model/tokenizer.ts";
+import { sampleGroups, SamplerConfig } from "../sampler.ts";
+
+export interface SamplingParams {
+  /** Completions per prompt. */
+  n: number;
+  temperature: number;
+  top_p: number;
+  max_tokens: number;
+  stop: string[];
+  seed: number;
+}
+
+export interface PromptRequest {
+  prompt: string;
+  /** A stable key (the dataset row index): the same key and seed give the same samples. */
+  key: number;
+}
+
+export interface Generation {
+  text: string;
+  /** Completion tokens as the policy counts them. */
+  tokens: number;
+  finishReason: "stop" | "length";
+}
+
+export interface Policy {
+  /** Shown in summaries. */
+  readonly name: string;
+  /** How many prompts to hand over at once, asking n completions each, for good throughput. */
+  promptsPerCall(n: number): number;
+  /** For each request, `params.n` generations. */
+  generate(requests: PromptRequest[], params: SamplingParams): Promise<Generation[][]>;
+  close(): Promise<void>;
+}
+
+/** An rlvr checkpoint sampled in this process with the batched KV-cache sampler. */
+export class LocalPolicy implements Policy {
+  constructor(
+    readonly name: string,
+    private readonly model: Transformer,
+    private readonly tokenizer: Tokenizer,
+    private readonly batchSize = 64,
+  ) {}
+
+  /** Prompts per call so that prompts × n fills one decoding batch. */
+  promptsPerCall(n: number): number {
+    return Math.max(1, Math.floor(this.batchSize / n));
+  }
+
+  async generate(requests: PromptRequest[], params: SamplingParams): Promise<Generation[][]> {
+    const config = SamplerConfig.parse({
+      num_generations: params.n,
+      max_new_tokens: params.max_tokens,
+      temperature: params.temperature,
+      top_p: params.top_p,
+      stop: params.stop,
+      batch_size: this.batchSize,
+    });
+    const completions = await sampleGroups(this.model, this.tokenizer, requests.map((r) => r.prompt), config, params.seed, requests.map((r) => r.key));
+    const out: Generation[][] = requests.map(() => []);
+    for (const c of completions) {
+      out[c.group][c.sample] = {
+        text: c.text,
+        tokens: c.tokens.length,
+        finishReason: c.truncated ? "length" : "stop",
+      };
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.model.dispose();
+  }
+}
