@@ -14,7 +14,7 @@ import type { Row } from "../datasets/row.ts";
 import { scoreCompletions, type WeightedVerifier } from "../verifiers/registry.ts";
 import { dynamicSamplingFilter, groupAdvantages, groupStats } from "./advantages.ts";
 import { grpoLoss, GrpoConfig, lossMask } from "./grpo.ts";
-import { applyUpdate, batchLogProbs } from "./lm.ts";
+import { applyUpdate, batchLogProbs, type LmBatch } from "./lm.ts";
 import { loadCheckpoint, restoreOptimizer } from "./model/checkpoint.ts";
 import type { MoeStats } from "./model/moe.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";
@@ -30,6 +30,8 @@ import { DataOrder, evaluateAccuracy, formatPrompt, SftEvalConfig } from "./sft.
 export const GrpoTrainConfig = z.strictObject({
   steps: z.int().min(1).default(100).describe("GRPO steps (one generation round and num_iterations updates each)."),
   prompts_per_step: z.int().min(1).default(8).describe("Prompts per step; the batch holds prompts_per_step × num_generations completions."),
+  micro_batch_size: z.int().min(0).default(64)
+    .describe("Completions per forward/backward pass: the step's micro-batches add their gradients before its one optimizer update (peak memory is one micro-batch's); 0 = the whole step at once."),
   log_every: z.int().min(1).default(1).describe("Steps between progress lines."),
   save_every: z.int().min(0).default(50).describe("Steps between checkpoints; 0 = only at the end."),
   keep_last: z.int().min(1).default(3).describe("Checkpoints kept under runs/<name>/checkpoints."),
@@ -157,47 +159,71 @@ function appendGroups(kept: Rollouts, r: Rollouts, groups: number[], G: number):
 
 /** num_iterations updates on one generated batch; π_old is the policy that sampled it. */
 function updatePolicy(run: GrpoRun, kept: Rollouts, advantages: Float32Array, step: number): Record<string, number> {
-  let out: Record<string, number> = {};
-  // one tidy over the whole update (it is synchronous): every intermediate is freed at the end
-  tf.tidy(() => {
-    out = updateOnce(run, kept.prompts, kept.completions, advantages, step);
-  });
-  return out;
-}
-
-function updateOnce(run: GrpoRun, prompts: string[], completions: Completion[], advantages: Float32Array, step: number): Record<string, number> {
-  const batch = completionBatch(run.tokenizer, prompts, completions);
-  const refLogp = run.reference ? tf.tidy(() => batchLogProbs(run.reference!, batch, false).logp) : undefined;
-  const wantEntropy = run.grpo.entropy_coef > 0;
-  const adv = tf.tensor1d(advantages);
-  const truncated = completions.map((c) => c.truncated);
-  const mask = lossMask(batch.mask, truncated, run.grpo);
-  const activeTokensInStep = mask.sum().dataSync()[0];
-  // π_old: with one update it is π_θ detached (ρ = 1 in value); with more it must be frozen first
-  const oldLogp = run.grpo.num_iterations > 1 ? tf.tidy(() => batchLogProbs(run.model, batch, false).logp) : undefined;
+  const micro = microBatches(run, kept, advantages);
   const lr = learningRate(step, run.train.steps, run.optimizerConfig);
   let out: Record<string, number> = {};
   try {
-    for (let it = 0; it < run.grpo.num_iterations; it++) {
-      let metrics: Record<string, number> = {};
-      let moe = new Map<number, MoeStats>();
-      let aux = 0;
-      const result = applyUpdate(run.model, run.optimizer, lr, () => {
-        const lp = batchLogProbs(run.model, batch, true, { entropy: wantEntropy });
-        const inputs = { logp: lp.logp, oldLogp, refLogp, entropy: lp.entropy, advantages: adv, mask, truncated };
-        const { loss, metrics: m } = grpoLoss(inputs, run.grpo, { activeTokensInStep });
-        metrics = m as unknown as Record<string, number>;
-        moe = lp.moe;
-        aux = lp.aux.dataSync()[0];
-        return { loss: tf.add(loss, lp.aux) as tf.Scalar, moe };
-      });
-      const loss = result.loss;
-      out = { loss: loss - aux, aux_loss: aux, grad_norm: result.gradNorm, skipped_updates: result.skipped ? 1 : 0, ...metrics, ...moeMetrics(moe) };
-    }
+    for (let it = 0; it < run.grpo.num_iterations; it++) out = updateOnce(run, micro, lr);
   } finally {
-    tf.dispose([batch.tokens, batch.targets, batch.mask, adv, mask, ...(oldLogp ? [oldLogp] : []), ...(refLogp ? [refLogp] : [])]);
+    for (const m of micro) tf.dispose([m.batch.tokens, m.batch.targets, m.batch.mask, m.adv, m.mask, ...(m.oldLogp ? [m.oldLogp] : []), ...(m.refLogp ? [m.refLogp] : [])]);
   }
   return out;
+}
+
+/** A slice of the step's completions that goes through one forward/backward pass. */
+interface MicroBatch {
+  batch: LmBatch;
+  adv: tf.Tensor1D;
+  mask: tf.Tensor2D;
+  truncated: boolean[];
+  oldLogp?: tf.Tensor2D;
+  refLogp?: tf.Tensor2D;
+  /** Its share of the step's completions: sequence-mean losses and aux losses are weighted by it. */
+  share: number;
+}
+
+/**
+ * Cuts the step into micro-batches of train.micro_batch_size completions, each padded to its own
+ * longest sequence. π_old and π_ref log-probs are computed here, before any update.
+ */
+function microBatches(run: GrpoRun, kept: Rollouts, advantages: Float32Array): MicroBatch[] {
+  const n = kept.completions.length;
+  const size = run.train.micro_batch_size > 0 ? run.train.micro_batch_size : n;
+  const out: MicroBatch[] = [];
+  for (let start = 0; start < n; start += size) {
+    const completions = kept.completions.slice(start, start + size);
+    const truncated = completions.map((c) => c.truncated);
+    const batch = completionBatch(run.tokenizer, kept.prompts, completions);
+    out.push({
+      batch,
+      adv: tf.tensor1d(advantages.slice(start, start + size)),
+      mask: lossMask(batch.mask, truncated, run.grpo),
+      truncated,
+      // π_old: with one update it is π_θ detached (ρ = 1 in value); with more it must be frozen first
+      oldLogp: run.grpo.num_iterations > 1 ? tf.tidy(() => batchLogProbs(run.model, batch, false).logp) : undefined,
+      refLogp: run.reference ? tf.tidy(() => batchLogProbs(run.reference!, batch, false).logp) : undefined,
+      share: completions.length / n,
+    });
+  }
+  return out;
+}
+
+/** One optimizer update with gradients summed over the micro-batches; metrics averaged by share. */
+function updateOnce(run: GrpoRun, micro: MicroBatch[], lr: number): Record<string, number> {
+  const activeTokensInStep = micro.reduce((s, m) => s + tf.tidy(() => m.mask.sum().dataSync()[0]), 0);
+  // dapo divides by the step's active tokens already; the per-sequence means are weighted by share
+  const lossWeight = (m: MicroBatch) => (run.grpo.loss_type === "dapo" ? 1 : m.share);
+  const metrics: Record<string, number> = {};
+  let aux = 0;
+  const result = applyUpdate(run.model, run.optimizer, lr, micro.map((m) => () => {
+    const lp = batchLogProbs(run.model, m.batch, true, { entropy: run.grpo.entropy_coef > 0 });
+    const inputs = { logp: lp.logp, oldLogp: m.oldLogp, refLogp: m.refLogp, entropy: lp.entropy, advantages: m.adv, mask: m.mask, truncated: m.truncated };
+    const { loss, metrics: mm } = grpoLoss(inputs, run.grpo, { activeTokensInStep });
+    for (const [k, v] of Object.entries(mm)) metrics[k] = (metrics[k] ?? 0) + v * m.share;
+    aux += lp.aux.dataSync()[0] * m.share;
+    return { loss: tf.add(tf.mul(loss, lossWeight(m)), tf.mul(lp.aux, m.share)) as tf.Scalar, moe: lp.moe };
+  }));
+  return { loss: result.loss - aux, aux_loss: aux, grad_norm: result.gradNorm, skipped_updates: result.skipped ? 1 : 0, ...metrics, ...moeMetrics(result.moe) };
 }
 
 function completionMetrics(completions: Completion[]): Record<string, number> {
@@ -296,10 +322,21 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
         dir.saveCheckpoint(step, model, optimizer, run.order.cursor, o.train.keep_last);
       }
     }
-  } finally {
-    optimizer.dispose();
-    model.dispose();
-    run.reference?.dispose();
+  } catch (e) {
+    // a failed wasm kernel can leave the heap unusable: free what we can, but report the first error
+    try {
+      disposeRun(run);
+    } catch {
+      // the original error matters more
+    }
+    throw e;
   }
+  disposeRun(run);
   return { runDir: dir.path, step };
+}
+
+function disposeRun(run: GrpoRun): void {
+  run.optimizer.dispose();
+  run.model.dispose();
+  run.reference?.dispose();
 }

@@ -8,7 +8,7 @@ import type { Verifier } from "../../verifiers/types.ts";
 import { initBackend } from "../../trainer/backend.ts";
 import { GrpoConfig } from "../../trainer/grpo.ts";
 import { batchLogProbs } from "../../trainer/lm.ts";
-import { saveCheckpoint } from "../../trainer/model/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
@@ -142,4 +142,35 @@ test("non-finite losses skip updates and stop the run after max_bad_steps, keepi
     .rejects.toThrow("2 consecutive steps had a non-finite loss or gradient; stopping");
   expect(lines.filter((l) => l.includes("update skipped")).length).toBe(2);
   expect(metrics("nan").map((r) => r.skipped_updates)).toEqual([1, 1]);
+});
+
+test.each(["dapo", "grpo", "dr_grpo"] as const)("%s: micro-batches of 8 give the same update as the whole step of 32 at once", async (lossType) => {
+  const run = async (name: string, micro: number) => {
+    // eps = 1 keeps Adam's update smooth in the gradient (with eps ≈ 0 a gradient of ±1e-9 moves a weight by ±lr)
+    await runGrpo(rows, options(name, 1, {
+      grpo: GrpoConfig.parse({ num_generations: 8, max_completion_length: 6, loss_type: lossType, num_iterations: 2 }),
+      optimizer: OptimizerConfig.parse({ lr: 0.1, eps: 1, schedule: "constant", weight_decay: 0 }),
+      train: GrpoTrainConfig.parse({ steps: 1, prompts_per_step: 4, save_every: 1, keep_last: 1, micro_batch_size: micro }),
+    }));
+    const { model } = loadCheckpoint(path.join(tmp, name, "checkpoints", "step-000001"));
+    const values = new Map(model.values());
+    model.dispose();
+    return { values, m: metrics(name) };
+  };
+  const whole = await run(`whole-${lossType}`, 0);
+  const micro = await run(`micro-${lossType}`, 8);
+  let maxDiff = 0;
+  let moved = 0;
+  for (const [name, w] of whole.values) {
+    const v = micro.values.get(name)!;
+    for (let i = 0; i < w.length; i++) maxDiff = Math.max(maxDiff, Math.abs(w[i] - v[i]));
+  }
+  const { model: start } = loadCheckpoint(base);
+  for (const [name, w] of start.values()) for (let i = 0; i < w.length; i++) moved = Math.max(moved, Math.abs(w[i] - whole.values.get(name)![i]));
+  start.dispose();
+  expect(moved).toBeGreaterThan(1e-3); // the updates did something
+  expect(maxDiff).toBeLessThan(1e-3 * moved);
+  for (const key of ["loss", "grad_norm", "aux_loss", "clip_ratio/region_mean", "moe/load/1/0", "moe/router_entropy"]) {
+    expect(micro.m[0][key], key).toBeCloseTo(whole.m[0][key], 4);
+  }
 });

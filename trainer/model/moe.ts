@@ -156,3 +156,29 @@ export function updateSelectionBias(bias: Float32Array, counts: number[], rate: 
   const mean = counts.reduce((a, b) => a + b, 0) / counts.length;
   counts.forEach((c, e) => (bias[e] += rate * Math.sign(mean - c)));
 }
+
+/**
+ * One layer's routing stats over several micro-batches of a step, as if routed together: counts
+ * and drops add up, load is recomputed from the counts, router entropy is token-weighted (every
+ * part has N·k chosen entries with the same k), and so are the aux-loss values.
+ */
+export function mergeMoeStats(parts: MoeStats[]): MoeStats {
+  if (parts.length === 1) return parts[0];
+  const E = parts[0].counts.length;
+  const counts = Array.from({ length: E }, (_, e) => parts.reduce((s, p) => s + p.counts[e], 0));
+  const assignments = counts.reduce((a, b) => a + b, 0);
+  const load = counts.map((c) => (assignments ? c / assignments : 0));
+  const weight = parts.reduce((s, p) => s + p.chosen.length, 0);
+  const dropped = parts.reduce((s, p) => s + p.dropped, 0);
+  return {
+    counts,
+    load,
+    chosen: Int32Array.from(parts.flatMap((p) => Array.from(p.chosen))),
+    maxViolation: assignments ? Math.max(...load) * E - 1 : 0,
+    routerEntropy: weight ? parts.reduce((s, p) => s + p.routerEntropy * p.chosen.length, 0) / weight : 0,
+    dropped,
+    dropRate: assignments ? dropped / assignments : 0,
+    balanceLoss: weight ? parts.reduce((s, p) => s + p.balanceLoss * p.chosen.length, 0) / weight : 0,
+    zLoss: weight ? parts.reduce((s, p) => s + p.zLoss * p.chosen.length, 0) / weight : 0,
+  };
+}
