@@ -16,8 +16,8 @@ const H = 1e-2;
 const ATOL = 2e-4;
 const RTOL = 2e-2;
 
-test("gradients of the full model (attention, MoE top-2, aux losses) match central differences", () => {
-  const config = tinyConfig({ init_std: 0.3, moe: { num_experts: 4, top_k: 2, d_ff: 32, balance_coef: 0.5, z_loss_coef: 0.05 } });
+test.each(["learned", "rope"] as const)("gradients of the full model (attention, MoE top-2, aux losses) match central differences (%s positions)", (positions) => {
+  const config = tinyConfig({ positions, init_std: 0.3, moe: { num_experts: 4, top_k: 2, d_ff: 32, balance_coef: 0.5, z_loss_coef: 0.05 } });
   const model = Transformer.init(config, 3);
   const batch = randomBatch(2, 8, config.vocab_size, 4);
   const lossAndRouting = () =>

@@ -8,7 +8,7 @@ import { drawToken, promptTokens, SamplerConfig, sampleGroups } from "../../trai
 import { tinyConfig } from "../helpers.ts";
 
 const tok = new ByteTokenizer();
-const config = () => tinyConfig({ vocab_size: 259, context_length: 48 });
+const config = (extra: Record<string, unknown> = {}) => tinyConfig({ vocab_size: 259, context_length: 48, ...extra });
 const sampler = (o: Record<string, unknown>) => SamplerConfig.parse({ num_generations: 2, max_new_tokens: 10, ...o });
 const PROMPTS = ["1+2=", "a longer prompt:", "x"];
 
@@ -25,8 +25,8 @@ function forceToken(model: Transformer, token: number): void {
   row.dispose();
 }
 
-test("batched sampling equals one-at-a-time sampling, greedy and seeded, with prompts of different lengths", async () => {
-  const model = Transformer.init(config(), 3);
+test.each(["learned", "rope"] as const)("batched sampling equals one-at-a-time sampling, greedy and seeded, with prompts of different lengths (%s positions)", async (positions) => {
+  const model = Transformer.init(config({ positions }), 3);
   for (const temperature of [0, 1]) {
     const batched = await sampleGroups(model, tok, PROMPTS, sampler({ temperature }), 9);
     expect(batched.map((c) => [c.group, c.sample])).toEqual([[0, 0], [0, 1], [1, 0], [1, 1], [2, 0], [2, 1]]);

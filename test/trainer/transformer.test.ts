@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, expect, test } from "vitest";
 import { initBackend } from "../../trainer/backend.ts";
 import { lmTrainStep } from "../../trainer/lm.ts";
-import { KVCache, Transformer } from "../../trainer/model/transformer.ts";
+import { KVCache, rotate, rotation, Transformer } from "../../trainer/model/transformer.ts";
 import { AdamW, OptimizerConfig } from "../../trainer/optimizer.ts";
 import { disposeBatch, randomBatch, tinyConfig } from "../helpers.ts";
 
@@ -20,8 +20,8 @@ function lastLogits(model: Transformer, tokens: number[][], cache?: KVCache): nu
   });
 }
 
-test("KV-cache incremental decoding gives the same logits as full recomputation, token by token", () => {
-  const model = Transformer.init(tinyConfig(), 5);
+test.each(["learned", "rope"] as const)("KV-cache incremental decoding gives the same logits as full recomputation, token by token (%s positions)", (positions) => {
+  const model = Transformer.init(tinyConfig({ positions }), 5);
   const seq = [[1, 5, 9, 2, 7, 3, 3, 8, 0, 12, 4, 6], [2, 2, 14, 1, 0, 9, 5, 5, 11, 7, 1, 13]];
   const prompt = 4;
   const cache = new KVCache(model.config.n_layers);
@@ -101,4 +101,33 @@ test("a non-finite loss skips the update and leaves the weights untouched", () =
   disposeBatch(batch);
   opt.dispose();
   model.dispose();
+});
+
+test("rope: a rotation keeps norms, and q·k depends only on the distance between the two positions", () => {
+  const dh = 8;
+  const q = tf.tensor4d(Array.from({ length: dh }, (_, i) => Math.sin(i + 1)), [1, 1, 1, dh]);
+  const k = tf.tensor4d(Array.from({ length: dh }, (_, i) => Math.cos(3 * i)), [1, 1, 1, dh]);
+  const at = (x: tf.Tensor4D, pos: number) => {
+    const r = rotation(undefined, 1, 1, pos, dh, 10000);
+    const out = rotate(x, r).dataSync() as Float32Array;
+    tf.dispose([r.cos, r.sin]);
+    return Array.from(out);
+  };
+  const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i], 0);
+  const qv = Array.from(q.dataSync()), kv = Array.from(k.dataSync());
+  expect(dot(at(q, 7), at(q, 7))).toBeCloseTo(dot(qv, qv), 5);
+  expect(dot(at(q, 9), at(k, 4))).toBeCloseTo(dot(at(q, 25), at(k, 20)), 4);
+  expect(Math.abs(dot(at(q, 9), at(k, 4)) - dot(at(q, 9), at(k, 5)))).toBeGreaterThan(1e-3);
+  // the first frequency pair (i = 0, θ⁰ = 1) turns by exactly `pos` radians: worked by hand
+  const r = at(q, 2);
+  expect(r[0]).toBeCloseTo(qv[0] * Math.cos(2) - qv[4] * Math.sin(2), 5);
+  expect(r[4]).toBeCloseTo(qv[0] * Math.sin(2) + qv[4] * Math.cos(2), 5);
+  tf.dispose([q, k]);
+});
+
+test("rope models have no position table and are refused with an odd head width", () => {
+  const model = Transformer.init(tinyConfig({ positions: "rope" }), 1);
+  expect(model.params.has("pos_emb.weight")).toBe(false);
+  model.dispose();
+  expect(() => tinyConfig({ positions: "rope", d_model: 6, n_heads: 2 })).toThrow(/rope needs an even head width/);
 });

@@ -28,7 +28,10 @@ export const ModelConfig = z
     n_layers: z.int().min(1).default(4).describe("Transformer blocks."),
     n_heads: z.int().min(1).default(4).describe("Attention heads; d_model must be divisible by it."),
     d_ff: z.int().min(1).default(512).describe("Hidden width of the dense GELU FFN."),
-    context_length: z.int().min(1).default(256).describe("Learned position embeddings: the longest sequence the model can see."),
+    context_length: z.int().min(1).default(256).describe("The longest sequence the model can see (rows of the learned position table)."),
+    positions: z.enum(["learned", "rope"]).default("learned")
+      .describe("learned: absolute position embeddings added to the tokens (GPT-2); rope: rotary embeddings of q and k in every attention layer (relative positions; no position table)."),
+    rope_theta: z.number().gt(0).default(10000).describe("Base of the rotary frequencies θ_i = rope_theta^(−2i/d_head)."),
     moe_layers: z.array(z.int().min(0)).default([1, 3]).describe("0-based indices of blocks whose FFN is a mixture of experts."),
     moe: MoeConfig.prefault({}),
     norm: z.enum(["layernorm", "rmsnorm"]).default("layernorm").describe("Pre-norm type."),
@@ -36,6 +39,7 @@ export const ModelConfig = z
     init_std: z.number().gt(0).default(0.02).describe("Std of the normal initialization of weight matrices and embeddings."),
   })
   .refine((c) => c.d_model % c.n_heads === 0, { message: "d_model must be divisible by n_heads", path: ["n_heads"] })
+  .refine((c) => c.positions !== "rope" || (c.d_model / c.n_heads) % 2 === 0, { message: "rope needs an even head width d_model / n_heads", path: ["positions"] })
   .refine((c) => c.moe_layers.every((l) => l < c.n_layers), { message: "moe_layers must be below n_layers", path: ["moe_layers"] })
   .refine((c) => c.moe.top_k <= c.moe.num_experts, { message: "moe.top_k must not exceed moe.num_experts", path: ["moe", "top_k"] });
 export type ModelConfig = z.infer<typeof ModelConfig>;

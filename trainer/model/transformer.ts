@@ -24,8 +24,8 @@ export function parameterSpecs(c: ModelConfig): ParamSpec[] {
   const d = c.d_model;
   const specs: ParamSpec[] = [
     { name: "tok_emb.weight", shape: [c.vocab_size, d], init: "normal" },
-    { name: "pos_emb.weight", shape: [c.context_length, d], init: "normal" },
   ];
+  if (c.positions === "learned") specs.push({ name: "pos_emb.weight", shape: [c.context_length, d], init: "normal" });
   const norm = (prefix: string) => {
     specs.push({ name: `${prefix}.weight`, shape: [d], init: "ones" });
     if (c.norm === "layernorm") specs.push({ name: `${prefix}.bias`, shape: [d], init: "zeros" });
@@ -207,15 +207,19 @@ export class Transformer {
     const padded = padding?.some((n) => n > 0) ? padding : undefined;
     const flat = tf.reshape(tokens, [B * T]);
     const tok = tf.gather(this.p("tok_emb.weight"), flat); // [BT, d]
-    const pos = padded
-      ? tf.reshape(tf.gather(this.p("pos_emb.weight"), paddedPositions(padded, T, offset)), [B, T, c.d_model]) // [B, T, d]
-      : tf.slice(this.p("pos_emb.weight"), [offset, 0], [T, c.d_model]); // [T, d]
-    let x = tf.reshape(tf.add(tf.reshape(tok, [B, T, c.d_model]), pos), [B * T, c.d_model]) as tf.Tensor2D;
+    let x = tok as tf.Tensor2D;
+    let rope: Rotation | undefined;
+    if (c.positions === "learned") {
+      const pos = padded
+        ? tf.reshape(tf.gather(this.p("pos_emb.weight"), paddedPositions(padded, T, offset)), [B, T, c.d_model]) // [B, T, d]
+        : tf.slice(this.p("pos_emb.weight"), [offset, 0], [T, c.d_model]); // [T, d]
+      x = tf.reshape(tf.add(tf.reshape(tok, [B, T, c.d_model]), pos), [B * T, c.d_model]) as tf.Tensor2D;
+    } else rope = rotation(padded, B, T, offset, c.d_model / c.n_heads, c.rope_theta);
     const keyBias = padded ? paddingBias(padded, offset + T) : undefined;
     let aux: tf.Scalar = tf.scalar(0);
     const moe = new Map<number, MoeStats>();
     for (let i = 0; i < c.n_layers; i++) {
-      x = tf.add(x, this.attention(i, this.norm(`layers.${i}.ln1`, x), B, T, offset, options.cache, keyBias)) as tf.Tensor2D;
+      x = tf.add(x, this.attention(i, this.norm(`layers.${i}.ln1`, x), B, T, offset, options.cache, keyBias, rope)) as tf.Tensor2D;
       const h = this.norm(`layers.${i}.ln2`, x);
       if (c.moe_layers.includes(i)) {
         const out = moeForward(h, this.moeWeights(i), c.moe, this.selectionBias.get(i) ?? null, options.training ?? false);
@@ -239,7 +243,7 @@ export class Transformer {
   }
 
   /** Causal self-attention of block i on normed x [B·T, d] → [B·T, d]. */
-  private attention(i: number, x: tf.Tensor2D, B: number, T: number, offset: number, cache?: KVCache, keyBias?: tf.Tensor4D): tf.Tensor2D {
+  private attention(i: number, x: tf.Tensor2D, B: number, T: number, offset: number, cache?: KVCache, keyBias?: tf.Tensor4D, rope?: Rotation): tf.Tensor2D {
     const c = this.config;
     const H = c.n_heads;
     const dh = c.d_model / H;
@@ -249,7 +253,10 @@ export class Transformer {
       const y = linear(x, this.p(`${p}.${name}.weight`) as tf.Tensor2D, this.p(`${p}.${name}.bias`) as tf.Tensor1D); // [BT, d]
       return tf.transpose(tf.reshape(y, [B, T, H, dh]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, dh]
     };
-    const [q, kNew, vNew] = [heads("q"), heads("k"), heads("v")];
+    let [q, kNew] = [heads("q"), heads("k")];
+    const vNew = heads("v");
+    // rotary: rotate q and the new keys at their own positions; cached keys were rotated when made
+    if (rope) [q, kNew] = [rotate(q, rope), rotate(kNew, rope)];
     const [k, v] = cache ? cache.append(i, kNew, vNew) : [kNew, vNew];
     // scale q ([B, H, T, dh]) rather than the scores ([B, H, T, Tk]): fewer elements, same product
     let scores = tf.add(tf.matMul(tf.mul(q, 1 / Math.sqrt(dh)), k, false, true), this.causalMask(T, offset)); // [B, H, T, Tk]
@@ -298,6 +305,40 @@ export class Transformer {
     for (const m of this.maskCache.values()) m.dispose();
     this.maskCache.clear();
   }
+}
+
+/** cos and sin of every (position, frequency) of a forward pass: [B or 1, 1, T, d_head/2]. */
+interface Rotation {
+  cos: tf.Tensor4D;
+  sin: tf.Tensor4D;
+}
+
+/** RoPE angles for the positions of this pass (left padding shifts each row's positions, as above). */
+export function rotation(padding: number[] | undefined, B: number, T: number, offset: number, dHead: number, theta: number): Rotation {
+  const half = dHead / 2;
+  const rows = padding ? B : 1;
+  const cos = new Float32Array(rows * T * half);
+  const sin = new Float32Array(rows * T * half);
+  for (let b = 0; b < rows; b++) {
+    for (let t = 0; t < T; t++) {
+      const pos = Math.max(0, offset + t - (padding?.[b] ?? 0));
+      for (let i = 0; i < half; i++) {
+        const angle = pos * theta ** (-(2 * i) / dHead);
+        cos[(b * T + t) * half + i] = Math.cos(angle);
+        sin[(b * T + t) * half + i] = Math.sin(angle);
+      }
+    }
+  }
+  return { cos: tf.tensor4d(cos, [rows, 1, T, half]), sin: tf.tensor4d(sin, [rows, 1, T, half]) };
+}
+
+/** Rotate-half RoPE of x [B, H, T, dh]: (x1, x2) → (x1·cos − x2·sin, x1·sin + x2·cos). */
+export function rotate(x: tf.Tensor4D, r: Rotation): tf.Tensor4D {
+  const [B, H, T, dh] = x.shape;
+  const half = dh / 2;
+  const x1 = tf.slice(x, [0, 0, 0, 0], [B, H, T, half]);
+  const x2 = tf.slice(x, [0, 0, 0, half], [B, H, T, half]);
+  return tf.concat([tf.sub(tf.mul(x1, r.cos), tf.mul(x2, r.sin)), tf.add(tf.mul(x1, r.sin), tf.mul(x2, r.cos))], 3) as tf.Tensor4D;
 }
 
 /** Position ids [B·T] for left-padded rows: row b's first real token is position 0. */
