@@ -51,3 +51,25 @@ test("a bad recipe fails before training with file, line and field", () => {
   expect(r.stderr).toContain(`rlvr pretrain: ${recipe}:9: train.steps: Invalid input: expected number, received string`);
   expect(r.stdout).not.toContain("backend");
 });
+
+test("init_from continues from a checkpoint's weights with a fresh optimizer; a missing one is a clear error", () => {
+  const first = path.join(tmp, "first.yaml");
+  fs.writeFileSync(first, TINY.replace("name: tiny", "name: first"));
+  expect(rlvr("pretrain", first, "--backend", "wasm").status).toBe(0);
+  const start = path.join(tmp, "first/checkpoints/step-000004");
+  const second = path.join(tmp, "second.yaml");
+  fs.writeFileSync(second, TINY.replace("name: tiny", `name: second\ninit_from: ${start}`).replace("steps: 4,", "steps: 2,"));
+  const r = rlvr("pretrain", second, "--backend", "wasm");
+  expect(r.status).toBe(0);
+  expect(r.stdout).toContain(`starting from the weights of ${start}`);
+  const firstLoss = JSON.parse(fs.readFileSync(path.join(tmp, "first/metrics.jsonl"), "utf8").split("\n")[0]).loss;
+  const secondLoss = JSON.parse(fs.readFileSync(path.join(tmp, "second/metrics.jsonl"), "utf8").split("\n")[0]).loss;
+  expect(secondLoss).toBeLessThan(firstLoss); // it did not start from a fresh initialization
+  const state = JSON.parse(fs.readFileSync(path.join(tmp, "second/checkpoints/step-000002/state.json"), "utf8"));
+  expect(state.step).toBe(2);
+  expect(state.optimizer.t).toBe(2);
+  fs.writeFileSync(second, TINY.replace("name: tiny", `name: third\ninit_from: ${path.join(tmp, "nope")}`));
+  const bad = rlvr("pretrain", second, "--backend", "wasm");
+  expect(bad.status).toBe(1);
+  expect(bad.stderr).toMatch(/rlvr pretrain: init_from: .*nope.*not found/);
+});
