@@ -6,10 +6,11 @@ import type { Row } from "../../datasets/row.ts";
 import { generate, syntheticConfigFromSpec } from "../../datasets/synthetic/index.ts";
 import { initBackend, type BackendName } from "../../trainer/backend.ts";
 import { ENDPOINT_DEFAULTS, EndpointPolicy } from "../../trainer/eval/endpoint.ts";
-import { evaluate, formatSummary } from "../../trainer/eval/evaluate.ts";
+import { evaluate, formatSummary, type RcSettings } from "../../trainer/eval/evaluate.ts";
 import { LocalPolicy, type Policy } from "../../trainer/eval/policy.ts";
 import { resolveTemplate } from "../../trainer/eval/prompts.ts";
 import { ResultsError, summaryPathOf } from "../../trainer/eval/results.ts";
+import { RC_TEMPLATES, RcContextError, ReasoningCacheConfig } from "../../trainer/reasoning-cache.ts";
 import { CheckpointError, loadCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 
@@ -35,6 +36,34 @@ interface EvalArgs {
   "answer-field": string;
   timeout: number;
   "max-retries": number;
+  decoding: "plain" | "rc";
+  turns?: number;
+  "reason-tokens"?: number;
+  "summary-tokens"?: number;
+  "reason-template"?: string;
+  "summary-template"?: string;
+  "summarizer-model"?: string;
+  "summarizer-endpoint"?: string;
+  "summarizer-model-name"?: string;
+}
+
+const RC_FLAGS = ["turns", "reason-tokens", "summary-tokens", "reason-template", "summary-template", "summarizer-model", "summarizer-endpoint", "summarizer-model-name"] as const;
+
+/** The RC settings of `--decoding rc`: flags over the config's defaults; templates by name (rlvr, instruct) or literal. */
+function rcSettings(a: EvalArgs): RcSettings {
+  const preset = a.endpoint ? "instruct" : "rlvr";
+  const template = (kind: "reason" | "summary", value: string | undefined) =>
+    value === undefined ? RC_TEMPLATES[preset][kind] : value in RC_TEMPLATES ? RC_TEMPLATES[value as keyof typeof RC_TEMPLATES][kind] : value;
+  const parsed = ReasoningCacheConfig.safeParse({
+    turns: a.turns,
+    reason_tokens: a["reason-tokens"],
+    summary_tokens: a["summary-tokens"],
+    reason_template: template("reason", a["reason-template"]),
+    summary_template: template("summary", a["summary-template"]),
+  });
+  if (!parsed.success) fail(parsed.error.issues.map((i) => `--${String(i.path[0]).replace("_", "-")}: ${i.message}`).join("; "));
+  const summarizer = a["summarizer-endpoint"] ? a["summarizer-model-name"]! : a["summarizer-model"] ?? null;
+  return { ...parsed.data, summarizer };
 }
 
 /** Rows of `--dataset`: a JSONL / Parquet / Arrow file, or `synthetic:<task>?…` (test split unless named). */
@@ -64,13 +93,16 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-async function makePolicy(a: EvalArgs): Promise<Policy> {
-  if (a.endpoint) {
+/** The policy of --model / --endpoint, or with `which` the summarizer's (--summarizer-model / --summarizer-endpoint). */
+async function makePolicy(a: EvalArgs, which: "policy" | "summarizer" = "policy"): Promise<Policy> {
+  const [model, endpoint, modelName, flag] =
+    which === "policy" ? [a.model, a.endpoint, a["model-name"], "--model"] : [a["summarizer-model"], a["summarizer-endpoint"], a["summarizer-model-name"], "--summarizer-model"];
+  if (endpoint) {
     const envKey = process.env[a["api-key-env"]];
     return new EndpointPolicy({
       ...ENDPOINT_DEFAULTS,
-      baseUrl: a.endpoint,
-      model: a["model-name"]!,
+      baseUrl: endpoint,
+      model: modelName!,
       api: a.api,
       apiKey: envKey || undefined,
       concurrency: a.concurrency,
@@ -82,13 +114,13 @@ async function makePolicy(a: EvalArgs): Promise<Policy> {
   const backend = await initBackend(a.backend as BackendName);
   let loaded: ReturnType<typeof loadCheckpoint>;
   try {
-    loaded = loadCheckpoint(a.model!);
+    loaded = loadCheckpoint(model!);
   } catch (e) {
-    if (e instanceof CheckpointError) fail(`--model: ${e.message}`);
+    if (e instanceof CheckpointError) fail(`${flag}: ${e.message}`);
     throw e;
   }
-  console.log(`backend ${backend}, checkpoint ${a.model} (step ${loaded.state.step})`);
-  return new LocalPolicy(a.model!, loaded.model, makeTokenizer(loaded.state.model.tokenizer));
+  console.log(`backend ${backend}, ${which === "policy" ? "" : "summarizer "}checkpoint ${model} (step ${loaded.state.step})`);
+  return new LocalPolicy(model!, loaded.model, makeTokenizer(loaded.state.model.tokenizer));
 }
 
 export const evalCommand: CommandModule<{ backend: string }, EvalArgs> = {
@@ -116,12 +148,26 @@ export const evalCommand: CommandModule<{ backend: string }, EvalArgs> = {
       .option("answer-field", { type: "string", default: "answer" })
       .option("timeout", { type: "number", default: 600, describe: "Seconds per endpoint request" })
       .option("max-retries", { type: "number", default: 6, describe: "Retries per endpoint request on 408/429/5xx/timeouts" })
+      .option("decoding", { choices: ["plain", "rc"] as const, default: "plain" as const, describe: "plain: one completion of --max-tokens; rc: reasoning cache (trainer/REASONING-CACHE.md)" })
+      .option("turns", { type: "number", describe: "rc: reasoning turns T (default 4)" })
+      .option("reason-tokens", { type: "number", describe: "rc: H_R, most tokens of one reasoning turn (default 64)" })
+      .option("summary-tokens", { type: "number", describe: "rc: H_S, most tokens of a summary (default 32)" })
+      .option("reason-template", { type: "string", describe: "rc: I_R, rlvr | instruct | a string with {problem} and {summary}; default rlvr for --model, instruct for --endpoint" })
+      .option("summary-template", { type: "string", describe: "rc: I_S, rlvr | instruct | a string with {reasoning} (and {problem}, {summary})" })
+      .option("summarizer-model", { type: "string", describe: "rc: rlvr checkpoint that writes the summaries (default: the evaluated policy)" })
+      .option("summarizer-endpoint", { type: "string", describe: "rc: OpenAI-compatible base URL that writes the summaries" })
+      .option("summarizer-model-name", { type: "string", describe: "rc: the model field sent to --summarizer-endpoint" })
       .check((a) => {
         if (!a.model === !a.endpoint) throw new Error("give exactly one of --model <checkpoint> or --endpoint <url>");
         if (a.endpoint && !a["model-name"]) throw new Error("--endpoint needs --model-name");
         if (!Number.isInteger(a.k) || a.k < 1) throw new Error("--k must be a positive integer");
         if (a.temperature < 0) throw new Error("--temperature must be ≥ 0");
         if (!Number.isInteger(a.concurrency) || a.concurrency < 1) throw new Error("--concurrency must be a positive integer");
+        const rcFlag = RC_FLAGS.find((f) => a[f] !== undefined);
+        if (a.decoding !== "rc" && rcFlag) throw new Error(`--${rcFlag} needs --decoding rc`);
+        if (a["summarizer-model"] && a["summarizer-endpoint"]) throw new Error("give at most one of --summarizer-model <checkpoint> or --summarizer-endpoint <url>");
+        if (a["summarizer-endpoint"] && !a["summarizer-model-name"]) throw new Error("--summarizer-endpoint needs --summarizer-model-name");
+        if (a["summarizer-model-name"] && !a["summarizer-endpoint"]) throw new Error("--summarizer-model-name needs --summarizer-endpoint");
         return true;
       }) as never,
   handler: async (a) => {
@@ -136,25 +182,30 @@ export const evalCommand: CommandModule<{ backend: string }, EvalArgs> = {
     if (!rows.length) fail(`${a.dataset}: no rows`);
     const modelName = a.endpoint ? a["model-name"]! : a.model!;
     const out = a.out ?? defaultOut(a.dataset, modelName, a.model);
+    const rc = a.decoding === "rc" ? rcSettings(a) : undefined;
     const policy = await makePolicy(a);
-    const settings = { dataset: a.dataset, model: modelName, k: a.k, temperature: a.temperature, top_p: a["top-p"], max_tokens: a["max-tokens"], template, seed: a.seed, api: a.endpoint ? a.api : "local" };
-    console.log(`${rows.length} problems × ${a.k} samples at temperature ${a.temperature} → ${out}`);
+    const summarizer = rc?.summarizer ? await makePolicy(a, "summarizer") : undefined;
+    const settings = { dataset: a.dataset, model: modelName, k: a.k, temperature: a.temperature, top_p: a["top-p"], max_tokens: a["max-tokens"], template, seed: a.seed, api: a.endpoint ? a.api : "local", ...(rc ? { rc } : {}) };
+    console.log(`${rows.length} problems × ${a.k} samples at temperature ${a.temperature}${rc ? `, reasoning cache: ${rc.turns} turns of ${rc.reason_tokens} tokens, summaries of ${rc.summary_tokens}` : ""} → ${out}`);
     const t0 = performance.now();
     try {
       const summary = await evaluate({
         rows,
         policy,
+        summarizer,
         settings,
         out,
         resume: a.resume,
         onProgress: (done, total, pass1) => console.log(`${done}/${total} problems  pass@1 so far ${(100 * pass1).toFixed(1)}%  ${((performance.now() - t0) / 1000).toFixed(0)} s`),
       });
-      console.log(`\n${formatSummary(summary)}\n\nresults: ${out}\nsummary: ${summaryPathOf(out)}`);
+      const byTurn = summary.rc ? `\n\naccuracy by turn: ${summary.rc.accuracy_by_turn.map((acc, t) => `${t + 1}: ${(100 * acc).toFixed(1)}%`).join("  ")}` : "";
+      console.log(`\n${formatSummary(summary)}${byTurn}\n\nresults: ${out}\nsummary: ${summaryPathOf(out)}`);
     } catch (e) {
-      if (e instanceof ResultsError) fail(e.message);
+      if (e instanceof ResultsError || e instanceof RcContextError) fail(e.message);
       throw e;
     } finally {
       await policy.close();
+      await summarizer?.close();
     }
   },
 };

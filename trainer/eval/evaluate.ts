@@ -6,15 +6,41 @@
 import fs from "node:fs";
 import type { Row } from "../../datasets/row.ts";
 import { extractBoxed, gradeAnswer, isEquivalent } from "../../verifiers/math/index.ts";
+import { accuracyByTurn, checkContext, runReasoningCache, type ReasoningCacheConfig, type RcTranscript } from "../reasoning-cache.ts";
 import { summarize, type SampleResult, type Stats, type Summary } from "./metrics.ts";
 import type { Policy } from "./policy.ts";
 import { renderPrompt } from "./prompts.ts";
 import { appendProblem, openResults, summaryPathOf, writeAtomically, type EvalSettings } from "./results.ts";
 
+/** Reasoning-cache decoding settings (`--decoding rc`): the loop's config and who summarizes. */
+export interface RcSettings extends ReasoningCacheConfig {
+  /** The summarizer's name (checkpoint or endpoint model); null when the policy summarizes itself. */
+  summarizer: string | null;
+}
+
+/** What evaluate() runs: the plain settings, plus `rc` for reasoning-cache decoding (checked on --resume too). */
+export type EvalRunSettings = EvalSettings & { rc?: RcSettings };
+
+/** One turn of an RC sample in the results file: the answer read from that turn's reasoning. */
+export interface RcTurnResult {
+  summary_tokens: number;
+  reasoning_tokens: number;
+  context_tokens: number | null;
+  extracted: string | null;
+  correct: boolean;
+  reason: string;
+  truncated: boolean;
+  /** s_{t−1}, the summary the turn reasoned from, and r_t. */
+  summary: string;
+  reasoning: string;
+}
+
 export interface EvalOptions {
   rows: Row[];
   policy: Policy;
-  settings: EvalSettings;
+  settings: EvalRunSettings;
+  /** RC mode: writes the summaries (default: the policy). */
+  summarizer?: Policy;
   out: string;
   resume: boolean;
   /** After each batch of problems: problems done so far, total, and the running pass@1. */
@@ -24,6 +50,8 @@ export interface EvalOptions {
 export interface EvalSummary extends Summary, EvalSettings {
   n_problems: number;
   results: string;
+  /** RC mode: its settings and the accuracy (pass@1) of the answer read after each turn. */
+  rc?: RcSettings & { accuracy_by_turn: number[] };
 }
 
 /** A row's stable id: Math-500's unique_id, else id, else its position. */
@@ -47,17 +75,23 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   const pending = o.rows.map((row, index) => ({ row, index })).filter((p) => !done.has(p.index));
   const perCall = o.policy.promptsPerCall(o.settings.k);
   const params = { n: o.settings.k, temperature: o.settings.temperature, top_p: o.settings.top_p, max_tokens: o.settings.max_tokens, stop: [], seed: o.settings.seed };
+  if (o.settings.rc) checkContext(pending.map((p) => rcProblem(p.row, p.index)), rcConfig(o.settings.rc), o.policy, o.summarizer); // before any call
   for (let start = 0; start < pending.length; start += perCall) {
     const chunk = pending.slice(start, start + perCall);
-    const generations = await o.policy.generate(chunk.map((p) => ({ prompt: renderPrompt(o.settings.template, p.row), key: p.index })), params);
+    const rc = o.settings.rc ? await runRc(o, chunk) : null;
+    const generations = rc ? null : await o.policy.generate(chunk.map((p) => ({ prompt: renderPrompt(o.settings.template, p.row), key: p.index })), params);
     chunk.forEach((p, i) => {
-      const graded = generations[i].map((g, sample) => grade(p.row, p.index, ids[p.index], sample, g.text, g.tokens, g.finishReason === "length"));
+      const graded = rc
+        ? rc[i].map((run) => gradeRc(p.row, p.index, ids[p.index], run))
+        : generations![i].map((g, sample) => grade(p.row, p.index, ids[p.index], sample, g.text, g.tokens, g.finishReason === "length"));
       appendProblem(o.out, graded);
       results.push(...graded);
     });
     o.onProgress?.(done.size + start + chunk.length, o.rows.length, results.filter((r) => r.correct).length / Math.max(1, results.length));
   }
-  const summary: EvalSummary = { ...o.settings, n_problems: o.rows.length, results: o.out, ...summarize(results, equivalentAnswers) };
+  const { rc, ...plain } = o.settings;
+  const summary: EvalSummary = { ...plain, n_problems: o.rows.length, results: o.out, ...summarize(results, equivalentAnswers) };
+  if (rc) summary.rc = { ...rc, accuracy_by_turn: accuracyByTurn(results as (SampleResult & { turns?: RcTurnResult[] })[]) };
   writeAtomically(summaryPathOf(o.out), JSON.stringify(summary, null, 2) + "\n");
   return summary;
 }
@@ -78,6 +112,40 @@ function grade(row: Row, index: number, id: string, sample: number, completion: 
     tokens,
     truncated,
   };
+}
+
+const rcProblem = (row: Row, index: number) => ({ problem: renderPrompt("{problem}", row), key: index });
+const rcConfig = ({ summarizer: _, ...config }: RcSettings): ReasoningCacheConfig => config;
+
+/** RC decoding of a chunk of problems: k loops each, batched across the chunk. */
+function runRc(o: EvalOptions, chunk: { row: Row; index: number }[]): Promise<RcTranscript[][]> {
+  return runReasoningCache({
+    policy: o.policy,
+    summarizer: o.summarizer,
+    problems: chunk.map((p) => rcProblem(p.row, p.index)),
+    config: rcConfig(o.settings.rc!),
+    sampling: { n: o.settings.k, temperature: o.settings.temperature, top_p: o.settings.top_p, seed: o.settings.seed },
+  });
+}
+
+/** An RC sample: graded on its last turn's reasoning, with every turn graded in `turns`; tokens = all generated. */
+function gradeRc(row: Row, index: number, id: string, run: RcTranscript): SampleResult & { turns: RcTurnResult[] } {
+  const turns = run.turns.map((t): RcTurnResult => {
+    const g = grade(row, index, id, run.sample, t.reasoning, t.reasoning_tokens, t.truncated);
+    return {
+      summary_tokens: t.summary_tokens,
+      reasoning_tokens: t.reasoning_tokens,
+      context_tokens: t.context_tokens,
+      extracted: g.extracted,
+      correct: g.correct,
+      reason: g.reason,
+      truncated: t.truncated,
+      summary: t.summary,
+      reasoning: t.reasoning,
+    };
+  });
+  const last = run.turns[run.turns.length - 1];
+  return { ...grade(row, index, id, run.sample, last.reasoning, run.generated_tokens, last.truncated), turns };
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}`;

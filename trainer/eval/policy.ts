@@ -38,6 +38,17 @@ export interface Policy {
   /** For each request, `params.n` generations. */
   generate(requests: PromptRequest[], params: SamplingParams): Promise<Generation[][]>;
   close(): Promise<void>;
+  /**
+   * Tokens of `text` as this policy's tokenizer encodes it inside a prompt (no special tokens).
+   * Optional: an endpoint cannot count exactly, so it leaves this out. The reasoning-cache loop uses
+   * it to truncate summaries to H_S tokens and to check its context bound.
+   */
+  countTokens?(text: string): number;
+  /**
+   * The most tokens one call may hold: prompt text plus completion, with the special tokens the
+   * policy adds itself (an rlvr model's <bos>) already subtracted. Optional, as countTokens.
+   */
+  readonly maxContext?: number;
 }
 
 /** An rlvr checkpoint sampled in this process with the batched KV-cache sampler. */
@@ -48,6 +59,15 @@ export class LocalPolicy implements Policy {
     private readonly tokenizer: Tokenizer,
     private readonly batchSize = 64,
   ) {}
+
+  /** The model's context_length less the <bos> every prompt starts with. */
+  get maxContext(): number {
+    return this.model.config.context_length - 1;
+  }
+
+  countTokens(text: string): number {
+    return this.tokenizer.encode(text).length;
+  }
 
   /** Prompts per call so that prompts × n fills one decoding batch. */
   promptsPerCall(n: number): number {
