@@ -65,7 +65,7 @@ export interface GrpoRun {
 }
 
 /** One round of generation and scoring for `rows`. */
-interface Rollouts {
+export interface Rollouts {
   rows: Row[];
   prompts: string[];
   completions: Completion[];
@@ -158,7 +158,7 @@ function appendGroups(kept: Rollouts, r: Rollouts, groups: number[], G: number):
 }
 
 /** num_iterations updates on one generated batch; π_old is the policy that sampled it. */
-function updatePolicy(run: GrpoRun, kept: Rollouts, advantages: Float32Array, step: number): Record<string, number> {
+export function updatePolicy(run: GrpoRun, kept: Rollouts, advantages: Float32Array, step: number): Record<string, number> {
   const micro = microBatches(run, kept, advantages);
   const lr = learningRate(step, run.train.steps, run.optimizerConfig);
   let out: Record<string, number> = {};
@@ -226,7 +226,8 @@ function updateOnce(run: GrpoRun, micro: MicroBatch[], lr: number): Record<strin
   return { loss: result.loss - aux, aux_loss: aux, grad_norm: result.gradNorm, skipped_updates: result.skipped ? 1 : 0, ...metrics, ...moeMetrics(result.moe) };
 }
 
-function completionMetrics(completions: Completion[]): Record<string, number> {
+/** TRL's completions/* metrics of a batch (lengths in tokens, clipped = hit the budget). */
+export function completionMetrics(completions: Completion[]): Record<string, number> {
   const lengths = completions.map((c) => c.tokens.length);
   const terminated = completions.filter((c) => !c.truncated).map((c) => c.tokens.length);
   return {

@@ -1,4 +1,4 @@
-/** `rlvr train <recipe>`: GRPO from a base checkpoint, driven by a YAML recipe. */
+/** `rlvr train <recipe>`: GRPO from a base checkpoint, driven by a YAML recipe; with an `rc` section, reasoning-cache RL. */
 import path from "node:path";
 import type { CommandModule } from "yargs";
 import { z } from "zod";
@@ -8,6 +8,7 @@ import { GrpoConfig } from "../../trainer/grpo.ts";
 import { CheckpointError, readCheckpointState } from "../../trainer/model/checkpoint.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
+import { RcTrainConfig, runRcGrpo } from "../../trainer/rc-trainer.ts";
 import { loadRecipeOrExit } from "../../trainer/recipe.ts";
 import { SamplerConfig } from "../../trainer/sampler.ts";
 import { SftEvalConfig } from "../../trainer/sft.ts";
@@ -31,6 +32,10 @@ export const GrpoRecipe = z.strictObject({
   train: GrpoTrainConfig.prefault({}),
   eval: SftEvalConfig.prefault({}),
   output_dir: z.string().default("runs").describe("Parent directory of the run directory."),
+  rc: RcTrainConfig.optional()
+    .describe("Reasoning-cache RL (trainer/REASONING-CACHE.md): each step rolls out rc.turns RC turns per prompt, then trains on K = grpo.num_generations reasoning completions per (problem, summary state), one GRPO group each (grpo.max_completion_length is replaced by rc.reason_tokens; train.dynamic_sampling is not supported). Absent: plain GRPO."),
+}).superRefine((r, ctx) => {
+  if (r.rc && r.train.dynamic_sampling) ctx.addIssue({ code: "custom", path: ["train", "dynamic_sampling"], message: "dynamic_sampling is not supported with rc" });
 });
 export type GrpoRecipe = z.infer<typeof GrpoRecipe>;
 
@@ -61,7 +66,8 @@ export const trainCommand: CommandModule<{ backend: string }, { backend: string;
       const rows = await loadSource(recipe.data.train, console.warn);
       const evalRows = recipe.data.eval ? await loadSource(recipe.data.eval, console.warn) : [];
       const bar = process.stdout.isTTY ? progressBar("train") : undefined;
-      const result = await runGrpo(rows, {
+      const train = recipe.rc ? (o: Parameters<typeof runGrpo>[1]) => runRcGrpo(rows, { ...o, rc: recipe.rc! }) : (o: Parameters<typeof runGrpo>[1]) => runGrpo(rows, o);
+      const result = await train({
         name: recipe.name,
         seed: recipe.seed,
         base: recipe.base,

@@ -1,0 +1,427 @@
+/**
+ * RC-RL: GRPO on reasoning-cache states (Wu, Qu, Setlur, Kumar, arXiv 2602.03773). Each step:
+ *
+ *   1. roll out T_train turns of the RC loop (trainer/reasoning-cache.ts) with the current policy,
+ *      one rollout per problem, no gradient;
+ *   2. from each rollout take N_summ summary states: the empty summary s_0 always, the others drawn
+ *      (seeded, without replacement) from its summaries s_1..s_{T−1}, or from the replay buffer;
+ *   3. sample K = grpo.num_generations reasoning completions of at most H_R tokens from
+ *      I_R(problem, state) for every state;
+ *   4. reward each completion alone (myopic: the recipe's verifiers on that reasoning);
+ *   5. GRPO groups are the (problem, state) pairs: advantages compare the K completions of a state;
+ *   6. the usual GRPO update (trainer.ts updatePolicy) on those completions, whose prompts are the
+ *      I_R prompts.
+ *
+ * The replay buffer keeps summaries of earlier steps (problem, summary, turn), bounded and FIFO; it
+ * is saved in the checkpoint's data cursor, so a resumed run continues exactly. Seeds derive from
+ * (seed, step, phase), so the same seed gives the same run.
+ */
+import path from "node:path";
+import { z } from "zod";
+import type { Row } from "../datasets/row.ts";
+import { gradeAnswer } from "../verifiers/math/index.ts";
+import { scoreCompletions } from "../verifiers/registry.ts";
+import { groupAdvantages, groupStats } from "./advantages.ts";
+import { goldAnswer } from "./eval/evaluate.ts";
+import type { Generation, Policy, PromptRequest, SamplingParams } from "./eval/policy.ts";
+import { writeCompletionsTable } from "./metrics.ts";
+import { loadCheckpoint, restoreOptimizer } from "./model/checkpoint.ts";
+import type { Tokenizer } from "./model/tokenizer.ts";
+import type { Transformer } from "./model/transformer.ts";
+import { AdamW, learningRate } from "./optimizer.ts";
+import {
+  checkContext,
+  DEFAULT_REASON_TEMPLATE,
+  DEFAULT_SUMMARY_TEMPLATE,
+  renderTemplate,
+  runReasoningCache,
+  templateProblem,
+  type RcProblem,
+  type RcTranscript,
+  type ReasoningCacheConfig,
+} from "./reasoning-cache.ts";
+import { deriveSeed, Rng } from "./rng.ts";
+import { RunDir } from "./run-dir.ts";
+import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
+import { DataOrder, evaluateAccuracy, SftEvalConfig } from "./sft.ts";
+import { completionMetrics, updatePolicy, type GrpoOptions, type GrpoRun, type Rollouts } from "./trainer.ts";
+
+export const RcReplayConfig = z.strictObject({
+  size: z.int().min(0).default(0)
+    .describe("Summaries of earlier steps kept for replay, each with its problem and turn; the oldest go first. 0 = no replay buffer."),
+  share: z.number().min(0).max(1).default(0.5)
+    .describe("Chance that each non-empty state is drawn from the buffer instead of this step's rollout (the empty summary is never replaced)."),
+});
+
+export const RcTrainConfig = z
+  .strictObject({
+    turns: z.int().min(1).default(3)
+      .describe("T_train: RC turns rolled out per problem with the current policy, without gradient; its summaries s_1..s_{T−1} are the candidate states."),
+    states_per_rollout: z.int().min(1).default(2)
+      .describe("N_summ: states trained on per rollout: the empty summary s_0 always, plus N_summ − 1 others drawn without replacement from s_1..s_{T−1} (or the replay buffer); at most turns. Each state gets K = grpo.num_generations completions."),
+    reason_tokens: z.int().min(1).default(64)
+      .describe("H_R: most new tokens of a reasoning turn, in the rollouts and in the trained completions (replaces grpo.max_completion_length, which rc ignores)."),
+    summary_tokens: z.int().min(1).default(32)
+      .describe("H_S: most tokens of a summary (generated with this budget, then truncated to it when re-encoded)."),
+    reason_template: z.string().default(DEFAULT_REASON_TEMPLATE)
+      .describe("I_R: the reasoning prompt of the rollouts and of the trained completions; {problem} and {summary} (the state), each once."),
+    summary_template: z.string().default(DEFAULT_SUMMARY_TEMPLATE)
+      .describe("I_S: the summary prompt of the rollouts; {reasoning} once, {problem} and {summary} (the previous summary) at most once."),
+    eval_turns: z.int().min(0).default(0)
+      .describe("Turns of the RC decoding in the held-out evaluation (eval/rc_accuracy, every train.eval_every steps); 0 = turns. More than turns measures extrapolation."),
+    replay: RcReplayConfig.prefault({}).describe("Replay buffer of earlier summaries."),
+  })
+  .superRefine((c, ctx) => {
+    const r = templateProblem("reason", c.reason_template);
+    if (r) ctx.addIssue({ code: "custom", path: ["reason_template"], message: `reasoning template: ${r}` });
+    const s = templateProblem("summary", c.summary_template);
+    if (s) ctx.addIssue({ code: "custom", path: ["summary_template"], message: `summary template: ${s}` });
+    if (c.states_per_rollout > c.turns) {
+      ctx.addIssue({ code: "custom", path: ["states_per_rollout"], message: `N_summ = ${c.states_per_rollout} states need at least ${c.states_per_rollout} turns (s_0..s_{T−1}); turns is ${c.turns}` });
+    }
+  });
+export type RcTrainConfig = z.infer<typeof RcTrainConfig>;
+
+/** A summary kept from an earlier step: its problem (row index), text and turn (the t of s_t). */
+export interface ReplayEntry {
+  row: number;
+  summary: string;
+  turn: number;
+}
+
+/** A training state: a problem and the summary its reasoning continues from. */
+export interface RcState {
+  /** Index into run.rows. */
+  row: number;
+  summary: string;
+  /** t of s_t: 0 for the empty summary. */
+  depth: number;
+  source: "rollout" | "replay";
+}
+
+export interface RcRun extends GrpoRun {
+  rc: RcTrainConfig;
+  /** Samples the rollouts with the run's model and sampler settings. */
+  policy: Policy;
+  /** Oldest first; at most rc.replay.size entries. */
+  replay: ReplayEntry[];
+}
+
+/** What one step did, for tests and inspection; `metrics` is the line written to metrics.jsonl. */
+export interface RcStep {
+  metrics: Record<string, number>;
+  /** Rows of the batch and their rollout, in batch order. */
+  rollouts: { row: number; transcript: RcTranscript }[];
+  /** One per GRPO group, grouped by rollout: its s_0 first. */
+  states: RcState[];
+  /** I_R(problem, state) per state. */
+  prompts: string[];
+  /** K per state, in state order; `group` is the state's index. */
+  completions: Completion[];
+  rewards: Float32Array;
+  advantages: Float32Array;
+}
+
+/** Seed phases of a step. */
+const ROLLOUT = 0x7c01, STATES = 0x7c02, COMPLETIONS = 0x7c03;
+
+/** The problem text, as formatPrompt and evaluation read it. */
+export const problemText = (row: Row) => String(row.problem ?? row.prompt ?? "");
+
+/** The RC loop's config for `turns` turns with the run's budgets and templates. */
+export function loopConfig(rc: RcTrainConfig, turns = rc.turns): ReasoningCacheConfig {
+  return { turns, reason_tokens: rc.reason_tokens, summary_tokens: rc.summary_tokens, reason_template: rc.reason_template, summary_template: rc.summary_template };
+}
+
+/**
+ * The run's model as a Policy for the RC loop, sampling as the trainer does (top-k, top-p, stop
+ * strings of `sampler`); the temperature and top-p of each call come from the loop.
+ */
+export class ModelPolicy implements Policy {
+  constructor(
+    readonly name: string,
+    private readonly model: Transformer,
+    private readonly tokenizer: Tokenizer,
+    private readonly sampler: SamplerConfig,
+  ) {}
+
+  get maxContext(): number {
+    return this.model.config.context_length - 1;
+  }
+
+  countTokens(text: string): number {
+    return this.tokenizer.encode(text).length;
+  }
+
+  promptsPerCall(n: number): number {
+    return Math.max(1, Math.floor(this.sampler.batch_size / n));
+  }
+
+  async generate(requests: PromptRequest[], params: SamplingParams): Promise<Generation[][]> {
+    const config = { ...this.sampler, num_generations: params.n, max_new_tokens: params.max_tokens, temperature: params.temperature, top_p: params.top_p };
+    const completions = await sampleGroups(this.model, this.tokenizer, requests.map((r) => r.prompt), config, params.seed, requests.map((r) => r.key));
+    const out: Generation[][] = requests.map(() => []);
+    for (const c of completions) out[c.group][c.sample] = { text: c.text, tokens: c.tokens.length, finishReason: c.truncated ? "length" : "stop" };
+    return out;
+  }
+
+  /** The trainer owns the model. */
+  async close(): Promise<void> {}
+}
+
+/** Step 1: one RC rollout of rc.turns turns per row, with the current policy. */
+async function rollOut(run: RcRun, rowIds: number[], step: number): Promise<RcStep["rollouts"]> {
+  const problems: RcProblem[] = rowIds.map((i) => ({ problem: problemText(run.rows[i]), key: i }));
+  const sampling = { n: 1, temperature: run.sampler.temperature, top_p: run.sampler.top_p, seed: deriveSeed(run.seed, step, ROLLOUT) };
+  const transcripts = await runReasoningCache({ policy: run.policy, problems, config: loopConfig(run.rc), sampling });
+  return rowIds.map((row, b) => ({ row, transcript: transcripts[b][0] }));
+}
+
+/**
+ * Step 2: N_summ states per rollout, s_0 first. Each other slot takes, with probability
+ * replay.share, an unused entry of the replay buffer (as it was before this step), else a summary
+ * s_t of its own rollout (t from 1..T−1, without replacement).
+ */
+export function chooseStates(run: RcRun, rollouts: RcStep["rollouts"], step: number): RcState[] {
+  const rng = Rng.forKeys(run.seed, step, STATES);
+  const pool = run.rc.replay.size > 0 ? rng.shuffle(run.replay.map((_, i) => i)) : [];
+  const states: RcState[] = [];
+  for (const { row, transcript } of rollouts) {
+    states.push({ row, summary: "", depth: 0, source: "rollout" });
+    const depths = rng.shuffle(Array.from({ length: transcript.turns.length - 1 }, (_, i) => i + 1));
+    for (let slot = 1; slot < run.rc.states_per_rollout; slot++) {
+      const fromReplay = rng.uniform() < run.rc.replay.share && pool.length > 0;
+      if (fromReplay) {
+        const e = run.replay[pool.pop()!];
+        states.push({ row: e.row, summary: e.summary, depth: e.turn, source: "replay" });
+      } else {
+        const d = depths.pop()!;
+        states.push({ row, summary: transcript.turns[d].summary, depth: d, source: "rollout" }); // turn d+1 reasoned from s_d
+      }
+    }
+  }
+  return states;
+}
+
+/** This step's summaries join the buffer; the oldest beyond replay.size are dropped. */
+function pushReplay(run: RcRun, rollouts: RcStep["rollouts"]): void {
+  if (run.rc.replay.size === 0) return;
+  for (const { row, transcript } of rollouts) {
+    for (let t = 1; t < transcript.turns.length; t++) run.replay.push({ row, summary: transcript.turns[t].summary, turn: t });
+  }
+  run.replay.splice(0, Math.max(0, run.replay.length - run.rc.replay.size));
+}
+
+/** Per-turn accuracy (math grading against the gold answer) and mean verifier reward of the rollouts. */
+async function rolloutMetrics(run: RcRun, rollouts: RcStep["rollouts"]): Promise<Record<string, number>> {
+  const T = run.rc.turns;
+  const samples = rollouts.flatMap(({ row, transcript }) =>
+    transcript.turns.map((t) => ({ completion: t.reasoning, row: run.rows[row], ctx: { completionTokens: t.reasoning_tokens, maxCompletionTokens: run.rc.reason_tokens } })));
+  const scores = await scoreCompletions(run.verifiers, samples);
+  const out: Record<string, number> = {};
+  for (let t = 0; t < T; t++) {
+    let correct = 0, reward = 0, counted = 0;
+    rollouts.forEach(({ row, transcript }, b) => {
+      const gold = goldAnswer(run.rows[row]);
+      if (gold !== null && gradeAnswer(transcript.turns[t].reasoning, gold).correct) correct++;
+      if (!scores.allNull[b * T + t]) [reward, counted] = [reward + scores.total[b * T + t], counted + 1];
+    });
+    out[`rc/accuracy_turn_${t + 1}`] = correct / rollouts.length;
+    out[`rc/reward_turn_${t + 1}`] = counted ? reward / counted : 0;
+  }
+  const summaries = rollouts.flatMap(({ transcript }) => transcript.turns.slice(1).map((t) => t.summary_tokens));
+  out["rc/summary_tokens_mean"] = summaries.length ? summaries.reduce((a, b) => a + b, 0) / summaries.length : 0;
+  out["rc/rollout_tokens"] = rollouts.reduce((s, r) => s + r.transcript.generated_tokens, 0);
+  return out;
+}
+
+/** The depth distribution of the states: rc/state_depth_<d> shares (every d < turns, 0 included), the mean, the replayed share. */
+export function stateMetrics(states: RcState[], turns: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const depths = new Set([...Array.from({ length: turns }, (_, d) => d), ...states.map((s) => s.depth)]);
+  for (const d of [...depths].sort((a, b) => a - b)) out[`rc/state_depth_${d}`] = states.filter((s) => s.depth === d).length / states.length;
+  out["rc/state_depth_mean"] = states.reduce((s, x) => s + x.depth, 0) / states.length;
+  out["rc/replay_states"] = states.filter((s) => s.source === "replay").length / states.length;
+  return out;
+}
+
+/** One RC-RL step: roll out, choose states, sample K per state, score, group advantages, update. */
+export async function rcStep(run: RcRun, step: number): Promise<RcStep> {
+  const t0 = performance.now();
+  const K = run.grpo.num_generations;
+  const rowIds = run.order.next(run.train.prompts_per_step);
+  const rollouts = await rollOut(run, rowIds, step);
+  const states = chooseStates(run, rollouts, step);
+  const prompts = states.map((s) => renderTemplate(run.rc.reason_template, { problem: problemText(run.rows[s.row]), summary: s.summary }));
+  const sampler = { ...run.sampler, num_generations: K, max_new_tokens: run.rc.reason_tokens };
+  const completions = await sampleGroups(run.model, run.tokenizer, prompts, sampler, deriveSeed(run.seed, step, COMPLETIONS));
+  const sampleMs = performance.now() - t0;
+  const scores = await scoreCompletions(run.verifiers, completions.map((c) => ({
+    completion: c.text,
+    row: run.rows[states[c.group].row],
+    ctx: { completionTokens: c.tokens.length, maxCompletionTokens: run.rc.reason_tokens },
+  })));
+  const advantages = groupAdvantages(scores.total, K, { scale: run.grpo.scale_rewards, allNull: scores.allNull });
+  const kept: Rollouts = { rows: states.map((s) => run.rows[s.row]), prompts, completions, total: scores.total, allNull: scores.allNull, rewards: scores.rewards };
+  const rcMetrics = { ...(await rolloutMetrics(run, rollouts)), ...stateMetrics(states, run.rc.turns) };
+  const update = updatePolicy(run, kept, advantages, step);
+  pushReplay(run, rollouts);
+  if (run.completionsDir && (step + 1) % run.train.completions_every === 0) writeCompletions(run, kept, advantages, step + 1);
+  const sampled = completions.reduce((s, c) => s + c.tokens.length, 0) + rcMetrics["rc/rollout_tokens"];
+  const metrics = {
+    step: step + 1,
+    ...scores.metrics,
+    ...groupStats(scores.total, K, scores.allNull),
+    ...completionMetrics(completions),
+    ...update,
+    ...rcMetrics,
+    "rc/groups": states.length,
+    "rc/replay_size": run.replay.length,
+    learning_rate: learningRate(step, run.train.steps, run.optimizerConfig),
+    num_tokens: completions.reduce((s, c) => s + c.tokens.length, 0),
+    "sample/tokens_per_s": sampled / (sampleMs / 1000),
+    step_time: (performance.now() - t0) / 1000,
+  };
+  return { metrics, rollouts, states, prompts, completions, rewards: scores.total, advantages };
+}
+
+function writeCompletions(run: RcRun, kept: Rollouts, advantages: Float32Array, step: number): void {
+  const names = run.verifiers.map((v) => v.verifier.name);
+  const records = kept.completions.map((c, i) => ({
+    step,
+    prompt: kept.prompts[c.group],
+    completion: c.text,
+    rewards: Object.fromEntries(names.map((n) => [n, kept.rewards[n]?.[i] ?? null])),
+    reward: kept.total[i],
+    advantage: advantages[i],
+    truncated: c.truncated,
+  }));
+  writeCompletionsTable(path.join(run.completionsDir!, `step-${String(step).padStart(6, "0")}.arrow`), records, names);
+}
+
+/**
+ * Held-out pass@1 of RC decoding at `turns` turns (eval.k samples per problem, eval.temperature),
+ * graded by the math verifier on each turn's reasoning; the last turn's is eval/rc_accuracy.
+ */
+export async function evaluateRc(run: RcRun, rows: Row[], cfg: z.infer<typeof SftEvalConfig>, turns: number, seed: number): Promise<number[]> {
+  const policy = new ModelPolicy(run.name, run.model, run.tokenizer, SamplerConfig.parse({ batch_size: run.sampler.batch_size }));
+  const problems = rows.map((row, key) => ({ problem: problemText(row), key }));
+  const transcripts = await runReasoningCache({ policy, problems, config: loopConfig(run.rc, turns), sampling: { n: cfg.k, temperature: cfg.temperature, top_p: 1, seed } });
+  return Array.from({ length: turns }, (_, t) => {
+    const perProblem = transcripts.map((samples, i) => {
+      const gold = goldAnswer(rows[i]);
+      return samples.filter((s) => gold !== null && gradeAnswer(s.turns[t].reasoning, gold).correct).length / samples.length;
+    });
+    return perProblem.reduce((a, b) => a + b, 0) / Math.max(1, perProblem.length);
+  });
+}
+
+export interface RcGrpoOptions extends GrpoOptions {
+  rc: RcTrainConfig;
+}
+
+/**
+ * The state of an RC run around a model and its optimizer: K = grpo.num_generations, and H_R
+ * replaces the sampler's budget and grpo.max_completion_length. `cursor` is a checkpoint's.
+ */
+export function rcRun(rows: Row[], o: RcGrpoOptions, model: Transformer, optimizer: AdamW, cursor: RcCursor = { epoch: 0, index: 0 }, completionsDir?: string): RcRun {
+  const sampler: SamplerConfig = { ...o.sampler, num_generations: o.grpo.num_generations, max_new_tokens: o.rc.reason_tokens };
+  return {
+    name: o.name, seed: o.seed, model, optimizer, optimizerConfig: o.optimizer, tokenizer: o.tokenizer, verifiers: o.verifiers,
+    sampler, grpo: { ...o.grpo, max_completion_length: o.rc.reason_tokens }, train: o.train, rows,
+    order: new DataOrder(rows.length, o.seed, { epoch: cursor.epoch, index: cursor.index }),
+    reference: o.grpo.beta > 0 ? loadCheckpoint(o.base).model : undefined,
+    completionsDir,
+    rc: o.rc, policy: new ModelPolicy(o.name, model, o.tokenizer, sampler), replay: [...(cursor.rc_replay ?? [])],
+  };
+}
+
+/** What a checkpoint's data cursor holds for an RC run: the data order and the replay buffer. */
+export interface RcCursor {
+  epoch: number;
+  index: number;
+  rc_replay?: ReplayEntry[];
+}
+
+/**
+ * Runs RC-RL from a base checkpoint (or the run's newest checkpoint with `resume`). K is
+ * grpo.num_generations; H_R replaces the sampler budget and grpo.max_completion_length.
+ */
+export async function runRcGrpo(rows: Row[], o: RcGrpoOptions): Promise<{ runDir: string; step: number }> {
+  if (o.train.dynamic_sampling) throw new Error("rc: train.dynamic_sampling is not supported with reasoning-cache training");
+  const dir = new RunDir(o.outputDir, o.name);
+  const resumeFrom = o.resume ? dir.latestCheckpoint() : null;
+  const { model, state } = loadCheckpoint(resumeFrom ?? o.base);
+  const optimizer = new AdamW(model.params, o.optimizer);
+  let step = 0;
+  let cursor: RcCursor = { epoch: 0, index: 0 };
+  if (resumeFrom) {
+    restoreOptimizer(resumeFrom, state, optimizer);
+    step = state.step;
+    cursor = state.data_cursor as RcCursor;
+    dir.resumeAt(step);
+    o.log(`resuming ${o.name} from ${resumeFrom} (step ${step}, ${cursor.rc_replay?.length ?? 0} summaries in the replay buffer)`);
+  } else dir.startFresh();
+  const run = rcRun(rows, o, model, optimizer, cursor, o.train.completions_every > 0 ? path.join(dir.path, "completions") : undefined);
+  const evalTurns = o.rc.eval_turns || o.rc.turns;
+  try {
+    // every problem must fit the context bound before step 0, not when the data order reaches it
+    checkContext(rows.map((r, key) => ({ problem: problemText(r), key })), loopConfig(o.rc), run.policy);
+    if (o.evalRows?.length && o.train.eval_every > 0) checkContext(o.evalRows.map((r, key) => ({ problem: problemText(r), key })), loopConfig(o.rc, evalTurns), run.policy);
+    step = await trainLoop(run, o, dir, step, evalTurns);
+  } catch (e) {
+    // as runGrpo: a failed wasm kernel can leave the heap unusable; free what we can, report the first error
+    try {
+      disposeRun(run);
+    } catch {
+      // the original error matters more
+    }
+    throw e;
+  }
+  disposeRun(run);
+  return { runDir: dir.path, step };
+}
+
+function disposeRun(run: RcRun): void {
+  run.optimizer.dispose();
+  run.model.dispose();
+  run.reference?.dispose();
+}
+
+/** The step loop of runRcGrpo: step, evaluate, log, checkpoint; returns the last step. */
+async function trainLoop(run: RcRun, o: RcGrpoOptions, dir: RunDir, step: number, evalTurns: number): Promise<number> {
+  let badSteps = 0;
+  while (step < o.train.steps) {
+    const { metrics: record } = await rcStep(run, step);
+    step++;
+    if (o.evalRows?.length && o.train.eval_every > 0 && (step % o.train.eval_every === 0 || step === o.train.steps)) {
+      const cfg = o.evalConfig ?? SftEvalConfig.parse({});
+      const acc = await evaluateAccuracy(run.model, o.tokenizer, o.evalRows, cfg, deriveSeed(o.seed, step, 0xe7a1));
+      record["eval/accuracy"] = acc.pass1;
+      record[`eval/pass@${acc.k}`] = acc.passK;
+      const byTurn = await evaluateRc(run, o.evalRows, cfg, evalTurns, deriveSeed(o.seed, step, 0xe7a2));
+      record["eval/rc_accuracy"] = byTurn[byTurn.length - 1];
+      byTurn.forEach((a, t) => (record[`eval/rc_accuracy_turn_${t + 1}`] = a));
+    }
+    dir.appendMetrics(record);
+    badSteps = record.skipped_updates ? badSteps + 1 : 0;
+    if (record.skipped_updates) o.log(`step ${step}: non-finite loss or gradient, update skipped (${badSteps} in a row)`);
+    if (badSteps >= o.train.max_bad_steps) {
+      throw new Error(`${badSteps} consecutive steps had a non-finite loss or gradient; stopping (last checkpoint kept in ${dir.checkpointsDir})`);
+    }
+    o.progress?.update(step, o.train.steps, record);
+    if ((!o.progress && (step % o.train.log_every === 0 || step === o.train.steps)) || record["eval/accuracy"] !== undefined) o.log(progressLine(record, step, o.train.steps, run.rc.turns));
+    if ((o.train.save_every > 0 && step % o.train.save_every === 0) || step === o.train.steps) {
+      const cursor: RcCursor = { ...run.order.cursor, rc_replay: run.replay };
+      dir.saveCheckpoint(step, run.model, run.optimizer, cursor, o.train.keep_last);
+    }
+  }
+  return step;
+}
+
+function progressLine(r: Record<string, number>, step: number, steps: number, turns: number): string {
+  const fixed = (v: number | undefined, d: number) => (v === undefined ? "-" : v.toFixed(d));
+  const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+  const evalPart = r["eval/accuracy"] === undefined ? "" : `  eval/accuracy ${pct(r["eval/accuracy"])}  eval/rc_accuracy ${pct(r["eval/rc_accuracy"])}`;
+  return `step ${step}/${steps}  reward ${fixed(r.reward, 3)}  loss ${fixed(r.loss, 4)}  grad_norm ${fixed(r.grad_norm, 3)}  rc/accuracy_turn_${turns} ${pct(r[`rc/accuracy_turn_${turns}`])}  depth ${fixed(r["rc/state_depth_mean"], 2)}${evalPart}  ${r.step_time.toFixed(1)} s/step`;
+}
