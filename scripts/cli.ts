@@ -13,7 +13,7 @@ import { serveCommand } from "./commands/serve.ts";
 import { trainCommand } from "./commands/train.ts";
 import { verifyCommand } from "./commands/verify.ts";
 
-await yargs(hideBin(process.argv))
+const cli = yargs(hideBin(process.argv))
   .scriptName("rlvr")
   .usage("$0 <command> [options]\n\nPost-train small language models with RL from verifiable rewards (GRPO) on TensorFlow.js.")
   .option("backend", {
@@ -37,5 +37,15 @@ await yargs(hideBin(process.argv))
     if (err) throw err;
     console.error(`rlvr: ${msg}\n(see rlvr --help)`);
     process.exit(1);
-  })
-  .parseAsync();
+  });
+
+try {
+  await cli.parseAsync();
+} catch (err) {
+  // caught here, not left to Node: the wasm backend's own uncaughtException hook would rethrow it
+  // and Node would print a line of its minified source instead of our message
+  const e = err as Error;
+  const userError = ["CheckpointError", "RecipeError", "DatasetError", "ResultsError", "EndpointError", "RcContextError"].includes(e?.name);
+  console.error(userError ? `rlvr: ${e.message}` : (e?.stack ?? String(err)));
+  process.exit(1);
+}
