@@ -44,7 +44,7 @@ import { deriveSeed, Rng } from "./rng.ts";
 import { RunDir } from "./run-dir.ts";
 import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
 import { DataOrder, evaluateAccuracy, SftEvalConfig } from "./sft.ts";
-import { completionMetrics, updatePolicy, type GrpoOptions, type GrpoRun, type Rollouts } from "./trainer.ts";
+import { completionMetrics, disposeRun, updatePolicy, type GrpoOptions, type GrpoRun, type Rollouts } from "./trainer.ts";
 
 export const RcReplayConfig = z.strictObject({
   size: z.int().min(0).default(0)
@@ -380,12 +380,6 @@ export async function runRcGrpo(rows: Row[], o: RcGrpoOptions): Promise<{ runDir
   }
   disposeRun(run);
   return { runDir: dir.path, step };
-}
-
-function disposeRun(run: RcRun): void {
-  run.optimizer.dispose();
-  run.model.dispose();
-  run.reference?.dispose();
 }
 
 /** The step loop of runRcGrpo: step, evaluate, log, checkpoint; returns the last step. */

@@ -124,8 +124,8 @@ async function sampleBatch(model: Transformer, tokenizer: Tokenizer, jobs: Job[]
   }));
 }
 
-/** Logits of each row's last position, read to the host: [B·V]. */
-function lastLogits(model: Transformer, input: number[][], cache: KVCache | undefined, padding: number[]): Float32Array {
+/** Logits of each row's last position, read to the host: [B·V] (with a cache, its padding applies). */
+export function lastLogits(model: Transformer, input: number[][], cache: KVCache | undefined, padding: number[] = []): Float32Array {
   const B = input.length;
   const T = input[0].length;
   const logits = tf.tidy(() => {

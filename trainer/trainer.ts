@@ -336,7 +336,8 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
   return { runDir: dir.path, step };
 }
 
-function disposeRun(run: GrpoRun): void {
+/** Frees a run's model, optimizer and reference model. */
+export function disposeRun(run: Pick<GrpoRun, "optimizer" | "model" | "reference">): void {
   run.optimizer.dispose();
   run.model.dispose();
   run.reference?.dispose();

@@ -11,6 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { KVCache, type Transformer } from "../../trainer/model/transformer.ts";
+import { lastLogits } from "../../trainer/sampler.ts";
 import type { Sequence, TokenEvent } from "./sequence.ts";
 
 export interface Member {
@@ -123,18 +124,3 @@ function sampleRows(members: Member[], logits: Float32Array): void {
   members.forEach((m, b) => m.onToken(m.seq.step(logits.subarray(b * V, (b + 1) * V))));
 }
 
-/** Logits of each row's last position, read to the host: [B·V]. */
-function lastLogits(model: Transformer, input: number[][], cache: KVCache): Float32Array {
-  const B = input.length;
-  const T = input[0].length;
-  const logits = tf.tidy(() => {
-    const { hidden } = model.forward(tf.tensor2d(input, [B, T], "int32"), { cache });
-    const last = tf.reshape(tf.slice(hidden, [0, T - 1, 0], [B, 1, model.config.d_model]), [B, model.config.d_model]) as tf.Tensor2D;
-    return model.logits(last);
-  });
-  try {
-    return logits.dataSync() as Float32Array;
-  } finally {
-    logits.dispose();
-  }
-}
