@@ -16,7 +16,6 @@
  * is saved in the checkpoint's data cursor, so a resumed run continues exactly. Seeds derive from
  * (seed, step, phase), so the same seed gives the same run.
  */
-import path from "node:path";
 import { z } from "zod";
 import type { Row } from "../datasets/row.ts";
 import { gradeAnswer } from "../verifiers/math/index.ts";
@@ -24,8 +23,7 @@ import { scoreCompletions } from "../verifiers/registry.ts";
 import { groupAdvantages, groupStats } from "./advantages.ts";
 import { goldAnswer } from "./eval/evaluate.ts";
 import type { Generation, Policy, PromptRequest, SamplingParams } from "./eval/policy.ts";
-import { writeCompletionsTable } from "./metrics.ts";
-import { loadCheckpoint, restoreOptimizer } from "./model/checkpoint.ts";
+import { loadCheckpoint } from "./model/checkpoint.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";
 import type { Transformer } from "./model/transformer.ts";
 import { AdamW, learningRate } from "./optimizer.ts";
@@ -41,10 +39,9 @@ import {
   type ReasoningCacheConfig,
 } from "./reasoning-cache.ts";
 import { deriveSeed, Rng } from "./rng.ts";
-import { RunDir } from "./run-dir.ts";
 import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
 import { DataOrder, evaluateAccuracy, SftEvalConfig } from "./sft.ts";
-import { completionMetrics, disposeRun, updatePolicy, type GrpoOptions, type GrpoRun, type Rollouts } from "./trainer.ts";
+import { completionMetrics, completionsDirOf, disposingAfter, runSteps, startRun, updatePolicy, writeCompletions, type GrpoOptions, type GrpoRun, type Rollouts } from "./trainer.ts";
 
 export const RcReplayConfig = z.strictObject({
   size: z.int().min(0).default(0)
@@ -285,20 +282,6 @@ export async function rcStep(run: RcRun, step: number): Promise<RcStep> {
   return { metrics, rollouts, states, prompts, completions, rewards: scores.total, advantages };
 }
 
-function writeCompletions(run: RcRun, kept: Rollouts, advantages: Float32Array, step: number): void {
-  const names = run.verifiers.map((v) => v.verifier.name);
-  const records = kept.completions.map((c, i) => ({
-    step,
-    prompt: kept.prompts[c.group],
-    completion: c.text,
-    rewards: Object.fromEntries(names.map((n) => [n, kept.rewards[n]?.[i] ?? null])),
-    reward: kept.total[i],
-    advantage: advantages[i],
-    truncated: c.truncated,
-  }));
-  writeCompletionsTable(path.join(run.completionsDir!, `step-${String(step).padStart(6, "0")}.arrow`), records, names);
-}
-
 /**
  * Held-out pass@1 of RC decoding at `turns` turns (eval.k samples per problem, eval.temperature),
  * graded by the math verifier on each turn's reasoning; the last turn's is eval/rc_accuracy.
@@ -349,68 +332,34 @@ export interface RcCursor {
  */
 export async function runRcGrpo(rows: Row[], o: RcGrpoOptions): Promise<{ runDir: string; step: number }> {
   if (o.train.dynamic_sampling) throw new Error("rc: train.dynamic_sampling is not supported with reasoning-cache training");
-  const dir = new RunDir(o.outputDir, o.name);
-  const resumeFrom = o.resume ? dir.latestCheckpoint() : null;
-  const { model, state } = loadCheckpoint(resumeFrom ?? o.base);
-  const optimizer = new AdamW(model.params, o.optimizer);
-  let step = 0;
-  let cursor: RcCursor = { epoch: 0, index: 0 };
-  if (resumeFrom) {
-    restoreOptimizer(resumeFrom, state, optimizer);
-    step = state.step;
-    cursor = state.data_cursor as RcCursor;
-    dir.resumeAt(step);
-    o.log(`resuming ${o.name} from ${resumeFrom} (step ${step}, ${cursor.rc_replay?.length ?? 0} summaries in the replay buffer)`);
-  } else dir.startFresh();
-  const run = rcRun(rows, o, model, optimizer, cursor, o.train.completions_every > 0 ? path.join(dir.path, "completions") : undefined);
+  const start = startRun<RcCursor>(o, { epoch: 0, index: 0 });
+  if (start.resumedFrom) o.log(`resuming ${o.name} from ${start.resumedFrom} (step ${start.step}, ${start.cursor.rc_replay?.length ?? 0} summaries in the replay buffer)`);
+  const { dir } = start;
+  const run = rcRun(rows, o, start.model, start.optimizer, start.cursor, completionsDirOf(o, dir));
   const evalTurns = o.rc.eval_turns || o.rc.turns;
-  try {
+  const step = await disposingAfter(run, async () => {
     // every problem must fit the context bound before step 0, not when the data order reaches it
     checkContext(rows.map((r, key) => ({ problem: problemText(r), key })), loopConfig(o.rc), run.policy);
     if (o.evalRows?.length && o.train.eval_every > 0) checkContext(o.evalRows.map((r, key) => ({ problem: problemText(r), key })), loopConfig(o.rc, evalTurns), run.policy);
-    step = await trainLoop(run, o, dir, step, evalTurns);
-  } catch (e) {
-    // as runGrpo: a failed wasm kernel can leave the heap unusable; free what we can, report the first error
-    try {
-      disposeRun(run);
-    } catch {
-      // the original error matters more
-    }
-    throw e;
-  }
-  disposeRun(run);
+    return runSteps(run, o, dir, start.step, {
+      step: async (s) => (await rcStep(run, s)).metrics,
+      evaluate: (s, record) => evaluateBoth(run, o, s, record, evalTurns),
+      line: (r, s) => progressLine(r, s, o.train.steps, run.rc.turns),
+      cursor: (): RcCursor => ({ ...run.order.cursor, rc_replay: run.replay }),
+    });
+  });
   return { runDir: dir.path, step };
 }
 
-/** The step loop of runRcGrpo: step, evaluate, log, checkpoint; returns the last step. */
-async function trainLoop(run: RcRun, o: RcGrpoOptions, dir: RunDir, step: number, evalTurns: number): Promise<number> {
-  let badSteps = 0;
-  while (step < o.train.steps) {
-    const { metrics: record } = await rcStep(run, step);
-    step++;
-    if (o.evalRows?.length && o.train.eval_every > 0 && (step % o.train.eval_every === 0 || step === o.train.steps)) {
-      const cfg = o.evalConfig ?? SftEvalConfig.parse({});
-      const acc = await evaluateAccuracy(run.model, o.tokenizer, o.evalRows, cfg, deriveSeed(o.seed, step, 0xe7a1));
-      record["eval/accuracy"] = acc.pass1;
-      record[`eval/pass@${acc.k}`] = acc.passK;
-      const byTurn = await evaluateRc(run, o.evalRows, cfg, evalTurns, deriveSeed(o.seed, step, 0xe7a2));
-      record["eval/rc_accuracy"] = byTurn[byTurn.length - 1];
-      byTurn.forEach((a, t) => (record[`eval/rc_accuracy_turn_${t + 1}`] = a));
-    }
-    dir.appendMetrics(record);
-    badSteps = record.skipped_updates ? badSteps + 1 : 0;
-    if (record.skipped_updates) o.log(`step ${step}: non-finite loss or gradient, update skipped (${badSteps} in a row)`);
-    if (badSteps >= o.train.max_bad_steps) {
-      throw new Error(`${badSteps} consecutive steps had a non-finite loss or gradient; stopping (last checkpoint kept in ${dir.checkpointsDir})`);
-    }
-    o.progress?.update(step, o.train.steps, record);
-    if ((!o.progress && (step % o.train.log_every === 0 || step === o.train.steps)) || record["eval/accuracy"] !== undefined) o.log(progressLine(record, step, o.train.steps, run.rc.turns));
-    if ((o.train.save_every > 0 && step % o.train.save_every === 0) || step === o.train.steps) {
-      const cursor: RcCursor = { ...run.order.cursor, rc_replay: run.replay };
-      dir.saveCheckpoint(step, run.model, run.optimizer, cursor, o.train.keep_last);
-    }
-  }
-  return step;
+/** Held-out pass@1 of plain decoding (eval/accuracy) and of RC decoding by turn (eval/rc_accuracy*). */
+async function evaluateBoth(run: RcRun, o: RcGrpoOptions, step: number, record: Record<string, number>, evalTurns: number): Promise<void> {
+  const cfg = o.evalConfig ?? SftEvalConfig.parse({});
+  const acc = await evaluateAccuracy(run.model, o.tokenizer, o.evalRows!, cfg, deriveSeed(o.seed, step, 0xe7a1));
+  record["eval/accuracy"] = acc.pass1;
+  record[`eval/pass@${acc.k}`] = acc.passK;
+  const byTurn = await evaluateRc(run, o.evalRows!, cfg, evalTurns, deriveSeed(o.seed, step, 0xe7a2));
+  record["eval/rc_accuracy"] = byTurn[byTurn.length - 1];
+  byTurn.forEach((a, t) => (record[`eval/rc_accuracy_turn_${t + 1}`] = a));
 }
 
 function progressLine(r: Record<string, number>, step: number, steps: number, turns: number): string {

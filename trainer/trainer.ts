@@ -114,7 +114,7 @@ export async function grpoStep(run: GrpoRun, step: number): Promise<Record<strin
 }
 
 /** The step's trained batch as runs/<name>/completions/step-000010.arrow. */
-function writeCompletions(run: GrpoRun, kept: Rollouts, advantages: Float32Array, step: number): void {
+export function writeCompletions(run: Pick<GrpoRun, "verifiers" | "completionsDir">, kept: Rollouts, advantages: Float32Array, step: number): void {
   const names = run.verifiers.map((v) => v.verifier.name);
   const records = kept.completions.map((c, i) => ({
     step,
@@ -277,52 +277,100 @@ export interface GrpoOptions {
 
 /** Runs GRPO from a base checkpoint (or the run's newest checkpoint with `resume`). */
 export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: string; step: number }> {
-  const dir = new RunDir(o.outputDir, o.name);
-  const resumeFrom = o.resume ? dir.latestCheckpoint() : null;
-  const { model, state } = loadCheckpoint(resumeFrom ?? o.base);
-  const optimizer = new AdamW(model.params, o.optimizer);
-  let step = 0;
-  let cursor = { epoch: 0, index: 0 };
-  if (resumeFrom) {
-    restoreOptimizer(resumeFrom, state, optimizer);
-    step = state.step;
-    cursor = state.data_cursor as typeof cursor;
-    dir.resumeAt(step);
-    o.log(`resuming ${o.name} from ${resumeFrom} (step ${step})`);
-  } else dir.startFresh();
+  const start = startRun(o, { epoch: 0, index: 0 });
+  if (start.resumedFrom) o.log(`resuming ${o.name} from ${start.resumedFrom} (step ${start.step})`);
+  const { model, optimizer, dir } = start;
   const run: GrpoRun = {
     name: o.name, seed: o.seed, model, optimizer, optimizerConfig: o.optimizer, tokenizer: o.tokenizer, verifiers: o.verifiers,
-    sampler: o.sampler, grpo: o.grpo, train: o.train, rows, order: new DataOrder(rows.length, o.seed, cursor),
+    sampler: o.sampler, grpo: o.grpo, train: o.train, rows, order: new DataOrder(rows.length, o.seed, start.cursor),
     reference: o.grpo.beta > 0 ? loadCheckpoint(o.base).model : undefined,
-    completionsDir: o.train.completions_every > 0 ? path.join(dir.path, "completions") : undefined,
+    completionsDir: completionsDirOf(o, dir),
   };
-  let badSteps = 0;
-  try {
-    while (step < o.train.steps) {
-      const record = await grpoStep(run, step);
-      step++;
-      if (o.evalRows?.length && o.train.eval_every > 0 && (step % o.train.eval_every === 0 || step === o.train.steps)) {
-        const acc = await evaluateAccuracy(model, o.tokenizer, o.evalRows, o.evalConfig ?? SftEvalConfig.parse({}), deriveSeed(o.seed, step, 0xe7a1));
+  const step = await disposingAfter(run, () =>
+    runSteps(run, o, dir, start.step, {
+      step: (s) => grpoStep(run, s),
+      evaluate: async (s, record) => {
+        const acc = await evaluateAccuracy(model, o.tokenizer, o.evalRows!, o.evalConfig ?? SftEvalConfig.parse({}), deriveSeed(o.seed, s, 0xe7a1));
         record["eval/accuracy"] = acc.pass1;
         record[`eval/pass@${acc.k}`] = acc.passK;
-      }
-      dir.appendMetrics(record);
-      badSteps = record.skipped_updates ? badSteps + 1 : 0;
-      if (record.skipped_updates) o.log(`step ${step}: non-finite loss or gradient, update skipped (${badSteps} in a row)`);
-      if (badSteps >= o.train.max_bad_steps) {
-        throw new Error(`${badSteps} consecutive steps had a non-finite loss or gradient; stopping (last checkpoint kept in ${dir.checkpointsDir})`);
-      }
-      o.progress?.update(step, o.train.steps, record);
-      const logDue = (!o.progress && (step % o.train.log_every === 0 || step === o.train.steps)) || record["eval/accuracy"] !== undefined;
-      if (logDue) {
+      },
+      line: (r, s) => {
         const fixed = (v: number | undefined, d: number) => (v === undefined ? "-" : v.toFixed(d));
-        const evalPart = record["eval/accuracy"] === undefined ? "" : `  eval/accuracy ${(100 * record["eval/accuracy"]).toFixed(1)}%`;
-        o.log(`step ${step}/${o.train.steps}  reward ${fixed(record.reward, 3)}  loss ${fixed(record.loss, 4)}  grad_norm ${fixed(record.grad_norm, 3)}${evalPart}  ${record.step_time.toFixed(1)} s/step`);
-      }
-      if ((o.train.save_every > 0 && step % o.train.save_every === 0) || step === o.train.steps) {
-        dir.saveCheckpoint(step, model, optimizer, run.order.cursor, o.train.keep_last);
-      }
+        const evalPart = r["eval/accuracy"] === undefined ? "" : `  eval/accuracy ${(100 * r["eval/accuracy"]).toFixed(1)}%`;
+        return `step ${s}/${o.train.steps}  reward ${fixed(r.reward, 3)}  loss ${fixed(r.loss, 4)}  grad_norm ${fixed(r.grad_norm, 3)}${evalPart}  ${r.step_time.toFixed(1)} s/step`;
+      },
+      cursor: () => run.order.cursor,
+    }),
+  );
+  return { runDir: dir.path, step };
+}
+
+/** Where a run writes its completions tables, or undefined when it writes none. */
+export const completionsDirOf = (o: GrpoOptions, dir: RunDir) => (o.train.completions_every > 0 ? path.join(dir.path, "completions") : undefined);
+
+/**
+ * A run's starting point: the base weights with a fresh optimizer, or with `resume` the newest
+ * checkpoint's weights, AdamW moments, step and data cursor (metric lines after it are dropped).
+ */
+export function startRun<C>(o: GrpoOptions, freshCursor: C): { dir: RunDir; model: Transformer; optimizer: AdamW; step: number; cursor: C; resumedFrom: string | null } {
+  const dir = new RunDir(o.outputDir, o.name);
+  const resumedFrom = o.resume ? dir.latestCheckpoint() : null;
+  const { model, state } = loadCheckpoint(resumedFrom ?? o.base);
+  const optimizer = new AdamW(model.params, o.optimizer);
+  if (!resumedFrom) {
+    dir.startFresh();
+    return { dir, model, optimizer, step: 0, cursor: freshCursor, resumedFrom };
+  }
+  restoreOptimizer(resumedFrom, state, optimizer);
+  dir.resumeAt(state.step);
+  return { dir, model, optimizer, step: state.step, cursor: state.data_cursor as C, resumedFrom };
+}
+
+/** What differs between trainers in the step loop of runSteps. */
+export interface StepHooks {
+  /** One training step (0-based) → its metrics record. */
+  step(step: number): Promise<Record<string, number>>;
+  /** Adds held-out figures to the record of (1-based) `step`. */
+  evaluate(step: number, record: Record<string, number>): Promise<void>;
+  /** The plain-text progress line of a record. */
+  line(record: Record<string, number>, step: number): string;
+  /** The data cursor a checkpoint stores. */
+  cursor(): unknown;
+}
+
+/**
+ * The step loop both trainers share: step, held-out evaluation every eval_every steps, metrics
+ * line, the non-finite-update guard (stops after max_bad_steps in a row), progress, checkpoints
+ * every save_every steps (last keep_last kept). Returns the last step.
+ */
+export async function runSteps(run: GrpoRun, o: GrpoOptions, dir: RunDir, first: number, hooks: StepHooks): Promise<number> {
+  let step = first;
+  let badSteps = 0;
+  while (step < o.train.steps) {
+    const record = await hooks.step(step);
+    step++;
+    if (o.evalRows?.length && o.train.eval_every > 0 && (step % o.train.eval_every === 0 || step === o.train.steps)) await hooks.evaluate(step, record);
+    dir.appendMetrics(record);
+    badSteps = record.skipped_updates ? badSteps + 1 : 0;
+    if (record.skipped_updates) o.log(`step ${step}: non-finite loss or gradient, update skipped (${badSteps} in a row)`);
+    if (badSteps >= o.train.max_bad_steps) {
+      throw new Error(`${badSteps} consecutive steps had a non-finite loss or gradient; stopping (last checkpoint kept in ${dir.checkpointsDir})`);
     }
+    o.progress?.update(step, o.train.steps, record);
+    const logDue = (!o.progress && (step % o.train.log_every === 0 || step === o.train.steps)) || record["eval/accuracy"] !== undefined;
+    if (logDue) o.log(hooks.line(record, step));
+    if ((o.train.save_every > 0 && step % o.train.save_every === 0) || step === o.train.steps) {
+      dir.saveCheckpoint(step, run.model, run.optimizer, hooks.cursor(), o.train.keep_last);
+    }
+  }
+  return step;
+}
+
+/** Runs `body`, then frees the run; on failure frees what it can and rethrows the first error. */
+export async function disposingAfter<T>(run: Pick<GrpoRun, "optimizer" | "model" | "reference">, body: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await body();
   } catch (e) {
     // a failed wasm kernel can leave the heap unusable: free what we can, but report the first error
     try {
@@ -333,7 +381,7 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
     throw e;
   }
   disposeRun(run);
-  return { runDir: dir.path, step };
+  return result;
 }
 
 /** Frees a run's model, optimizer and reference model. */
