@@ -4,7 +4,7 @@ import type { CommandModule } from "yargs";
 import { z } from "zod";
 import { DataSource, loadSource } from "../../datasets/source.ts";
 import { initBackend, type BackendName } from "../../trainer/backend.ts";
-import { CheckpointError, readCheckpointState } from "../../trainer/model/checkpoint.ts";
+import { readCheckpointStateOrExit } from "../../trainer/model/checkpoint.ts";
 import { ModelConfig } from "../../trainer/model/config.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
@@ -37,15 +37,7 @@ export const pretrainCommand: CommandModule<{ backend: string }, { backend: stri
       .option("resume", { type: "boolean", default: false, describe: "Continue from the run's newest checkpoint" }) as never,
   handler: async (argv) => {
     const recipe = loadRecipeOrExit("pretrain", argv.recipe, PretrainRecipe, argv.set);
-    if (recipe.init_from) {
-      try {
-        readCheckpointState(recipe.init_from);
-      } catch (e) {
-        if (!(e instanceof CheckpointError)) throw e;
-        console.error(`rlvr pretrain: init_from: ${e.message}`);
-        process.exit(1);
-      }
-    }
+    if (recipe.init_from) readCheckpointStateOrExit("pretrain", "init_from", recipe.init_from);
     const backend = await initBackend(argv.backend as BackendName);
     console.log(`rlvr pretrain ${recipe.name}: backend ${backend}`);
     const tokenizer = makeTokenizer(recipe.model.tokenizer);

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { DataSource, loadSource } from "../../datasets/source.ts";
 import { initBackend, type BackendName } from "../../trainer/backend.ts";
 import { GrpoConfig } from "../../trainer/grpo.ts";
-import { CheckpointError, readCheckpointState } from "../../trainer/model/checkpoint.ts";
+import { readCheckpointStateOrExit } from "../../trainer/model/checkpoint.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
 import { RcTrainConfig, runRcGrpo } from "../../trainer/rc-trainer.ts";
@@ -49,16 +49,7 @@ export const trainCommand: CommandModule<{ backend: string }, { backend: string;
       .option("resume", { type: "boolean", default: false, describe: "Continue from the run's newest checkpoint" }) as never,
   handler: async (argv) => {
     const recipe = loadRecipeOrExit("train", argv.recipe, GrpoRecipe, argv.set);
-    let baseState: ReturnType<typeof readCheckpointState>;
-    try {
-      baseState = readCheckpointState(recipe.base);
-    } catch (e) {
-      if (e instanceof CheckpointError) {
-        console.error(`rlvr train: ${argv.recipe}: base: ${e.message}`);
-        process.exit(1);
-      }
-      throw e;
-    }
+    const baseState = readCheckpointStateOrExit("train", `${argv.recipe}: base`, recipe.base);
     const verifiers = await loadVerifiers(recipe.verifiers, { baseDir: path.dirname(argv.recipe) });
     try {
       const backend = await initBackend(argv.backend as BackendName);

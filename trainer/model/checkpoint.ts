@@ -58,6 +58,17 @@ export function saveCheckpoint(
   return dir;
 }
 
+/** For CLI commands: a checkpoint's state, or its error on stderr as `rlvr <command>: <label>: …` and exit 1. */
+export function readCheckpointStateOrExit(command: string, label: string, dir: string): CheckpointState {
+  try {
+    return readCheckpointState(dir);
+  } catch (e) {
+    if (!(e instanceof CheckpointError)) throw e;
+    console.error(`rlvr ${command}: ${label}: ${e.message}`);
+    process.exit(1);
+  }
+}
+
 /** Reads state.json, validating its model config. */
 export function readCheckpointState(dir: string): CheckpointState {
   const file = path.join(dir, STATE_FILE);
