@@ -160,8 +160,6 @@ export class BatchPlan {
   }
 }
 
-export { passAtK };
-
 /** Held-out accuracy: k samples per problem graded by the math verifier against `answer`. */
 export async function evaluateAccuracy(model: Transformer, tokenizer: Tokenizer, rows: Row[], cfg: z.infer<typeof SftEvalConfig>, seed: number): Promise<{ pass1: number; passK: number; k: number; n: number }> {
   const sampler = SamplerConfig.parse({ num_generations: cfg.k, max_new_tokens: cfg.max_new_tokens, temperature: cfg.temperature });

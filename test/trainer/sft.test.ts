@@ -8,7 +8,8 @@ import { initBackend } from "../../trainer/backend.ts";
 import { loadCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
-import { BatchPlan, DataOrder, makeBatch, passAtK, runSft, SftEvalConfig, SftTrainConfig, type SftOptions } from "../../trainer/sft.ts";
+import { passAtK } from "../../trainer/eval/metrics.ts";
+import { BatchPlan, DataOrder, makeBatch, runSft, SftEvalConfig, SftTrainConfig, type SftOptions } from "../../trainer/sft.ts";
 import { tinyConfig } from "../helpers.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-sft-"));

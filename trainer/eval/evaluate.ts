@@ -3,7 +3,6 @@
  * against the row's gold answer, written per sample to a JSONL results file (resumable), then
  * summarized overall / by subject / by level into `<out>.summary.json` and a printed table.
  */
-import fs from "node:fs";
 import type { Row } from "../../datasets/row.ts";
 import { extractBoxed, gradeAnswer, isEquivalent } from "../../verifiers/math/index.ts";
 import { accuracyByTurn, checkContext, runReasoningCache, type ReasoningCacheConfig, type RcTranscript } from "../reasoning-cache.ts";
@@ -168,9 +167,4 @@ export function formatSummary(s: EvalSummary): string {
   for (const [subject, st] of Object.entries(s.by_subject)) rows.push(line(subject, st));
   const widths = head.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ")).join("\n");
-}
-
-/** Reads a summary written by evaluate(). */
-export function readSummary(file: string): EvalSummary {
-  return JSON.parse(fs.readFileSync(file, "utf8")) as EvalSummary;
 }
