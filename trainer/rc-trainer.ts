@@ -22,9 +22,8 @@ import { gradeAnswer } from "../verifiers/math/index.ts";
 import { scoreCompletions } from "../verifiers/registry.ts";
 import { groupAdvantages, groupStats } from "./advantages.ts";
 import { goldAnswer } from "./eval/evaluate.ts";
-import type { Generation, Policy, PromptRequest, SamplingParams } from "./eval/policy.ts";
+import { LocalPolicy, type Policy } from "./eval/policy.ts";
 import { loadCheckpoint } from "./model/checkpoint.ts";
-import type { Tokenizer } from "./model/tokenizer.ts";
 import type { Transformer } from "./model/transformer.ts";
 import { AdamW, learningRate } from "./optimizer.ts";
 import {
@@ -128,42 +127,6 @@ export const problemText = (row: Row) => String(row.problem ?? row.prompt ?? "")
 /** The RC loop's config for `turns` turns with the run's budgets and templates. */
 export function loopConfig(rc: RcTrainConfig, turns = rc.turns): ReasoningCacheConfig {
   return { turns, reason_tokens: rc.reason_tokens, summary_tokens: rc.summary_tokens, reason_template: rc.reason_template, summary_template: rc.summary_template };
-}
-
-/**
- * The run's model as a Policy for the RC loop, sampling as the trainer does (top-k, top-p, stop
- * strings of `sampler`); the temperature and top-p of each call come from the loop.
- */
-export class ModelPolicy implements Policy {
-  constructor(
-    readonly name: string,
-    private readonly model: Transformer,
-    private readonly tokenizer: Tokenizer,
-    private readonly sampler: SamplerConfig,
-  ) {}
-
-  get maxContext(): number {
-    return this.model.config.context_length - 1;
-  }
-
-  countTokens(text: string): number {
-    return this.tokenizer.encode(text).length;
-  }
-
-  promptsPerCall(n: number): number {
-    return Math.max(1, Math.floor(this.sampler.batch_size / n));
-  }
-
-  async generate(requests: PromptRequest[], params: SamplingParams): Promise<Generation[][]> {
-    const config = { ...this.sampler, num_generations: params.n, max_new_tokens: params.max_tokens, temperature: params.temperature, top_p: params.top_p };
-    const completions = await sampleGroups(this.model, this.tokenizer, requests.map((r) => r.prompt), config, params.seed, requests.map((r) => r.key));
-    const out: Generation[][] = requests.map(() => []);
-    for (const c of completions) out[c.group][c.sample] = { text: c.text, tokens: c.tokens.length, finishReason: c.truncated ? "length" : "stop" };
-    return out;
-  }
-
-  /** The trainer owns the model. */
-  async close(): Promise<void> {}
 }
 
 /** Step 1: one RC rollout of rc.turns turns per row, with the current policy. */
@@ -287,7 +250,7 @@ export async function rcStep(run: RcRun, step: number): Promise<RcStep> {
  * graded by the math verifier on each turn's reasoning; the last turn's is eval/rc_accuracy.
  */
 export async function evaluateRc(run: RcRun, rows: Row[], cfg: z.infer<typeof SftEvalConfig>, turns: number, seed: number): Promise<number[]> {
-  const policy = new ModelPolicy(run.name, run.model, run.tokenizer, SamplerConfig.parse({ batch_size: run.sampler.batch_size }));
+  const policy = new LocalPolicy(run.name, run.model, run.tokenizer, SamplerConfig.parse({ batch_size: run.sampler.batch_size }), false);
   const problems = rows.map((row, key) => ({ problem: problemText(row), key }));
   const transcripts = await runReasoningCache({ policy, problems, config: loopConfig(run.rc, turns), sampling: { n: cfg.k, temperature: cfg.temperature, top_p: 1, seed } });
   return Array.from({ length: turns }, (_, t) => {
@@ -315,7 +278,7 @@ export function rcRun(rows: Row[], o: RcGrpoOptions, model: Transformer, optimiz
     order: new DataOrder(rows.length, o.seed, { epoch: cursor.epoch, index: cursor.index }),
     reference: o.grpo.beta > 0 ? loadCheckpoint(o.base).model : undefined,
     completionsDir,
-    rc: o.rc, policy: new ModelPolicy(o.name, model, o.tokenizer, sampler), replay: [...(cursor.rc_replay ?? [])],
+    rc: o.rc, policy: new LocalPolicy(o.name, model, o.tokenizer, sampler, false), replay: [...(cursor.rc_replay ?? [])],
   };
 }
 

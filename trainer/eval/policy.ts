@@ -53,11 +53,17 @@ export interface Policy {
 
 /** An rlvr checkpoint sampled in this process with the batched KV-cache sampler. */
 export class LocalPolicy implements Policy {
+  /**
+   * `base` supplies what requests do not set (top-k, stop strings, batch size, KV cache); a
+   * request's stop strings add to its stops. `ownsModel`: close() disposes the model (false when
+   * a trainer lends its policy model, as RC training does).
+   */
   constructor(
     readonly name: string,
     private readonly model: Transformer,
     private readonly tokenizer: Tokenizer,
-    private readonly batchSize = 64,
+    private readonly base: SamplerConfig = SamplerConfig.parse({}),
+    private readonly ownsModel = true,
   ) {}
 
   /** The model's context_length less the <bos> every prompt starts with. */
@@ -71,31 +77,25 @@ export class LocalPolicy implements Policy {
 
   /** Prompts per call so that prompts × n fills one decoding batch. */
   promptsPerCall(n: number): number {
-    return Math.max(1, Math.floor(this.batchSize / n));
+    return Math.max(1, Math.floor(this.base.batch_size / n));
   }
 
   async generate(requests: PromptRequest[], params: SamplingParams): Promise<Generation[][]> {
     const config = SamplerConfig.parse({
+      ...this.base,
       num_generations: params.n,
       max_new_tokens: params.max_tokens,
       temperature: params.temperature,
       top_p: params.top_p,
-      stop: params.stop,
-      batch_size: this.batchSize,
+      stop: [...this.base.stop, ...params.stop],
     });
     const completions = await sampleGroups(this.model, this.tokenizer, requests.map((r) => r.prompt), config, params.seed, requests.map((r) => r.key));
     const out: Generation[][] = requests.map(() => []);
-    for (const c of completions) {
-      out[c.group][c.sample] = {
-        text: c.text,
-        tokens: c.tokens.length,
-        finishReason: c.truncated ? "length" : "stop",
-      };
-    }
+    for (const c of completions) out[c.group][c.sample] = { text: c.text, tokens: c.tokens.length, finishReason: c.truncated ? "length" : "stop" };
     return out;
   }
 
   async close(): Promise<void> {
-    this.model.dispose();
+    if (this.ownsModel) this.model.dispose();
   }
 }
