@@ -163,7 +163,9 @@ export function updatePolicy(run: GrpoRun, kept: Rollouts, advantages: Float32Ar
   const lr = learningRate(step, run.train.steps, run.optimizerConfig);
   let out: Record<string, number> = {};
   try {
-    for (let it = 0; it < run.grpo.num_iterations; it++) out = updateOnce(run, micro, lr);
+    // the loss mask does not change between iterations: count dapo's denominator once
+    const activeTokensInStep = micro.reduce((s, m) => s + tf.tidy(() => m.mask.sum().dataSync()[0]), 0);
+    for (let it = 0; it < run.grpo.num_iterations; it++) out = updateOnce(run, micro, lr, activeTokensInStep);
   } finally {
     for (const m of micro) tf.dispose([m.batch.tokens, m.batch.targets, m.batch.mask, m.adv, m.mask, ...(m.oldLogp ? [m.oldLogp] : []), ...(m.refLogp ? [m.refLogp] : [])]);
   }
@@ -209,8 +211,7 @@ function microBatches(run: GrpoRun, kept: Rollouts, advantages: Float32Array): M
 }
 
 /** One optimizer update with gradients summed over the micro-batches; metrics averaged by share. */
-function updateOnce(run: GrpoRun, micro: MicroBatch[], lr: number): Record<string, number> {
-  const activeTokensInStep = micro.reduce((s, m) => s + tf.tidy(() => m.mask.sum().dataSync()[0]), 0);
+function updateOnce(run: GrpoRun, micro: MicroBatch[], lr: number, activeTokensInStep: number): Record<string, number> {
   // dapo divides by the step's active tokens already; the per-sequence means are weighted by share
   const lossWeight = (m: MicroBatch) => (run.grpo.loss_type === "dapo" ? 1 : m.share);
   const metrics: Record<string, number> = {};
