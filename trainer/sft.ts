@@ -1,7 +1,7 @@
 /**
  * Supervised training (pretraining a base model, or fine-tuning one): next-token loss on
  * prompt + solution with the loss on the solution tokens (and <eos>) only, AdamW with warmup and
- * cosine decay, gradient clipping, periodic held-out accuracy through the math verifier, checkpoints
+ * cosine decay, gradient clipping, periodic held-out accuracy (the math verifier by default, or any verifier), checkpoints
  * and metrics in runs/<name>/. Data order comes from the seed; the cursor is saved, so a resumed run
  * continues with the same batches.
  */
@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { Row } from "../datasets/row.ts";
 import { gradeAnswer } from "../verifiers/math/index.ts";
+import { checkedVerify, loadVerifier } from "../verifiers/registry.ts";
 import { lmTrainStep, type LmBatch } from "./lm.ts";
 import { loadCheckpoint, restoreOptimizer } from "./model/checkpoint.ts";
 import { ModelConfig } from "./model/config.ts";
@@ -33,10 +34,16 @@ export const SftEvalConfig = z.strictObject({
   temperature: z.number().min(0).default(1.0).describe("Sampling temperature of the held-out evaluation."),
   k: z.int().min(1).default(1).describe("Samples per problem: pass@1 is their mean accuracy, pass@k the unbiased estimate."),
   max_new_tokens: z.int().min(1).default(128).describe("Budget per evaluation completion."),
+  verifier: z.string().min(1).default("math").describe("Grades held-out samples: a built-in verifier name (math, countdown, code, …) or a module path; a sample is correct when its reward is 1. `math` compares the boxed answer with the row's `answer`."),
 });
 
-/** Every row becomes `<bos> prompt` + `solution <eos>`; the prompt is the problem and a newline. */
+/**
+ * Every row becomes `<bos> prompt` + `solution <eos>`; the prompt is the problem and a newline, or a
+ * row's `sft_prompt` used verbatim when it has one (RC-format chain rows: a prompt that already holds
+ * a summary or is a summary call; like any prompt it carries no loss).
+ */
 export function formatPrompt(row: Row): string {
+  if (typeof row.sft_prompt === "string") return row.sft_prompt;
   return `${row.problem ?? row.prompt ?? ""}\n`;
 }
 
@@ -160,19 +167,37 @@ export class BatchPlan {
   }
 }
 
-/** Held-out accuracy: k samples per problem graded by the math verifier against `answer`. */
+/** Held-out accuracy: k samples per problem graded by `cfg.verifier` (math by default). */
 export async function evaluateAccuracy(model: Transformer, tokenizer: Tokenizer, rows: Row[], cfg: z.infer<typeof SftEvalConfig>, seed: number): Promise<{ pass1: number; passK: number; k: number; n: number }> {
   const sampler = SamplerConfig.parse({ num_generations: cfg.k, max_new_tokens: cfg.max_new_tokens, temperature: cfg.temperature });
   const completions = await sampleGroups(model, tokenizer, rows.map(formatPrompt), sampler, seed);
+  const grade = await heldOutGrader(cfg.verifier);
   let pass1 = 0;
   let passK = 0;
-  rows.forEach((row, i) => {
-    const group = completions.filter((c) => c.group === i);
-    const correct = group.filter((c) => gradeAnswer(c.text, String(row.answer ?? "")).correct).length;
-    pass1 += correct / group.length;
-    passK += passAtK(group.length, correct, cfg.k);
-  });
+  try {
+    for (const [i, row] of rows.entries()) {
+      const group = completions.filter((c) => c.group === i);
+      const verdicts = await Promise.all(group.map((c) => grade.isCorrect(c.text, row)));
+      const correct = verdicts.filter(Boolean).length;
+      pass1 += correct / group.length;
+      passK += passAtK(group.length, correct, cfg.k);
+    }
+  } finally {
+    await grade.close();
+  }
   return { pass1: pass1 / rows.length, passK: passK / rows.length, k: cfg.k, n: rows.length };
+}
+
+/**
+ * The held-out grader: `math` grades in process (no verifier to load); any other name goes through
+ * the registry with its crash isolation and time limit, and only a full reward (1) counts.
+ */
+async function heldOutGrader(name: string): Promise<{ isCorrect(text: string, row: Row): Promise<boolean>; close(): Promise<void> }> {
+  if (name === "math") {
+    return { isCorrect: async (text, row) => gradeAnswer(text, String(row.answer ?? "")).correct, close: async () => {} };
+  }
+  const loaded = await loadVerifier(name);
+  return { isCorrect: async (text, row) => (await checkedVerify(loaded, { completion: text, row })).reward === 1, close: () => loaded.close() };
 }
 
 /** Runs supervised training to `train.steps`; returns the final metrics. */
@@ -202,7 +227,7 @@ export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions)
     optimizer = new AdamW(model.params, o.optimizer);
     if (!o.resume) run.startFresh();
   }
-  const lengths = data.train.map((r) => (r.problem ?? r.prompt ?? "").length + (r.solution ?? "").length);
+  const lengths = data.train.map((r) => formatPrompt(r).length + (r.solution ?? "").length);
   const batches = new BatchPlan(lengths, o.train.batch_size, o.seed, plan);
   let lastEval: Record<string, number> | undefined;
   const t0 = performance.now();

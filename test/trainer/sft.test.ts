@@ -104,3 +104,19 @@ test("a run stopped at a checkpoint and resumed ends with exactly the weights of
   a.model.dispose();
   b.model.dispose();
 });
+
+test("held-out accuracy is graded by the configured verifier, and only a full reward counts", async () => {
+  const { Transformer } = await import("../../trainer/model/transformer.ts");
+  const { evaluateAccuracy } = await import("../../trainer/sft.ts");
+  const model = Transformer.init(tinyConfig({ vocab_size: 259, context_length: 32 }), 5);
+  // the reward depends on the row, not the (random) completion, so the expected accuracy is known
+  const verifier = path.join(tmp, "by-row.mjs");
+  fs.writeFileSync(verifier, `export default { name: "by-row", verify: (c, row) => ({ reward: row.reward, reason: "r" }) };`);
+  const graded: Row[] = [{ problem: "a", reward: 1 }, { problem: "b", reward: 0.5 }, { problem: "c", reward: 1 }, { problem: "d", reward: 0 }];
+  const acc = await evaluateAccuracy(model, tok, graded, SftEvalConfig.parse({ k: 2, max_new_tokens: 3, verifier }), 1);
+  expect(acc).toEqual({ pass1: 0.5, passK: 0.5, k: 2, n: 4 });
+  // the default, math, reads the boxed answer: a random model's completions match no gold
+  const math = await evaluateAccuracy(model, tok, [{ problem: "a", answer: "7" }], SftEvalConfig.parse({ k: 2, max_new_tokens: 3 }), 1);
+  expect(math.pass1).toBe(0);
+  model.dispose();
+}, 60_000);
