@@ -17,3 +17,14 @@ test("a source that is neither synthetic nor file is refused", () => {
   expect(DataSource.safeParse({ hub: "openai/gsm8k" }).success).toBe(false);
   expect(DataSource.safeParse({ synthetic: { task: "arith", steps: 3 } }).success).toBe(false);
 });
+
+test("a mix loads its sources' rows together, in order, and each part is validated", async () => {
+  const mix = await loadSource(DataSource.parse({ mix: [
+    { synthetic: { task: "chain", count: 2, steps: 4 } },
+    { file: { path: MATH500, limit: 3 } },
+    { synthetic: { task: "arith", count: 1 } },
+  ] }));
+  expect(mix.map((r) => r.subject === "chain" || r.subject === "arith" ? r.subject : "math500")).toEqual(["chain", "chain", "math500", "math500", "math500", "arith"]);
+  expect(DataSource.safeParse({ mix: [] }).success).toBe(false);
+  expect(DataSource.safeParse({ mix: [{ synthetic: { task: "nope" } }] }).success).toBe(false);
+});
