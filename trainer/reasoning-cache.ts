@@ -32,6 +32,15 @@ export const RC_TEMPLATES = {
     reason: "{problem}\n{summary}",
     summary: "{problem}\nSummary so far: {summary}\nReasoning: {reasoning}\nNew summary:",
   },
+  /**
+   * For models trained to carry a state as its last step (labeled chains, trainer/REASONING-CACHE.md
+   * "Result on chain"): the summary is the last step written so far, and the summary call leaves the
+   * problem out, so it fits a small context next to a long problem.
+   */
+  "last-step": {
+    reason: "{problem}\n{summary}",
+    summary: "Summary so far: {summary}\nReasoning: {reasoning}\nNew summary:",
+  },
   instruct: {
     reason:
       "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{}. " +

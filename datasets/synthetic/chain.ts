@@ -11,9 +11,33 @@
  * constant (~17) and length is set by N alone. Steps: `steps` when given, else by level:
  * 1 → 2, 2 → 4, 3 → 8, 4 → 16, 5 → 32. A row with explicit `steps` gets the level whose default
  * is the largest not above it (1 for N < 4, 5 for N ≥ 32).
+ *
+ * Labeled chains (`labeled`, off by default): each operation carries a one-byte label, a..z then
+ * A..Z (so at most 52 operations), repeated in its equation:
+ *   Problem:  `Start at 7; a:add 3; b:double; c:sub 5. Result?`
+ *   Solution: `a:7+3=10. b:10*2=20. c:20-5=15. \boxed{15}`
+ * The label makes an operation's position content-addressable: a model that resumes from a summary
+ * such as `b:10*2=20.` finds operation `c` without counting. The canonical form is the unlabeled one
+ * with the prefix `chain-labeled:`, so labeled and unlabeled chains split independently.
+ *
+ * RC format (`rcFormat`, labeled only): SFT rows that teach the reasoning-cache loop with the
+ * `last-step` templates (trainer/REASONING-CACHE.md, "Result on chain"). A row draws a labeled chain
+ * of N = 1..steps operations (uniform), a depth d = 0..N (uniform) and one of two kinds:
+ * - reasoning (share 1 − summaryShare): prompt `problem\n` + the equation of operation d (empty when
+ *   d = 0), target the next ≤ `window` equations, and ` \boxed{…}` when the chain ends within them
+ *   (a leading space when d > 0, as the solution has);
+ * - summary: prompt `Summary so far: <equation d>\nReasoning: <that reasoning>\nNew summary:`,
+ *   target ` <last complete equation of the reasoning>` (the old summary when it has none); in a fifth
+ *   of them the reasoning is cut at a random byte after its first equation, as H_R can cut it.
+ * The prompt is in the row's `sft_prompt` field (trainer/sft.ts uses it verbatim and puts no loss on
+ * it), the target in `solution`. No row holds more than `window` operations of reasoning.
  */
+import { RC_TEMPLATES, renderTemplate } from "../../trainer/reasoning-cache.ts";
 import type { Rng } from "../../trainer/rng.ts";
 import { between, type Problem, type TaskOptions } from "./task.ts";
+
+/** Labels of labeled chains, in order: a..z then A..Z. */
+export const CHAIN_LABELS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 const LIMIT = 99;
 
@@ -50,26 +74,95 @@ export function chainLevel(steps: number): number {
   return level;
 }
 
-/** One chain problem: `options.steps` operations if given, else the level's default. */
-export function generateChain(rng: Rng, level: number, options: TaskOptions): Problem {
-  const steps = options.steps ?? CHAIN_STEPS[level];
-  if (!steps) throw new Error(`bug: chain level ${level} is not 1-5`);
+/** One drawn chain: start, operation words, canonical keys, equations (no trailing space) and result. */
+interface Chain { start: number; words: string[]; keys: string[]; eqs: string[]; result: number }
+
+function drawChain(rng: Rng, steps: number, labeled: boolean): Chain {
+  if (labeled && steps > CHAIN_LABELS.length) throw new Error(`labeled chains have at most ${CHAIN_LABELS.length} operations, not ${steps}`);
   const start = between(rng, 1, 20);
-  const words: string[] = [], keys: string[] = [`${start}`], work: string[] = [];
+  const words: string[] = [], keys: string[] = [`${start}`], eqs: string[] = [];
   let v = start;
   for (let i = 0; i < steps; i++) {
     const op = drawOp(rng, v);
     const next = op.apply(v);
-    words.push(op.words);
+    const label = labeled ? `${CHAIN_LABELS[i]}:` : "";
+    words.push(label + op.words);
     keys.push(op.key);
-    work.push(`${v}${op.symbol}${op.operand}=${next}. `);
+    eqs.push(`${label}${v}${op.symbol}${op.operand}=${next}.`);
     v = next;
   }
+  return { start, words, keys, eqs, result: v };
+}
+
+/** One chain problem: `options.steps` operations if given, else the level's default. */
+export function generateChain(rng: Rng, level: number, options: TaskOptions): Problem {
+  const steps = options.steps ?? CHAIN_STEPS[level];
+  if (!steps) throw new Error(`bug: chain level ${level} is not 1-5`);
+  if (options.rcFormat) return generateChainRc(rng, steps, options.rcFormat);
+  const c = drawChain(rng, steps, options.labeled ?? false);
   return {
-    canonical: `chain:${keys.join(",")}`,
-    problem: `Start at ${start}; ${words.join("; ")}. Result?`,
-    solution: `${work.join("")}\\boxed{${v}}`,
-    answer: String(v),
+    canonical: `${options.labeled ? "chain-labeled" : "chain"}:${c.keys.join(",")}`,
+    problem: chainProblem(c),
+    solution: `${c.eqs.map((e) => `${e} `).join("")}\\boxed{${c.result}}`,
+    answer: String(c.result),
     level: options.steps === undefined ? level : chainLevel(steps),
+  };
+}
+
+function chainProblem(c: Chain): string {
+  return `Start at ${c.start}; ${c.words.join("; ")}. Result?`;
+}
+
+/** RC-format options: operations per reasoning target, and the share of summary-writing rows. */
+export interface ChainRcFormat { window: number; summaryShare: number }
+
+/**
+ * The reasoning that follows depth d: the next ≤ window equations, ` \boxed{…}` if the chain ends
+ * within them, a leading space when d > 0. Also returns where each equation ends in that text.
+ */
+export function chainContinuation(eqs: string[], result: number, d: number, window: number): { text: string; ends: number[] } {
+  let text = "";
+  const ends: number[] = [];
+  const end = Math.min(eqs.length, d + window);
+  for (let i = d; i < end; i++) {
+    text += (text || d > 0 ? " " : "") + eqs[i];
+    ends.push(text.length);
+  }
+  if (end === eqs.length) text += `${text || d > 0 ? " " : ""}\\boxed{${result}}`;
+  return { text, ends };
+}
+
+function generateChainRc(rng: Rng, maxSteps: number, f: ChainRcFormat): Problem {
+  const n = between(rng, 1, maxSteps);
+  const c = drawChain(rng, n, true);
+  const d = between(rng, 0, n);
+  const summary = d > 0 ? c.eqs[d - 1] : "";
+  const problem = chainProblem(c);
+  const { text, ends } = chainContinuation(c.eqs, c.result, d, f.window);
+  const templates = RC_TEMPLATES["last-step"];
+  let prompt: string, target: string, kind: string;
+  if (rng.uniform() >= f.summaryShare) {
+    kind = "reason";
+    prompt = renderTemplate(templates.reason, { problem, summary });
+    target = text;
+  } else {
+    kind = "summary";
+    let reasoning = text;
+    let done = ends.length;
+    if (ends.length >= 2 && rng.uniform() < 0.2) {
+      const cut = between(rng, ends[0], text.length - 1); // keeps the first equation, drops at least one byte
+      reasoning = text.slice(0, cut);
+      done = ends.filter((e) => e <= cut).length;
+    }
+    prompt = renderTemplate(templates.summary, { summary, reasoning });
+    target = ` ${done > 0 ? c.eqs[d + done - 1] : summary}`;
+  }
+  return {
+    canonical: `chain-labeled:${c.keys.join(",")}`,
+    problem,
+    solution: target,
+    answer: String(c.result),
+    level: chainLevel(n),
+    fields: { sft_prompt: prompt, rc_kind: kind, rc_depth: d },
   };
 }

@@ -44,12 +44,28 @@ export const SyntheticConfig = z.strictObject({
     .describe("Share of canonical problems, in percent, that belong to the test split."),
   language: z.enum(["python", "javascript"]).optional()
     .describe("program only: the language of every row; unset draws one per row."),
+  labeled: z.boolean().optional()
+    .describe("chain only: label the operations a..z, A..Z (`a:add 3`, equation `a:7+3=10.`); at most 52 steps. Default off."),
+  rc_format: z.boolean().optional()
+    .describe("chain only, needs labeled: SFT rows for the reasoning cache with the last-step templates (reason from a summary, write a summary; datasets/synthetic/chain.ts); chain lengths are drawn uniformly from 1 to steps (default 16)."),
+  rc_window: z.int().min(1).optional().describe("chain rc_format only: equations per reasoning target (default 4)."),
+  rc_summary_share: z.number().min(0).max(1).optional().describe("chain rc_format only: share of summary-writing rows (default 0.25)."),
 }).superRefine((c, ctx) => {
   if (Array.isArray(c.level) && c.level[0] > c.level[1]) {
     ctx.addIssue({ code: "custom", path: ["level"], message: `level range [${c.level}] has min above max` });
   }
   if (c.steps !== undefined && c.task !== "chain") {
     ctx.addIssue({ code: "custom", path: ["steps"], message: `steps applies to chain only, not ${c.task}` });
+  }
+  for (const key of ["labeled", "rc_format", "rc_window", "rc_summary_share"] as const) {
+    if (c[key] !== undefined && c.task !== "chain") ctx.addIssue({ code: "custom", path: [key], message: `${key} applies to chain only, not ${c.task}` });
+  }
+  if ((c.rc_window !== undefined || c.rc_summary_share !== undefined) && !c.rc_format) {
+    ctx.addIssue({ code: "custom", path: ["rc_format"], message: "rc_window and rc_summary_share need rc_format" });
+  }
+  if (c.rc_format && !c.labeled) ctx.addIssue({ code: "custom", path: ["rc_format"], message: "rc_format needs labeled" });
+  if (c.labeled && c.steps !== undefined && c.steps > 52) {
+    ctx.addIssue({ code: "custom", path: ["steps"], message: `labeled chains have at most 52 steps, not ${c.steps}` });
   }
   if (c.language !== undefined && c.task !== "program") {
     ctx.addIssue({ code: "custom", path: ["language"], message: `language applies to program only, not ${c.task}` });
@@ -76,7 +92,12 @@ export function* generateRows(input: z.input<typeof SyntheticConfig>): Generator
     }
     // each draw has its own stream, so a row does not depend on how many draws came before it
     const rng = Rng.forKeys(config.seed, taskKey, lo, hi, config.steps ?? 0, draw);
-    const p = generate(rng, lo + rng.int(hi - lo + 1), { steps: config.steps, language: config.language });
+    const p = generate(rng, lo + rng.int(hi - lo + 1), {
+      steps: config.steps ?? (config.rc_format ? 16 : undefined),
+      language: config.language,
+      labeled: config.labeled,
+      rcFormat: config.rc_format ? { window: config.rc_window ?? 4, summaryShare: config.rc_summary_share ?? 0.25 } : undefined,
+    });
     if (splitOf(p.canonical, config.test_percent) !== config.split) continue;
     misses = 0;
     yield {
@@ -98,14 +119,18 @@ export function generate(input: z.input<typeof SyntheticConfig>): Row[] {
 
 /** The drawn level range; chain with explicit steps is filed under the level those steps imply. */
 function levelRange(config: SyntheticConfig): [number, number] {
+  if (config.task === "chain" && config.rc_format) return [1, 1]; // the row's own draw sets its length
   if (config.task === "chain" && config.steps !== undefined) return [chainLevel(config.steps), chainLevel(config.steps)];
   if (config.level === undefined) return [1, 5];
   return Array.isArray(config.level) ? config.level : [config.level, config.level];
 }
 
+const BOOLEAN_KEYS = new Set(["labeled", "rc_format"]);
+
 /**
  * `synthetic:arith?level=3&steps=8&split=test` → a config input (validate with SyntheticConfig).
- * `level` takes `3` or a range `2-4`; numbers are parsed, other values are kept as strings.
+ * `level` takes `3` or a range `2-4`; numbers are parsed, `labeled` and `rc_format` take 1/0 or
+ * true/false; other values are kept as strings.
  */
 export function parseDatasetSpec(spec: string): z.input<typeof SyntheticConfig> {
   const m = /^synthetic:([a-z]+)(?:\?(.*))?$/.exec(spec);
@@ -114,6 +139,7 @@ export function parseDatasetSpec(spec: string): z.input<typeof SyntheticConfig> 
   for (const [key, value] of new URLSearchParams(m[2] ?? "")) {
     const range = /^(\d+)-(\d+)$/.exec(value);
     config[key] = key === "level" && range ? [Number(range[1]), Number(range[2])]
+      : BOOLEAN_KEYS.has(key) && /^(1|true|0|false)$/.test(value) ? value === "1" || value === "true"
       : /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
   }
   return config as z.input<typeof SyntheticConfig>;

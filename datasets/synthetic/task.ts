@@ -10,6 +10,10 @@ export type Language = "python" | "javascript";
 export interface TaskOptions {
   /** chain: operations per problem (overrides the level's default). */
   steps?: number;
+  /** chain: label each operation a..z, A..Z (at most 52 operations). */
+  labeled?: boolean;
+  /** chain: RC-format SFT rows (labeled; `steps` is then the largest chain drawn). */
+  rcFormat?: { window: number; summaryShare: number };
   /** program: the language of the row; unset draws one per row. */
   language?: Language;
 }

@@ -49,7 +49,7 @@ interface EvalArgs {
 
 const RC_FLAGS = ["turns", "reason-tokens", "summary-tokens", "reason-template", "summary-template", "summarizer-model", "summarizer-endpoint", "summarizer-model-name"] as const;
 
-/** The RC settings of `--decoding rc`: flags over the config's defaults; templates by name (rlvr, instruct) or literal. */
+/** The RC settings of `--decoding rc`: flags over the config's defaults; templates by name (rlvr, last-step, instruct) or literal. */
 function rcSettings(a: EvalArgs): RcSettings {
   const preset = a.endpoint ? "instruct" : "rlvr";
   const template = (kind: "reason" | "summary", value: string | undefined) =>
@@ -152,8 +152,8 @@ export const evalCommand: CommandModule<{ backend: string }, EvalArgs> = {
       .option("turns", { type: "number", describe: "rc: reasoning turns T (default 4)" })
       .option("reason-tokens", { type: "number", describe: "rc: H_R, most tokens of one reasoning turn (default 64)" })
       .option("summary-tokens", { type: "number", describe: "rc: H_S, most tokens of a summary (default 32)" })
-      .option("reason-template", { type: "string", describe: "rc: I_R, rlvr | instruct | a string with {problem} and {summary}; default rlvr for --model, instruct for --endpoint" })
-      .option("summary-template", { type: "string", describe: "rc: I_S, rlvr | instruct | a string with {reasoning} (and {problem}, {summary})" })
+      .option("reason-template", { type: "string", describe: "rc: I_R, rlvr | last-step | instruct | a string with {problem} and {summary}; default rlvr for --model, instruct for --endpoint" })
+      .option("summary-template", { type: "string", describe: "rc: I_S, rlvr | last-step | instruct | a string with {reasoning} (and {problem}, {summary})" })
       .option("summarizer-model", { type: "string", describe: "rc: rlvr checkpoint that writes the summaries (default: the evaluated policy)" })
       .option("summarizer-endpoint", { type: "string", describe: "rc: OpenAI-compatible base URL that writes the summaries" })
       .option("summarizer-model-name", { type: "string", describe: "rc: the model field sent to --summarizer-endpoint" })

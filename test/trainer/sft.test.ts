@@ -45,6 +45,31 @@ test("a batch scores only the solution and <eos>, shifted by one", () => {
   tf.dispose([b.tokens, b.targets, b.mask]);
 });
 
+test("a row's sft_prompt is the prompt verbatim (no newline added) and carries no loss", async () => {
+  const { encodeExample, formatPrompt } = await import("../../trainer/sft.ts");
+  const row: Row = { problem: "P", sft_prompt: "P\nx.", solution: " y." };
+  expect(formatPrompt(row)).toBe("P\nx.");
+  expect(formatPrompt({ problem: "P" })).toBe("P\n");
+  const e = encodeExample(tok, row, 32);
+  // <bos> P \n x . | ' ' y . <eos>: the summary part of the prompt (x.) has mask 0
+  expect(e.ids).toEqual([256, 80, 10, 120, 46, 32, 121, 46, 257]);
+  expect(e.mask).toEqual([0, 0, 0, 0, 0, 1, 1, 1, 1]);
+  const b = makeBatch(tok, [row], 32);
+  expect(b.mask.arraySync()).toEqual([[0, 0, 0, 0, 1, 1, 1, 1]]);
+  tf.dispose([b.tokens, b.targets, b.mask]);
+});
+
+test("RC-format chain rows: only the target after the I_R or I_S prompt is scored", async () => {
+  const { encodeExample } = await import("../../trainer/sft.ts");
+  const { generate } = await import("../../datasets/synthetic/index.ts");
+  for (const row of generate({ task: "chain", labeled: true, rc_format: true, count: 40, seed: 6 })) {
+    const e = encodeExample(tok, row, 256);
+    const scored = e.ids.filter((_, i) => e.mask[i] === 1);
+    expect(scored).toEqual([...tok.encode(row.solution!), tok.eos]);
+    expect(e.mask.indexOf(1)).toBe(1 + tok.encode(row.sft_prompt as string).length);
+  }
+});
+
 test("data order is a seeded permutation per epoch, resumable from its cursor", () => {
   const a = new DataOrder(5, 1);
   const first = a.next(7);

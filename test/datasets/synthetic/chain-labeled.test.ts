@@ -1,0 +1,111 @@
+// Labeled chains and their RC-format SFT rows (datasets/synthetic/chain.ts).
+import { expect, test } from "vitest";
+import { CHAIN_LABELS, chainContinuation } from "../../../datasets/synthetic/chain.ts";
+import { generate, parseDatasetSpec, SyntheticConfig } from "../../../datasets/synthetic/index.ts";
+import { RC_TEMPLATES, renderTemplate, templateProblem } from "../../../trainer/reasoning-cache.ts";
+import { checkEquations } from "./oracle.ts";
+
+/** Equations of a labeled text: [label, unlabeled equation]. */
+const labeledEqs = (text: string) => [...text.matchAll(/([a-zA-Z]):(-?\d+[-+*/]\d+=-?\d+)\./g)].map((m) => [m[1], m[2]]);
+
+test("labeled chains: labels a, b, c, … on the operations and the equations, and the same arithmetic as unlabeled ones", () => {
+  const rows = generate({ task: "chain", steps: 30, labeled: true, count: 20, seed: 4 });
+  for (const r of rows) {
+    const ops = /^Start at \d+; (.+)\. Result\?$/.exec(r.problem!)![1].split("; ");
+    expect(ops.map((o) => o.slice(0, 2))).toEqual([...CHAIN_LABELS.slice(0, 30)].map((l) => `${l}:`));
+    const eqs = labeledEqs(r.solution!);
+    expect(eqs.map(([l]) => l).join("")).toBe(CHAIN_LABELS.slice(0, 30));
+    // without labels the solution is a well-formed chain solution whose equations hold
+    expect(checkEquations(r.solution!.replace(/\b[a-zA-Z]:/g, ""))).toBe(30);
+    expect(r.solution!.endsWith(`\\boxed{${r.answer}}`)).toBe(true);
+  }
+  expect(rows[0].problem).toMatch(/^Start at \d+; a:/);
+});
+
+test("labels are off by default, so unlabeled rows are unchanged", () => {
+  const plain = generate({ task: "chain", steps: 4, count: 5, seed: 4 });
+  expect(plain).toEqual(generate({ task: "chain", steps: 4, count: 5, seed: 4, labeled: false }));
+  for (const r of plain) expect(r.problem).not.toMatch(/[a-z]:/);
+});
+
+test("labeled chains split on their own canonical form (the 'chain-labeled:' prefix), deterministically", () => {
+  const a = generate({ task: "chain", steps: 16, labeled: true, split: "test", count: 30, seed: 3 });
+  expect(a).toEqual(generate({ task: "chain", steps: 16, labeled: true, split: "test", count: 30, seed: 3 }));
+  const train = new Set(generate({ task: "chain", steps: 16, labeled: true, split: "train", count: 300, seed: 3 }).map((r) => r.problem));
+  for (const r of a) expect(train.has(r.problem)).toBe(false);
+});
+
+test("config checks: labeled/rc_format are chain-only, at most 52 labeled steps, rc_format needs labels", () => {
+  expect(SyntheticConfig.safeParse({ task: "chain", labeled: true, steps: 52 }).success).toBe(true);
+  expect(SyntheticConfig.safeParse({ task: "chain", labeled: true, steps: 53 }).success).toBe(false);
+  expect(SyntheticConfig.safeParse({ task: "arith", labeled: true }).success).toBe(false);
+  expect(SyntheticConfig.safeParse({ task: "chain", rc_format: true }).success).toBe(false);
+  expect(SyntheticConfig.safeParse({ task: "chain", labeled: true, rc_window: 4 }).success).toBe(false);
+  expect(parseDatasetSpec("synthetic:chain?steps=16&labeled=1")).toEqual({ task: "chain", steps: 16, labeled: true });
+  expect(parseDatasetSpec("synthetic:chain?labeled=false&rc_format=true")).toEqual({ task: "chain", labeled: false, rc_format: true });
+});
+
+test("the last-step preset passes the template rules and its summary call leaves the problem out", () => {
+  const t = RC_TEMPLATES["last-step"];
+  expect(templateProblem("reason", t.reason)).toBeNull();
+  expect(templateProblem("summary", t.summary)).toBeNull();
+  expect(t.summary).not.toContain("{problem}");
+});
+
+test("chainContinuation: the next ≤ window equations, a box when the chain ends, a leading space after a summary", () => {
+  const eqs = ["a:1+1=2.", "b:2*2=4.", "c:4-1=3."];
+  expect(chainContinuation(eqs, 3, 0, 2).text).toBe("a:1+1=2. b:2*2=4.");
+  expect(chainContinuation(eqs, 3, 1, 2).text).toBe(" b:2*2=4. c:4-1=3. \\boxed{3}");
+  expect(chainContinuation(eqs, 3, 3, 2).text).toBe(" \\boxed{3}");
+  expect(chainContinuation(eqs, 3, 0, 4)).toEqual({ text: "a:1+1=2. b:2*2=4. c:4-1=3. \\boxed{3}", ends: [8, 17, 26] });
+});
+
+test("RC-format rows: reasoning from a summary (≤ 4 equations, the prompt verbatim) and summary writing (the last complete equation)", () => {
+  const rows = generate({ task: "chain", labeled: true, rc_format: true, count: 600, seed: 5 });
+  expect(rows).toEqual(generate({ task: "chain", labeled: true, rc_format: true, count: 600, seed: 5 }));
+  const t = RC_TEMPLATES["last-step"];
+  let reason = 0, summary = 0, cut = 0, boxed = 0, fromSummary = 0;
+  for (const r of rows) {
+    const prompt = r.sft_prompt as string;
+    const ops = /^Start at \d+; (.+)\. Result\?$/.exec(r.problem!)![1].split("; ");
+    expect(ops.length).toBeGreaterThanOrEqual(1);
+    expect(ops.length).toBeLessThanOrEqual(16);
+    const d = r.rc_depth as number;
+    expect(d).toBeGreaterThanOrEqual(0);
+    expect(d).toBeLessThanOrEqual(ops.length);
+    if (r.rc_kind === "reason") {
+      reason++;
+      // prompt = I_R(problem, equation d); target = the equations after it, labelled in order
+      expect(prompt.startsWith(`${r.problem}\n`)).toBe(true);
+      const prev = prompt.slice(r.problem!.length + 1);
+      expect(prompt).toBe(renderTemplate(t.reason, { problem: r.problem!, summary: prev }));
+      if (d === 0) expect(prev).toBe("");
+      else { expect(labeledEqs(prev).map(([l]) => l)).toEqual([CHAIN_LABELS[d - 1]]); fromSummary++; }
+      const eqs = labeledEqs(r.solution!);
+      expect(eqs.length).toBeLessThanOrEqual(4);
+      expect(eqs.map(([l]) => l).join("")).toBe(CHAIN_LABELS.slice(d, d + eqs.length));
+      expect(r.solution!.startsWith(d > 0 ? " " : eqs.length ? "a:" : "")).toBe(true);
+      const ends = d + eqs.length === ops.length;
+      expect(r.solution!.endsWith(`\\boxed{${r.answer}}`)).toBe(ends);
+      if (ends) boxed++;
+      else expect(eqs).toHaveLength(4);
+    } else {
+      summary++;
+      expect(r.rc_kind).toBe("summary");
+      expect(prompt).not.toContain(r.problem!);
+      const m = /^Summary so far: (.*)\nReasoning: ([^]*)\nNew summary:$/.exec(prompt)!;
+      expect(m).not.toBeNull();
+      const shown = labeledEqs(m[2]);
+      expect(shown.length).toBeLessThanOrEqual(4);
+      const last = shown.at(-1);
+      // the target is the last complete equation of the reasoning (the old summary when it has none)
+      expect(r.solution).toBe(` ${last ? `${last[0]}:${last[1]}.` : m[1]}`);
+      if (!m[2].endsWith(".") && !m[2].endsWith("}")) cut++;
+    }
+  }
+  expect(reason).toBeGreaterThan(380);
+  expect(summary).toBeGreaterThan(100);
+  expect(cut).toBeGreaterThan(5);
+  expect(boxed).toBeGreaterThan(50);
+  expect(fromSummary).toBeGreaterThan(200);
+});
