@@ -37,16 +37,18 @@ export interface LmBatch {
  * applied only to the scored positions, which is where most of its FLOPs would go.
  */
 export function batchLogProbs(
-  model: Transformer, batch: LmBatch, training: boolean, options: { entropy?: boolean } = {},
-): { logp: tf.Tensor2D; aux: tf.Scalar; moe: Map<number, MoeStats>; entropy?: tf.Tensor2D } {
+  model: Transformer, batch: LmBatch, training: boolean, options: { entropy?: boolean; meanLogp?: boolean } = {},
+): { logp: tf.Tensor2D; aux: tf.Scalar; moe: Map<number, MoeStats>; entropy?: tf.Tensor2D; meanLogp?: tf.Tensor2D } {
   const [B, T] = batch.tokens.shape;
   const S = T - batch.start;
   const { hidden, aux, moe } = model.forward(batch.tokens, { training, padding: batch.padding });
   const scored = tf.reshape(tf.slice(hidden, [0, batch.start, 0], [B, S, model.config.d_model]), [B * S, model.config.d_model]) as tf.Tensor2D;
   const logits = model.logits(scored);
   const logp = tf.reshape(tokenLogProbs(logits, tf.reshape(batch.targets, [B * S]) as tf.Tensor1D), [B, S]) as tf.Tensor2D;
-  if (!options.entropy) return { logp, aux, moe };
-  return { logp, aux, moe, entropy: tf.reshape(tokenEntropy(logits), [B, S]) as tf.Tensor2D };
+  const entropy = options.entropy ? tf.reshape(tokenEntropy(logits), [B, S]) as tf.Tensor2D : undefined;
+  // the uniform part of a label-smoothed target: the mean log-probability over the vocabulary
+  const meanLogp = options.meanLogp ? tf.reshape(tf.mean(tf.logSoftmax(logits), -1), [B, S]) as tf.Tensor2D : undefined;
+  return { logp, aux, moe, entropy, meanLogp };
 }
 
 /** Entropy of the next-token distribution, in nats: logits [N, V] → [N]. */
@@ -57,11 +59,18 @@ export function tokenEntropy(logits: tf.Tensor2D): tf.Tensor1D {
   });
 }
 
-/** Mean masked negative log-likelihood plus the MoE aux losses. */
-export function lmLoss(model: Transformer, batch: LmBatch, training = true): { loss: tf.Scalar; nll: tf.Scalar; moe: Map<number, MoeStats> } {
-  const { logp, aux, moe } = batchLogProbs(model, batch, training);
-  const nll = tf.neg(tf.div(tf.sum(tf.mul(logp, batch.mask)), tf.maximum(tf.sum(batch.mask), 1))) as tf.Scalar;
-  return { loss: tf.add(nll, aux) as tf.Scalar, nll, moe };
+/**
+ * Mean masked negative log-likelihood plus the MoE aux losses. With label smoothing ε the target is
+ * (1 − ε)·one-hot + ε·uniform over the vocabulary, PyTorch's `CrossEntropyLoss(label_smoothing=ε)`:
+ * the loss is (1 − ε)·NLL + ε·(−mean log-probability). `nll` stays the plain NLL, for logging.
+ */
+export function lmLoss(model: Transformer, batch: LmBatch, training = true, labelSmoothing = 0): { loss: tf.Scalar; nll: tf.Scalar; moe: Map<number, MoeStats> } {
+  const { logp, aux, moe, meanLogp } = batchLogProbs(model, batch, training, { meanLogp: labelSmoothing > 0 });
+  const tokens = tf.maximum(tf.sum(batch.mask), 1);
+  const maskedMean = (x: tf.Tensor2D) => tf.neg(tf.div(tf.sum(tf.mul(x, batch.mask)), tokens)) as tf.Scalar;
+  const nll = maskedMean(logp);
+  const fit = meanLogp ? tf.add(tf.mul(nll, 1 - labelSmoothing), tf.mul(maskedMean(meanLogp), labelSmoothing)) : nll;
+  return { loss: tf.add(fit, aux) as tf.Scalar, nll, moe };
 }
 
 export interface LmStepResult extends StepResult {
@@ -134,12 +143,12 @@ function mergeRouting(parts: Map<number, MoeStats>[]): Map<number, MoeStats> {
   return new Map([...layers].map((layer) => [layer, mergeMoeStats(parts.map((p) => p.get(layer)).filter((s): s is MoeStats => s !== undefined))]));
 }
 
-/** One supervised update on a batch. */
-export function lmTrainStep(model: Transformer, optimizer: AdamW, batch: LmBatch, lr: number): LmStepResult {
+/** One supervised update on a batch (label smoothing ε as in lmLoss). */
+export function lmTrainStep(model: Transformer, optimizer: AdamW, batch: LmBatch, lr: number, labelSmoothing = 0): LmStepResult {
   let nll = 0;
   let moe = new Map<number, MoeStats>();
   const step = applyUpdate(model, optimizer, lr, () => {
-    const out = lmLoss(model, batch, true);
+    const out = lmLoss(model, batch, true, labelSmoothing);
     nll = out.nll.dataSync()[0];
     moe = out.moe;
     return out;

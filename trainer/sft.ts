@@ -28,6 +28,7 @@ export const SftTrainConfig = z.strictObject({
   eval_every: z.int().min(0).default(200).describe("Steps between held-out evaluations; 0 = only at the end."),
   save_every: z.int().min(0).default(500).describe("Steps between checkpoints; 0 = only at the end."),
   keep_last: z.int().min(1).default(2).describe("Checkpoints kept in runs/<name>/checkpoints (older ones are deleted)."),
+  label_smoothing: z.number().min(0).lt(1).default(0).describe("ε of label smoothing (target (1 − ε)·one-hot + ε·uniform, as PyTorch's CrossEntropyLoss): the model keeps ε of its probability spread over every byte, so it samples a stray byte at temperature 1 now and then. The logged loss is the plain NLL."),
 });
 
 export const SftEvalConfig = z.strictObject({
@@ -237,7 +238,7 @@ export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions)
       const rows = batches.next().map((i) => data.train[i]);
       const batch = makeBatch(tokenizer, rows, model.config.context_length);
       const lr = learningRate(step, o.train.steps, o.optimizer);
-      const r = lmTrainStep(model, optimizer, batch, lr);
+      const r = lmTrainStep(model, optimizer, batch, lr, o.train.label_smoothing);
       tf.dispose([batch.tokens, batch.targets, batch.mask]);
       step++;
       const record: Record<string, number> = { step, loss: r.nll, aux_loss: r.loss - r.nll, grad_norm: r.gradNorm, learning_rate: lr, epoch: batches.state.epoch };
