@@ -52,7 +52,7 @@ export function resultSvg(models: ModelResult[], title: string): string {
   const W = 640, H = 400, L = 60, R = 190, T = 40, B = 50;
   const turns = Math.max(...models.map((m) => m.byTurn.length));
   const x = (t: number) => L + ((t - 1) / Math.max(1, turns - 1)) * (W - L - R);
-  const y = (p: number) => T + (1 - p) * (H - T - B);
+  const y = (p: number) => Math.round(10 * (T + (1 - p) * (H - T - B))) / 10;
   const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`, `<text x="${W / 2 - R / 2}" y="22" text-anchor="middle" font-size="14">${title}</text>`];
   for (let g = 0; g <= 10; g += 2) {

@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { Row } from "../../datasets/row.ts";
 import { loadSource } from "../../datasets/source.ts";
+import { generate } from "../../datasets/synthetic/index.ts";
 import type { Verifier } from "../../verifiers/types.ts";
 import { loadVerifiers } from "../../verifiers/registry.ts";
 import { initBackend } from "../../trainer/backend.ts";
@@ -15,7 +16,7 @@ import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
 import { AdamW, OptimizerConfig } from "../../trainer/optimizer.ts";
 import { rcRun, rcStep, RcTrainConfig, runRcGrpo, type RcGrpoOptions, type RcRun } from "../../trainer/rc-trainer.ts";
-import { checkContext, renderTemplate } from "../../trainer/reasoning-cache.ts";
+import { checkContext, RC_TEMPLATES, renderTemplate } from "../../trainer/reasoning-cache.ts";
 import { loadRecipe } from "../../trainer/recipe.ts";
 import { SamplerConfig } from "../../trainer/sampler.ts";
 import { SftEvalConfig } from "../../trainer/sft.ts";
@@ -248,18 +249,19 @@ output_dir: ${tmp}
   expect(state.data_cursor.rc_replay.length).toBe(4);
 });
 
-test("recipes/rc-chain.yaml validates, fits the chain base model's context, and fails before training without its base", async () => {
+test("recipes/rc-chain.yaml validates, fits the chain-rc base model's context, and fails before training without its base", async () => {
   const { GrpoRecipe } = await import("../../scripts/commands/train.ts");
   const { PretrainRecipe } = await import("../../scripts/commands/pretrain.ts");
   const file = path.join(ROOT, "recipes/rc-chain.yaml");
   const recipe = loadRecipe(file, GrpoRecipe);
   expect(recipe.rc).toBeDefined();
-  expect(recipe.base).toBe("checkpoints/chain-base");
+  expect(recipe.base).toBe("checkpoints/chain-rc-base");
+  expect([recipe.rc!.reason_template, recipe.rc!.summary_template]).toEqual([RC_TEMPLATES["last-step"].reason, RC_TEMPLATES["last-step"].summary]);
   const verifiers = await loadVerifiers(recipe.verifiers);
   await Promise.all(verifiers.map((v) => v.close()));
-  // every eval problem (and a sample of training problems) fits the context of the model pretrain-chain.yaml makes
-  const pretrain = loadRecipe(path.join(ROOT, "recipes/pretrain-chain.yaml"), PretrainRecipe);
-  const policy = { name: "chain-base", maxContext: pretrain.model.context_length - 1, countTokens: (t: string) => tok.encode(t).length, promptsPerCall: () => 1, generate: async () => [], close: async () => {} };
+  // every eval problem (and a sample of training problems) fits the context of the model pretrain-chain-rc.yaml makes
+  const pretrain = loadRecipe(path.join(ROOT, "recipes/pretrain-chain-rc.yaml"), PretrainRecipe);
+  const policy = { name: "chain-rc-base", maxContext: pretrain.model.context_length - 1, countTokens: (t: string) => tok.encode(t).length, promptsPerCall: () => 1, generate: async () => [], close: async () => {} };
   const rc = recipe.rc!;
   const config = { turns: Math.max(rc.turns, rc.eval_turns), reason_tokens: rc.reason_tokens, summary_tokens: rc.summary_tokens, reason_template: rc.reason_template, summary_template: rc.summary_template };
   const train = recipe.data.train as { synthetic: Record<string, unknown> };
@@ -268,6 +270,9 @@ test("recipes/rc-chain.yaml validates, fits the chain base model's context, and 
     const problems = (await loadSource(source)).map((row, key) => ({ problem: String(row.problem), key }));
     expect(() => checkContext(problems, config, policy)).not.toThrow();
   }
+  // the 4x-horizon measurement (REASONING-CACHE.md, "Result on chain"): 16-operation test chains, 6 turns
+  const long = generate({ task: "chain", steps: 16, labeled: true, split: "test", count: 100, seed: 3 }).map((row, key) => ({ problem: row.problem!, key }));
+  expect(() => checkContext(long, { ...config, turns: 6 }, policy)).not.toThrow();
   // run from elsewhere, its relative base is missing: the existing base-checkpoint error, before training
   const r = rlvr(["train", file], tmp);
   expect(r.status).toBe(1);
