@@ -103,7 +103,7 @@ test("every shipped GRPO recipe validates", async () => {
   const { loadRecipe } = await import("../../trainer/recipe.ts");
   const { loadVerifiers } = await import("../../verifiers/registry.ts");
   const files = fs.readdirSync(path.join(ROOT, "recipes")).filter((f) => f.endsWith(".yaml") && !f.startsWith("pretrain-"));
-  expect(files.sort()).toEqual(["dapo-arith.yaml", "dr-grpo-arith.yaml", "grpo-arith.yaml", "gspo-arith.yaml", "quick.yaml", "rc-chain.yaml"]);
+  expect(files.sort()).toEqual(["dapo-arith.yaml", "dr-grpo-arith.yaml", "grpo-arith.yaml", "grpo-countdown.yaml", "grpo-program.yaml", "gspo-arith.yaml", "quick.yaml", "rc-chain.yaml"]);
   for (const f of files) {
     const recipe = loadRecipe(path.join(ROOT, "recipes", f), GrpoRecipe);
     const verifiers = await loadVerifiers(recipe.verifiers);
