@@ -283,7 +283,9 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
   const { model, optimizer, dir } = start;
   const run: GrpoRun = {
     name: o.name, seed: o.seed, model, optimizer, optimizerConfig: o.optimizer, tokenizer: o.tokenizer, verifiers: o.verifiers,
-    sampler: o.sampler, grpo: o.grpo, train: o.train, rows, order: new DataOrder(rows.length, o.seed, start.cursor),
+    // the group size and budget are GRPO's: a sampler drawing another G would misalign every group
+    sampler: { ...o.sampler, num_generations: o.grpo.num_generations, max_new_tokens: o.grpo.max_completion_length },
+    grpo: o.grpo, train: o.train, rows, order: new DataOrder(rows.length, o.seed, start.cursor),
     reference: o.grpo.beta > 0 ? loadCheckpoint(o.base).model : undefined,
     completionsDir: completionsDirOf(o, dir),
   };

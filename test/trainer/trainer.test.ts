@@ -174,3 +174,47 @@ test.each(["dapo", "grpo", "dr_grpo"] as const)("%s: micro-batches of 8 give the
     expect(micro.m[0][key], key).toBeCloseTo(whole.m[0][key], 4);
   }
 });
+
+test("the sandboxed code verifier in the loop: programs run against each row's tests and their verdicts become rewards", async () => {
+  const { runSft, SftEvalConfig, SftTrainConfig } = await import("../../trainer/sft.ts");
+  const { loadVerifier } = await import("../../verifiers/registry.ts");
+  // a tiny model that has memorized one program, so its samples are (mostly) that program
+  const program = "```python\nprint(1)\n```";
+  const sft = await runSft({ train: [{ problem: "q", solution: program }], eval: [] }, tok, {
+    name: "coder", seed: 1, model: tinyConfig({ vocab_size: 259, context_length: 32 }),
+    train: SftTrainConfig.parse({ steps: 60, batch_size: 4, eval_every: 0, save_every: 60, log_every: 100 }),
+    optimizer: OptimizerConfig.parse({ lr: 1e-2, warmup_steps: 2 }), eval: SftEvalConfig.parse({}),
+    outputDir: tmp, resume: false, log: () => {},
+  });
+  const code = await loadVerifier("code");
+  try {
+    // the same program passes the first row's test and fails the second's
+    const coding: Row[] = [
+      { problem: "q", language: "python", tests: { inputs: [""], outputs: ["1"] } },
+      { problem: "q", language: "python", tests: { inputs: [""], outputs: ["2"] } },
+    ];
+    await runGrpo(coding, options("code", 1, {
+      base: path.join(sft.runDir, "checkpoints/step-000060"), verifiers: [code],
+      // the sampler says G = 8 by default; GRPO's num_generations (4) must win, or groups misalign
+      sampler: SamplerConfig.parse({ temperature: 0 }),
+      grpo: GrpoConfig.parse({ num_generations: 4, max_completion_length: 24, loss_type: "dapo" }),
+      optimizer: OptimizerConfig.parse({ lr: 1e-4, schedule: "constant", weight_decay: 0 }),
+      train: GrpoTrainConfig.parse({ steps: 1, prompts_per_step: 2, save_every: 1, log_every: 100 }),
+    }));
+  } finally {
+    await code.close();
+  }
+  const [m] = metrics("code");
+  expect(m["verify/errors"]).toBe(0);
+  const { tableFromIPC } = await import("@uwdata/flechette");
+  const samples = tableFromIPC(fs.readFileSync(path.join(tmp, "code/completions/step-000001.arrow"))).toArray() as Record<string, unknown>[];
+  expect(samples).toHaveLength(8);
+  // every sample is the memorized program; each row's group of 4 gets its row's verdict
+  expect(samples.every((s) => s.completion === program)).toBe(true);
+  const rewards = samples.map((s) => s["rewards/code"] as number);
+  expect([...rewards.slice(0, 4), ...rewards.slice(4)].sort()).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
+  expect(new Set(rewards.slice(0, 4)).size).toBe(1);
+  expect(m["rewards/code/mean"]).toBeCloseTo(0.5, 6);
+  // the sandbox took real time per program (a process start), unlike a verifier that never ran code
+  expect(m["verify/time_ms_p50"]).toBeGreaterThan(1);
+}, 180_000);
