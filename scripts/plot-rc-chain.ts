@@ -49,7 +49,7 @@ const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
 
 /** A line chart: RC pass@1 by turn (with 95% CI bars) per model, plain decoding as a dashed line. */
 export function resultSvg(models: ModelResult[], title: string): string {
-  const W = 640, H = 400, L = 60, R = 190, T = 40, B = 50;
+  const W = 700, H = 400, L = 60, R = 240, T = 40, B = 50;
   const turns = Math.max(...models.map((m) => m.byTurn.length));
   const x = (t: number) => L + ((t - 1) / Math.max(1, turns - 1)) * (W - L - R);
   const y = (p: number) => Math.round(10 * (T + (1 - p) * (H - T - B))) / 10;
