@@ -10,6 +10,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { plotMain } from "./plot-cli.ts";
 
 export interface RunCurve {
   label: string;
@@ -77,21 +78,11 @@ export function curvesSvg(runs: RunCurve[], title: string): string {
 }
 
 function main(argv: string[]): void {
-  const outAt = argv.indexOf("--out");
-  const titleAt = argv.indexOf("--title");
-  if (outAt < 0) throw new Error("usage: plot-grpo.ts --out <svg> [--title <text>] 'label=<run dir>,<base eval summary>' …");
-  const outFile = argv[outAt + 1];
-  const title = titleAt >= 0 ? argv[titleAt + 1] : "GRPO on arith levels 1-2: held-out pass@1 at T = 1.0";
-  const specs = argv.filter((_, i) => i !== outAt && i !== outAt + 1 && i !== titleAt && i !== titleAt + 1);
-  const runs = specs.map((s) => {
-    const m = /^(.+?)=([^,]+),([^,]+)$/.exec(s);
-    if (!m) throw new Error(`expected label=<run dir>,<base eval summary>, got ${s}`);
-    return readRun(m[1], m[2], m[3]);
+  plotMain(argv, {
+    script: "plot-grpo.ts", files: "<run dir>,<base eval summary>", defaultTitle: "GRPO on arith levels 1-2: held-out pass@1 at T = 1.0",
+    read: (label, runDir, baseSummary) => readRun(label, runDir, baseSummary), svg: curvesSvg,
+    report: (runs) => [accuracyTable(runs), ...runs.map((r) => `${r.label}: ${r.stepMinutes.toFixed(1)} min of steps (evaluations excluded)`)].join("\n"),
   });
-  fs.mkdirSync(path.dirname(outFile), { recursive: true });
-  fs.writeFileSync(outFile, curvesSvg(runs, title));
-  console.log(accuracyTable(runs));
-  for (const r of runs) console.log(`${r.label}: ${r.stepMinutes.toFixed(1)} min of steps (evaluations excluded)`);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) main(process.argv.slice(2));

@@ -12,6 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { wilson } from "../trainer/eval/metrics.ts";
+import { plotMain } from "./plot-cli.ts";
 
 export interface ModelResult {
   label: string;
@@ -79,20 +80,10 @@ export function resultSvg(models: ModelResult[], title: string): string {
 }
 
 function main(argv: string[]): void {
-  const outAt = argv.indexOf("--out");
-  const titleAt = argv.indexOf("--title");
-  if (outAt < 0) throw new Error("usage: plot-rc-chain.ts --out <svg> [--title <text>] 'label=<plain summary>,<rc summary>' …");
-  const outFile = argv[outAt + 1];
-  const title = titleAt >= 0 ? argv[titleAt + 1] : "chain, 16 operations (4x the training horizon)";
-  const specs = argv.filter((_, i) => i !== outAt && i !== outAt + 1 && i !== titleAt && i !== titleAt + 1);
-  const models = specs.map((s) => {
-    const m = /^(.+?)=([^,]+),([^,]+)$/.exec(s);
-    if (!m) throw new Error(`expected label=<plain summary>,<rc summary>, got ${s}`);
-    return readResult(m[1], m[2], m[3]);
+  plotMain(argv, {
+    script: "plot-rc-chain.ts", files: "<plain summary>,<rc summary>", defaultTitle: "chain, 16 operations (4x the training horizon)",
+    read: readResult, svg: resultSvg, report: resultTable,
   });
-  fs.mkdirSync(path.dirname(outFile), { recursive: true });
-  fs.writeFileSync(outFile, resultSvg(models, title));
-  console.log(resultTable(models));
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) main(process.argv.slice(2));

@@ -1,0 +1,35 @@
+/**
+ * The command line both README plot scripts share: `--out <svg> [--title <text>]` and one
+ * `label=<file a>,<file b>` argument per series. Reads the series, writes the SVG, prints the report.
+ */
+import fs from "node:fs";
+import path from "node:path";
+
+export interface PlotCli<S> {
+  /** The script's file name, for the usage line. */
+  script: string;
+  /** What the two files of a series are, e.g. `<plain summary>,<rc summary>`. */
+  files: string;
+  defaultTitle: string;
+  read(label: string, a: string, b: string): S;
+  svg(series: S[], title: string): string;
+  /** Lines printed after writing the SVG (a Markdown table). */
+  report(series: S[]): string;
+}
+
+export function plotMain<S>(argv: string[], cli: PlotCli<S>): void {
+  const outAt = argv.indexOf("--out");
+  const titleAt = argv.indexOf("--title");
+  if (outAt < 0) throw new Error(`usage: ${cli.script} --out <svg> [--title <text>] 'label=${cli.files}' …`);
+  const outFile = argv[outAt + 1];
+  const title = titleAt >= 0 ? argv[titleAt + 1] : cli.defaultTitle;
+  const specs = argv.filter((_, i) => i !== outAt && i !== outAt + 1 && i !== titleAt && i !== titleAt + 1);
+  const series = specs.map((s) => {
+    const m = /^(.+?)=([^,]+),([^,]+)$/.exec(s);
+    if (!m) throw new Error(`expected label=${cli.files}, got ${s}`);
+    return cli.read(m[1], m[2], m[3]);
+  });
+  fs.mkdirSync(path.dirname(outFile), { recursive: true });
+  fs.writeFileSync(outFile, cli.svg(series, title));
+  console.log(cli.report(series));
+}
