@@ -8,14 +8,10 @@ import type { AdamW, StepResult } from "./optimizer.ts";
 import { mergeMoeStats, type MoeStats } from "./model/moe.ts";
 import type { Transformer } from "./model/transformer.ts";
 
-/** Log-probability of each target token: logits [N, V], targets [N] int32 → [N]. */
-export function tokenLogProbs(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const logp = tf.logSoftmax(logits);
-    // a one-hot product, not tf.gather: one fewer scatter kernel in the backward pass on every backend
-    const pick = tf.oneHot(targets, logits.shape[1]);
-    return tf.sum(tf.mul(logp, pick), -1) as tf.Tensor1D;
-  });
+/** Log-probability of each target token: log-probabilities [N, V], targets [N] int32 → [N]. */
+function pickTargets(logp: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  // a one-hot product, not tf.gather: one fewer scatter kernel in the backward pass on every backend
+  return tf.sum(tf.mul(logp, tf.oneHot(targets, logp.shape[1])), -1) as tf.Tensor1D;
 }
 
 /** A supervised batch: predict targets[b, j] from tokens[b, ≤ start+j] for j < targets width. */
@@ -43,20 +39,18 @@ export function batchLogProbs(
   const S = T - batch.start;
   const { hidden, aux, moe } = model.forward(batch.tokens, { training, padding: batch.padding });
   const scored = tf.reshape(tf.slice(hidden, [0, batch.start, 0], [B, S, model.config.d_model]), [B * S, model.config.d_model]) as tf.Tensor2D;
-  const logits = model.logits(scored);
-  const logp = tf.reshape(tokenLogProbs(logits, tf.reshape(batch.targets, [B * S]) as tf.Tensor1D), [B, S]) as tf.Tensor2D;
-  const entropy = options.entropy ? tf.reshape(tokenEntropy(logits), [B, S]) as tf.Tensor2D : undefined;
+  // one log-softmax serves the targets, the entropy and the label-smoothing term
+  const all = tf.logSoftmax(model.logits(scored)) as tf.Tensor2D;
+  const logp = tf.reshape(pickTargets(all, tf.reshape(batch.targets, [B * S]) as tf.Tensor1D), [B, S]) as tf.Tensor2D;
+  const entropy = options.entropy ? tf.reshape(entropyOf(all), [B, S]) as tf.Tensor2D : undefined;
   // the uniform part of a label-smoothed target: the mean log-probability over the vocabulary
-  const meanLogp = options.meanLogp ? tf.reshape(tf.mean(tf.logSoftmax(logits), -1), [B, S]) as tf.Tensor2D : undefined;
+  const meanLogp = options.meanLogp ? tf.reshape(tf.mean(all, -1), [B, S]) as tf.Tensor2D : undefined;
   return { logp, aux, moe, entropy, meanLogp };
 }
 
-/** Entropy of the next-token distribution, in nats: logits [N, V] → [N]. */
-export function tokenEntropy(logits: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const logp = tf.logSoftmax(logits);
-    return tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)) as tf.Tensor1D;
-  });
+/** Entropy of the next-token distribution, in nats: log-probabilities [N, V] → [N]. */
+function entropyOf(logp: tf.Tensor2D): tf.Tensor1D {
+  return tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)) as tf.Tensor1D;
 }
 
 /**
