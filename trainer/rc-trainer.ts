@@ -21,7 +21,7 @@ import type { Row } from "../datasets/row.ts";
 import { gradeAnswer } from "../verifiers/math/index.ts";
 import { scoreCompletions } from "../verifiers/registry.ts";
 import { groupAdvantages, groupStats } from "./advantages.ts";
-import { goldAnswer } from "./eval/evaluate.ts";
+import { goldAnswer } from "./eval/grader.ts";
 import { LocalPolicy, type Policy } from "./eval/policy.ts";
 import { loadCheckpoint } from "./model/checkpoint.ts";
 import type { Transformer } from "./model/transformer.ts";

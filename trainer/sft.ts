@@ -5,12 +5,11 @@
  * and metrics in runs/<name>/. Data order comes from the seed; the cursor is saved, so a resumed run
  * continues with the same batches.
  */
+import { loadGrader } from "./eval/grader.ts";
 import { passAtK } from "./eval/metrics.ts";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { Row } from "../datasets/row.ts";
-import { gradeAnswer } from "../verifiers/math/index.ts";
-import { checkedVerify, loadVerifier } from "../verifiers/registry.ts";
 import { lmTrainStep, type LmBatch } from "./lm.ts";
 import { loadCheckpoint, restoreOptimizer } from "./model/checkpoint.ts";
 import { ModelConfig } from "./model/config.ts";
@@ -172,13 +171,13 @@ export class BatchPlan {
 export async function evaluateAccuracy(model: Transformer, tokenizer: Tokenizer, rows: Row[], cfg: z.infer<typeof SftEvalConfig>, seed: number): Promise<{ pass1: number; passK: number; k: number; n: number }> {
   const sampler = SamplerConfig.parse({ num_generations: cfg.k, max_new_tokens: cfg.max_new_tokens, temperature: cfg.temperature });
   const completions = await sampleGroups(model, tokenizer, rows.map(formatPrompt), sampler, seed);
-  const grade = await heldOutGrader(cfg.verifier);
+  const grade = await loadGrader(cfg.verifier);
   let pass1 = 0;
   let passK = 0;
   try {
     for (const [i, row] of rows.entries()) {
       const group = completions.filter((c) => c.group === i);
-      const verdicts = await Promise.all(group.map((c) => grade.isCorrect(c.text, row)));
+      const verdicts = await Promise.all(group.map((c) => grade.grade(c.text, row).then((v) => v.correct)));
       const correct = verdicts.filter(Boolean).length;
       pass1 += correct / group.length;
       passK += passAtK(group.length, correct, cfg.k);
@@ -187,18 +186,6 @@ export async function evaluateAccuracy(model: Transformer, tokenizer: Tokenizer,
     await grade.close();
   }
   return { pass1: pass1 / rows.length, passK: passK / rows.length, k: cfg.k, n: rows.length };
-}
-
-/**
- * The held-out grader: `math` grades in process (no verifier to load); any other name goes through
- * the registry with its crash isolation and time limit, and only a full reward (1) counts.
- */
-async function heldOutGrader(name: string): Promise<{ isCorrect(text: string, row: Row): Promise<boolean>; close(): Promise<void> }> {
-  if (name === "math") {
-    return { isCorrect: async (text, row) => gradeAnswer(text, String(row.answer ?? "")).correct, close: async () => {} };
-  }
-  const loaded = await loadVerifier(name);
-  return { isCorrect: async (text, row) => (await checkedVerify(loaded, { completion: text, row })).reward === 1, close: () => loaded.close() };
 }
 
 /** Runs supervised training to `train.steps`; returns the final metrics. */

@@ -217,7 +217,8 @@ function updateOnce(run: GrpoRun, micro: MicroBatch[], lr: number, activeTokensI
   const metrics: Record<string, number> = {};
   let aux = 0;
   const result = applyUpdate(run.model, run.optimizer, lr, micro.map((m) => () => {
-    const lp = batchLogProbs(run.model, m.batch, true, { entropy: run.grpo.entropy_coef > 0 });
+    // entropy always: TRL logs it, and it shows whether GRPO is sharpening the policy
+    const lp = batchLogProbs(run.model, m.batch, true, { entropy: true });
     const inputs = { logp: lp.logp, oldLogp: m.oldLogp, refLogp: m.refLogp, entropy: lp.entropy, advantages: m.adv, mask: m.mask, truncated: m.truncated };
     const { loss, metrics: mm } = grpoLoss(inputs, run.grpo, { activeTokensInStep });
     for (const [k, v] of Object.entries(mm)) metrics[k] = (metrics[k] ?? 0) + v * m.share;

@@ -7,6 +7,7 @@ import { generate, syntheticConfigFromSpec } from "../../datasets/synthetic/inde
 import { initBackend, type BackendName } from "../../trainer/backend.ts";
 import { ENDPOINT_DEFAULTS, EndpointPolicy } from "../../trainer/eval/endpoint.ts";
 import { evaluate, formatSummary, type RcSettings } from "../../trainer/eval/evaluate.ts";
+import { loadGrader, type Grader } from "../../trainer/eval/grader.ts";
 import { LocalPolicy, type Policy } from "../../trainer/eval/policy.ts";
 import { resolveTemplate } from "../../trainer/eval/prompts.ts";
 import { ResultsError, summaryPathOf } from "../../trainer/eval/results.ts";
@@ -31,6 +32,7 @@ interface EvalArgs {
   api: "chat" | "completion";
   "api-key-env": string;
   seed: number;
+  verifier: string;
   limit?: number;
   "problem-field": string;
   "answer-field": string;
@@ -143,6 +145,7 @@ export const evalCommand: CommandModule<{ backend: string }, EvalArgs> = {
       .option("api", { choices: ["chat", "completion"] as const, default: "chat" as const, describe: "Endpoint API" })
       .option("api-key-env", { type: "string", default: "OPENAI_API_KEY", describe: "Environment variable holding the endpoint's API key (never logged)" })
       .option("seed", { type: "number", default: 0 })
+      .option("verifier", { type: "string", default: "math", describe: "Grades each sample: math (the gold answer), countdown, code (runs the row's tests in the sandbox) or a verifier module; only reward 1 counts as correct" })
       .option("limit", { type: "number", describe: "Evaluate the first N problems only" })
       .option("problem-field", { type: "string", default: "problem" })
       .option("answer-field", { type: "string", default: "answer" })
@@ -183,9 +186,15 @@ export const evalCommand: CommandModule<{ backend: string }, EvalArgs> = {
     const modelName = a.endpoint ? a["model-name"]! : a.model!;
     const out = a.out ?? defaultOut(a.dataset, modelName, a.model);
     const rc = a.decoding === "rc" ? rcSettings(a) : undefined;
+    let grader: Grader;
+    try {
+      grader = await loadGrader(a.verifier);
+    } catch (e) {
+      fail(`--verifier: ${(e as Error).message}`);
+    }
     const policy = await makePolicy(a);
     const summarizer = rc?.summarizer ? await makePolicy(a, "summarizer") : undefined;
-    const settings = { dataset: a.dataset, model: modelName, k: a.k, temperature: a.temperature, top_p: a["top-p"], max_tokens: a["max-tokens"], template, seed: a.seed, api: a.endpoint ? a.api : "local", ...(rc ? { rc } : {}) };
+    const settings = { dataset: a.dataset, model: modelName, k: a.k, temperature: a.temperature, top_p: a["top-p"], max_tokens: a["max-tokens"], template, seed: a.seed, api: a.endpoint ? a.api : "local", ...(a.verifier !== "math" ? { verifier: a.verifier } : {}), ...(rc ? { rc } : {}) };
     console.log(`${rows.length} problems × ${a.k} samples at temperature ${a.temperature}${rc ? `, reasoning cache: ${rc.turns} turns of ${rc.reason_tokens} tokens, summaries of ${rc.summary_tokens}` : ""} → ${out}`);
     const t0 = performance.now();
     try {
@@ -194,6 +203,7 @@ export const evalCommand: CommandModule<{ backend: string }, EvalArgs> = {
         policy,
         summarizer,
         settings,
+        grader,
         out,
         resume: a.resume,
         onProgress: (done, total, pass1) => console.log(`${done}/${total} problems  pass@1 so far ${(100 * pass1).toFixed(1)}%  ${((performance.now() - t0) / 1000).toFixed(0)} s`),
@@ -206,6 +216,7 @@ export const evalCommand: CommandModule<{ backend: string }, EvalArgs> = {
     } finally {
       await policy.close();
       await summarizer?.close();
+      await grader.close();
     }
   },
 };

@@ -11,6 +11,7 @@ import { equivalentAnswers, evaluate, formatSummary } from "../../trainer/eval/e
 import { majorityVote, passAtK, passKs, summarize, wilson, type SampleResult } from "../../trainer/eval/metrics.ts";
 import type { Generation, Policy, PromptRequest, SamplingParams } from "../../trainer/eval/policy.ts";
 import { renderPrompt, resolveTemplate } from "../../trainer/eval/prompts.ts";
+import { loadGrader } from "../../trainer/eval/grader.ts";
 import { configPathOf, summaryPathOf } from "../../trainer/eval/results.ts";
 import { saveCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
@@ -268,6 +269,49 @@ describe("endpoint client", () => {
   });
 });
 
+describe("graders", () => {
+  /** Answers each countdown row with the k fixed completions given for its key. */
+  class FixedPolicy implements Policy {
+    readonly name = "fixed";
+    constructor(private readonly texts: string[][]) {}
+    promptsPerCall() {
+      return 4;
+    }
+    async generate(requests: PromptRequest[], params: SamplingParams): Promise<Generation[][]> {
+      return requests.map((r) => this.texts[r.key].slice(0, params.n).map((text) => ({ text, tokens: 3, finishReason: "stop" as const })));
+    }
+    async close() {}
+  }
+  const countdownRows: Row[] = [
+    { problem: "Use 5, 7, 1 once each to make 12.", answer: "7*1+5", numbers: [5, 7, 1], target: 12, unique_id: "c0", subject: "countdown", level: 1 },
+    { problem: "Use 2, 7, 1 once each to make 14.", answer: "2/1*7", numbers: [2, 7, 1], target: 14, unique_id: "c1", subject: "countdown", level: 1 },
+  ];
+  // c0: another correct expression, a bare 12 (right value, numbers unused), a wrong value;
+  // c1: 2*7 leaves out the 1, 7*2*1 is right, 14 is bare
+  const texts = [["\\boxed{5+7*1}", "\\boxed{12}", "\\boxed{5+7+1}"], ["\\boxed{2*7}", "\\boxed{7*2*1}", "\\boxed{14}"]];
+
+  test("--verifier countdown judges by the puzzle's rules where the math verifier only compares values", async () => {
+    const math = await evaluate({ rows: countdownRows, policy: new FixedPolicy(texts), settings: { ...settings, k: 3 }, out: outFile(), resume: false });
+    const grader = await loadGrader("countdown");
+    try {
+      const out = outFile();
+      const countdown = await evaluate({ rows: countdownRows, policy: new FixedPolicy(texts), settings: { ...settings, k: 3, verifier: "countdown" }, grader, out, resume: false });
+      // math: 5+7*1 and 12 equal 12; 2*7, 7*2*1 and 14 equal 14 → 5 of 6
+      expect(math.overall["pass@1"]).toBeCloseTo(5 / 6, 12);
+      // countdown: only 5+7*1 and 7*2*1 use each number once → 2 of 6
+      expect(countdown.overall["pass@1"]).toBeCloseTo(2 / 6, 12);
+      const reasons = fs.readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l).reason);
+      expect(reasons).toEqual(["correct", "wrong_numbers", "wrong_value", "wrong_numbers", "correct", "wrong_numbers"]);
+    } finally {
+      await grader.close();
+    }
+  });
+
+  test("an unknown verifier name is an error that names it", async () => {
+    await expect(loadGrader("nope")).rejects.toThrow(/nope/);
+  });
+});
+
 describe("rlvr eval (CLI)", () => {
   const rlvr = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "scripts/rlvr.mjs"), ...args], { cwd: ROOT, encoding: "utf8", env: { ...process.env, TEST_KEY: "sk-never-printed" } });
   beforeAll(async () => {
@@ -308,6 +352,9 @@ describe("rlvr eval (CLI)", () => {
     const ckpt = rlvr("eval", "--dataset", "synthetic:arith?count=2", "--model", path.join(tmp, "missing"), "--out", outFile());
     expect(ckpt.status).toBe(1);
     expect(ckpt.stderr).toMatch(/rlvr eval: --model: .*missing.*not found/);
+    const verifier = rlvr("eval", "--dataset", "synthetic:arith?count=2", "--model", path.join(tmp, "ckpt"), "--verifier", "nope", "--out", outFile());
+    expect(verifier.status).toBe(1);
+    expect(verifier.stderr).toMatch(/rlvr eval: --verifier: .*nope/);
   });
 
   test("against an endpoint: synthetic rows, chat API, retries logged without the key", async () => {

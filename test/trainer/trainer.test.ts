@@ -70,12 +70,13 @@ test("GRPO raises a learnable reward and logs TRL's metric names", async () => {
   await runGrpo(rows, options("learn", 24));
   const m = metrics("learn");
   expect(m.length).toBe(24);
-  for (const key of ["reward", "reward_std", "frac_reward_zero_std", "rewards/lowercase/mean", "loss", "grad_norm", "learning_rate", "completions/mean_length", "completions/clipped_ratio", "clip_ratio/region_mean", "num_tokens", "step_time", "moe/max_violation", "moe/load/1/0"]) {
+  for (const key of ["reward", "reward_std", "frac_reward_zero_std", "rewards/lowercase/mean", "loss", "grad_norm", "learning_rate", "completions/mean_length", "completions/clipped_ratio", "clip_ratio/region_mean", "entropy", "num_tokens", "step_time", "moe/max_violation", "moe/load/1/0"]) {
     expect(m[0], key).toHaveProperty([key]);
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const first = mean(m.slice(0, 4).map((r) => r.reward));
   const last = mean(m.slice(-4).map((r) => r.reward));
+  expect(m[0].entropy).toBeGreaterThan(0);
   expect(last).toBeGreaterThan(first + 0.2);
 });
 

@@ -1,10 +1,11 @@
 /**
  * Math-500 style evaluation: k samples per problem from a policy, each graded by the math verifier
- * against the row's gold answer, written per sample to a JSONL results file (resumable), then
+ * against the row's gold answer (or by another verifier, grader.ts), written per sample to a JSONL results file (resumable), then
  * summarized overall / by subject / by level into `<out>.summary.json` and a printed table.
  */
 import type { Row } from "../../datasets/row.ts";
-import { extractBoxed, gradeAnswer, isEquivalent } from "../../verifiers/math/index.ts";
+import { isEquivalent } from "../../verifiers/math/index.ts";
+import { loadGrader, type Grader } from "./grader.ts";
 import { accuracyByTurn, checkContext, runReasoningCache, type ReasoningCacheConfig, type RcTranscript } from "../reasoning-cache.ts";
 import { summarize, type SampleResult, type Stats, type Summary } from "./metrics.ts";
 import type { Policy } from "./policy.ts";
@@ -40,6 +41,8 @@ export interface EvalOptions {
   settings: EvalRunSettings;
   /** RC mode: writes the summaries (default: the policy). */
   summarizer?: Policy;
+  /** Judges each sample (default: the math verifier); the caller closes it. */
+  grader?: Grader;
   out: string;
   resume: boolean;
   /** After each batch of problems: problems done so far, total, and the running pass@1. */
@@ -58,17 +61,12 @@ export function rowId(row: Row, index: number): string {
   return String(row.unique_id ?? row.id ?? `row-${index}`);
 }
 
-/** The gold answer: `answer`, else the last boxed answer of `solution`. */
-export function goldAnswer(row: Row): string | null {
-  if (row.answer !== undefined && row.answer !== null && String(row.answer).trim()) return String(row.answer);
-  return typeof row.solution === "string" ? extractBoxed(row.solution) : null;
-}
-
 /** Equivalence of two extracted answers, for majority voting. */
 export const equivalentAnswers = (a: string, b: string) => isEquivalent(a, b).equal;
 
 export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   const ids = o.rows.map(rowId);
+  const grader = o.grader ?? (await loadGrader("math"));
   const results = openResults(o.out, o.settings, o.resume, ids);
   const done = new Set(results.map((r) => r.index));
   const pending = o.rows.map((row, index) => ({ row, index })).filter((p) => !done.has(p.index));
@@ -79,13 +77,15 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
     const chunk = pending.slice(start, start + perCall);
     const rc = o.settings.rc ? await runRc(o, chunk) : null;
     const generations = rc ? null : await o.policy.generate(chunk.map((p) => ({ prompt: renderPrompt(o.settings.template, p.row), key: p.index })), params);
-    chunk.forEach((p, i) => {
-      const graded = rc
-        ? rc[i].map((run) => gradeRc(p.row, p.index, ids[p.index], run))
-        : generations![i].map((g, sample) => grade(p.row, p.index, ids[p.index], sample, g.text, g.tokens, g.finishReason === "length"));
+    for (const [i, p] of chunk.entries()) {
+      const graded = await Promise.all(
+        rc
+          ? rc[i].map((run) => gradeRc(grader, p.row, p.index, ids[p.index], run))
+          : generations![i].map((g, sample) => grade(grader, p.row, p.index, ids[p.index], sample, g.text, g.tokens, g.finishReason === "length")),
+      );
       appendProblem(o.out, graded);
       results.push(...graded);
-    });
+    }
     o.onProgress?.(done.size + start + chunk.length, o.rows.length, results.filter((r) => r.correct).length / Math.max(1, results.length));
   }
   const { rc, ...plain } = o.settings;
@@ -95,9 +95,8 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
   return summary;
 }
 
-function grade(row: Row, index: number, id: string, sample: number, completion: string, tokens: number, truncated: boolean): SampleResult {
-  const gold = goldAnswer(row);
-  const verdict = gold === null ? { correct: false, reason: "no_gold", extracted: null } : gradeAnswer(completion, gold);
+async function grade(grader: Grader, row: Row, index: number, id: string, sample: number, completion: string, tokens: number, truncated: boolean): Promise<SampleResult> {
+  const verdict = await grader.grade(completion, row);
   return {
     id,
     index,
@@ -128,9 +127,9 @@ function runRc(o: EvalOptions, chunk: { row: Row; index: number }[]): Promise<Rc
 }
 
 /** An RC sample: graded on its last turn's reasoning, with every turn graded in `turns`; tokens = all generated. */
-function gradeRc(row: Row, index: number, id: string, run: RcTranscript): SampleResult & { turns: RcTurnResult[] } {
-  const turns = run.turns.map((t): RcTurnResult => {
-    const g = grade(row, index, id, run.sample, t.reasoning, t.reasoning_tokens, t.truncated);
+async function gradeRc(grader: Grader, row: Row, index: number, id: string, run: RcTranscript): Promise<SampleResult & { turns: RcTurnResult[] }> {
+  const turns = await Promise.all(run.turns.map(async (t): Promise<RcTurnResult> => {
+    const g = await grade(grader, row, index, id, run.sample, t.reasoning, t.reasoning_tokens, t.truncated);
     return {
       summary_tokens: t.summary_tokens,
       reasoning_tokens: t.reasoning_tokens,
@@ -142,9 +141,9 @@ function gradeRc(row: Row, index: number, id: string, run: RcTranscript): Sample
       summary: t.summary,
       reasoning: t.reasoning,
     };
-  });
+  }));
   const last = run.turns[run.turns.length - 1];
-  return { ...grade(row, index, id, run.sample, last.reasoning, run.generated_tokens, last.truncated), turns };
+  return { ...(await grade(grader, row, index, id, run.sample, last.reasoning, run.generated_tokens, last.truncated)), turns };
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}`;

@@ -19,6 +19,8 @@ export interface EvalSettings {
   template: string;
   seed: number;
   api: string;
+  /** The grading verifier when it is not math (absent: math, as in results written before it existed). */
+  verifier?: string;
 }
 
 export class ResultsError extends Error {
