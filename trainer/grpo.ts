@@ -37,6 +37,12 @@ export const GrpoConfig = z.strictObject({
     .describe("Weight of the entropy bonus: the loss subtracts entropy_coef · (token entropy, aggregated like the loss)."),
   max_completion_length: z.int().min(1).default(256)
     .describe("Token budget per completion; dr_grpo divides by B times this constant L."),
+  skip_zero_advantage: z.boolean().default(false)
+    .describe("Leave completions whose advantage is 0 (groups whose rewards all equal) out of the update's forward and backward passes. Their policy-gradient term is exactly 0 and the loss normalizers still count them, so the update is the same, only cheaper; the MoE aux losses then average over the kept completions. Needs beta = 0, entropy_coef = 0 and a loss_type other than bnpo (whose per-micro-batch token mean would change)."),
+}).superRefine((c, ctx) => {
+  if (!c.skip_zero_advantage) return;
+  const why = c.beta > 0 ? "beta > 0 (the KL term has a gradient at A = 0)" : c.entropy_coef > 0 ? "entropy_coef > 0 (the entropy bonus has a gradient at A = 0)" : c.loss_type === "bnpo" ? "loss_type bnpo (its token mean is per micro-batch)" : null;
+  if (why) ctx.addIssue({ code: "custom", path: ["skip_zero_advantage"], message: `cannot be used with ${why}` });
 });
 export type GrpoConfig = z.infer<typeof GrpoConfig>;
 

@@ -163,8 +163,9 @@ export function updatePolicy(run: GrpoRun, kept: Rollouts, advantages: Float32Ar
   const lr = learningRate(step, run.train.steps, run.optimizerConfig);
   let out: Record<string, number> = {};
   try {
-    // the loss mask does not change between iterations: count dapo's denominator once
-    const activeTokensInStep = micro.reduce((s, m) => s + tf.tidy(() => m.mask.sum().dataSync()[0]), 0);
+    // dapo's denominator: every completion's loss-mask tokens (completionBatch masks exactly c.tokens),
+    // skipped zero-advantage ones included, so skipping them leaves the update unchanged
+    const activeTokensInStep = kept.completions.reduce((s, c) => s + (run.grpo.mask_truncated_completions && c.truncated ? 0 : c.tokens.length), 0);
     for (let it = 0; it < run.grpo.num_iterations; it++) out = updateOnce(run, micro, lr, activeTokensInStep);
   } finally {
     for (const m of micro) tf.dispose([m.batch.tokens, m.batch.targets, m.batch.mask, m.adv, m.mask, ...(m.oldLogp ? [m.oldLogp] : []), ...(m.refLogp ? [m.refLogp] : [])]);
@@ -180,8 +181,10 @@ interface MicroBatch {
   truncated: boolean[];
   oldLogp?: tf.Tensor2D;
   refLogp?: tf.Tensor2D;
-  /** Its share of the step's completions: sequence-mean losses and aux losses are weighted by it. */
+  /** Its share of the step's completions: sequence-mean losses are weighted by it. */
   share: number;
+  /** Its share of the completions that go through the update (all of them unless skip_zero_advantage): aux losses and metrics are weighted by it. */
+  auxShare: number;
 }
 
 /**
@@ -190,21 +193,27 @@ interface MicroBatch {
  */
 function microBatches(run: GrpoRun, kept: Rollouts, advantages: Float32Array): MicroBatch[] {
   const n = kept.completions.length;
-  const size = run.train.micro_batch_size > 0 ? run.train.micro_batch_size : n;
+  const all = kept.completions.map((_, i) => i);
+  const informative = all.filter((i) => advantages[i] !== 0);
+  // a step with no signal still makes its (momentum, aux-loss, weight-decay) update, as without skipping
+  const trained = run.grpo.skip_zero_advantage && informative.length ? informative : all;
+  const size = run.train.micro_batch_size > 0 ? run.train.micro_batch_size : Math.max(1, trained.length);
   const out: MicroBatch[] = [];
-  for (let start = 0; start < n; start += size) {
-    const completions = kept.completions.slice(start, start + size);
+  for (let start = 0; start < trained.length; start += size) {
+    const picked = trained.slice(start, start + size);
+    const completions = picked.map((i) => kept.completions[i]);
     const truncated = completions.map((c) => c.truncated);
     const batch = completionBatch(run.tokenizer, kept.prompts, completions);
     out.push({
       batch,
-      adv: tf.tensor1d(advantages.slice(start, start + size)),
+      adv: tf.tensor1d(picked.map((i) => advantages[i])),
       mask: lossMask(batch.mask, truncated, run.grpo),
       truncated,
       // π_old: with one update it is π_θ detached (ρ = 1 in value); with more it must be frozen first
       oldLogp: run.grpo.num_iterations > 1 ? tf.tidy(() => batchLogProbs(run.model, batch, false).logp) : undefined,
       refLogp: run.reference ? tf.tidy(() => batchLogProbs(run.reference!, batch, false).logp) : undefined,
       share: completions.length / n,
+      auxShare: completions.length / trained.length,
     });
   }
   return out;
@@ -221,9 +230,9 @@ function updateOnce(run: GrpoRun, micro: MicroBatch[], lr: number, activeTokensI
     const lp = batchLogProbs(run.model, m.batch, true, { entropy: true });
     const inputs = { logp: lp.logp, oldLogp: m.oldLogp, refLogp: m.refLogp, entropy: lp.entropy, advantages: m.adv, mask: m.mask, truncated: m.truncated };
     const { loss, metrics: mm } = grpoLoss(inputs, run.grpo, { activeTokensInStep });
-    for (const [k, v] of Object.entries(mm)) metrics[k] = (metrics[k] ?? 0) + v * m.share;
-    aux += lp.aux.dataSync()[0] * m.share;
-    return { loss: tf.add(tf.mul(loss, lossWeight(m)), tf.mul(lp.aux, m.share)) as tf.Scalar, moe: lp.moe };
+    for (const [k, v] of Object.entries(mm)) metrics[k] = (metrics[k] ?? 0) + v * m.auxShare;
+    aux += lp.aux.dataSync()[0] * m.auxShare;
+    return { loss: tf.add(tf.mul(loss, lossWeight(m)), tf.mul(lp.aux, m.auxShare)) as tf.Scalar, moe: lp.moe };
   }));
   return { loss: result.loss - aux, aux_loss: aux, grad_norm: result.gradNorm, skipped_updates: result.skipped ? 1 : 0, ...metrics, ...moeMetrics(result.moe) };
 }

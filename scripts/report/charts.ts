@@ -187,7 +187,7 @@ export function evalLevelChart(summary: EvalSummary, id: string): Chart | null {
       grid: { left: 8, right: 24, top: 32, bottom: 28, containLabel: true },
       xAxis: { type: "category", name: "level", nameLocation: "middle", nameGap: 22, data: levels },
       yAxis: { type: "value", name: "%", min: 0, max: 100 },
-      series: [bar("pass@1", (s) => s["pass@1"]), ...ks.map((k) => bar(`pass@${k}`, (s) => s["pass@k"][k])), bar(`maj@${summary.k}`, (s) => s["maj@k"])],
+      series: [bar("pass@1", (s) => s["pass@1"]), ...ks.map((k) => bar(`pass@${k}`, (s) => s["pass@k"][k])), bar(`maj@${summary.k}`, (s) => s["maj@k"] ?? undefined)],
     },
   };
 }

@@ -172,7 +172,7 @@ function statsTable(s: EvalSummary): string {
   ];
   const head = ["group", "n", "pass@1", "95% CI", ...ks.map((k) => `pass@${k}`), `maj@${s.k}`, "mean tokens", "truncated"];
   const row = ([name, st]: [string, EvalStats]) => {
-    const cells = [String(st.n), pct(st["pass@1"]), `${pct(st["pass@1_ci95"][0])} – ${pct(st["pass@1_ci95"][1])}`, ...ks.map((k) => (st["pass@k"][k] === undefined ? "—" : pct(st["pass@k"][k]))), pct(st["maj@k"]), fmt(st.mean_tokens), pct(st.truncation_rate)];
+    const cells = [String(st.n), pct(st["pass@1"]), `${pct(st["pass@1_ci95"][0])} – ${pct(st["pass@1_ci95"][1])}`, ...ks.map((k) => (st["pass@k"][k] === undefined ? "—" : pct(st["pass@k"][k]))), st["maj@k"] === null ? "—" : pct(st["maj@k"]), fmt(st.mean_tokens), pct(st.truncation_rate)];
     return `<tr><td class="text">${escapeHtml(name)}</td>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`;
   };
   return `<table><thead><tr>${head.map((h, i) => `<th${i === 0 ? ' class="text"' : ""}>${escapeHtml(h)}</th>`).join("")}</tr></thead><tbody>${groups.map(row).join("")}</tbody></table>`;

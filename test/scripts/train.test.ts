@@ -102,10 +102,13 @@ test("every shipped GRPO recipe validates", async () => {
   const { GrpoRecipe } = await import("../../scripts/commands/train.ts");
   const { loadRecipe } = await import("../../trainer/recipe.ts");
   const { loadVerifiers } = await import("../../verifiers/registry.ts");
+  const { readCheckpointState } = await import("../../trainer/model/checkpoint.ts");
   const files = fs.readdirSync(path.join(ROOT, "recipes")).filter((f) => f.endsWith(".yaml") && !f.startsWith("pretrain-"));
   expect(files.sort()).toEqual(["dapo-arith.yaml", "dr-grpo-arith.yaml", "grpo-arith.yaml", "grpo-countdown.yaml", "grpo-program.yaml", "gspo-arith.yaml", "quick.yaml", "rc-chain.yaml"]);
   for (const f of files) {
     const recipe = loadRecipe(path.join(ROOT, "recipes", f), GrpoRecipe);
+    // a base under checkpoints/ ships in the repo, so it must be there (a base under runs/ is made by a pretrain recipe)
+    if (recipe.base.startsWith("checkpoints/")) expect(readCheckpointState(path.join(ROOT, recipe.base)).step, f).toBeGreaterThan(0);
     const verifiers = await loadVerifiers(recipe.verifiers);
     expect(verifiers.length, f).toBe(recipe.verifiers.length);
     await Promise.all(verifiers.map((v) => v.close()));

@@ -11,7 +11,7 @@ import { equivalentAnswers, evaluate, formatSummary } from "../../trainer/eval/e
 import { majorityVote, passAtK, passKs, summarize, wilson, type SampleResult } from "../../trainer/eval/metrics.ts";
 import type { Generation, Policy, PromptRequest, SamplingParams } from "../../trainer/eval/policy.ts";
 import { renderPrompt, resolveTemplate } from "../../trainer/eval/prompts.ts";
-import { loadGrader } from "../../trainer/eval/grader.ts";
+import { loadGrader, type Grader } from "../../trainer/eval/grader.ts";
 import { configPathOf, summaryPathOf } from "../../trainer/eval/results.ts";
 import { saveCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
@@ -305,6 +305,14 @@ describe("graders", () => {
     } finally {
       await grader.close();
     }
+  });
+
+  test("a grader that reads no answers (code runs) gives no majority vote: maj@k is null and printed as -", async () => {
+    const runsTests: Grader = { name: "runs-tests", grade: async (completion) => ({ correct: completion.includes("7"), reason: "pass", extracted: null }), close: async () => {} };
+    const s = await evaluate({ rows: countdownRows, policy: new FixedPolicy(texts), settings: { ...settings, k: 3 }, grader: runsTests, out: outFile(), resume: false });
+    expect(s.overall["pass@1"]).toBeCloseTo(4 / 6, 12); // the four answers with a 7
+    expect(s.overall["maj@k"]).toBeNull();
+    expect(formatSummary(s).split("\n")[1]).toMatch(/^overall\s+2\s.*\s-\s/);
   });
 
   test("an unknown verifier name is an error that names it", async () => {

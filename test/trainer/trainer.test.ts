@@ -176,6 +176,56 @@ test.each(["dapo", "grpo", "dr_grpo"] as const)("%s: micro-batches of 8 give the
   }
 });
 
+test.each(["dapo", "grpo", "dr_grpo"] as const)("%s: skip_zero_advantage gives the same update as training on every completion (dense model)", async (lossType) => {
+  const dense = path.join(tmp, `dense-${lossType}`);
+  const init = Transformer.init(tinyConfig({ vocab_size: 259, context_length: 32, moe_layers: [] }), 3);
+  saveCheckpoint(dense, init, { step: 0 });
+  init.dispose();
+  // p0 and p1 always score 1 (groups without signal); the others score their lowercase share
+  const partly: Verifier = { name: "partly", verify: (c, row) => (["p0", "p1"].includes(String(row.problem)) ? { reward: 1, reason: "fixed" } : lowercase.verify(c, row, { timeoutMs: 1000 })) };
+  const run = async (name: string, skip: boolean) => {
+    await runGrpo(rows, options(name, 2, {
+      base: dense,
+      verifiers: [{ verifier: partly, weight: 1 }],
+      grpo: GrpoConfig.parse({ num_generations: 8, max_completion_length: 6, loss_type: lossType, skip_zero_advantage: skip }),
+      optimizer: OptimizerConfig.parse({ lr: 0.1, eps: 1, schedule: "constant", weight_decay: 0 }),
+      train: GrpoTrainConfig.parse({ steps: 2, prompts_per_step: 4, save_every: 2, keep_last: 1, micro_batch_size: 8 }),
+    }));
+    const { model } = loadCheckpoint(path.join(tmp, name, "checkpoints", "step-000002"));
+    const values = new Map(model.values());
+    model.dispose();
+    return { values, m: metrics(name) };
+  };
+  const every = await run(`every-${lossType}`, false);
+  const skipped = await run(`skipped-${lossType}`, true);
+  expect(every.m.some((r) => r.frac_reward_zero_std > 0)).toBe(true); // there was something to skip
+  let maxDiff = 0;
+  let moved = 0;
+  const { model: start } = loadCheckpoint(dense);
+  const initial = new Map(start.values());
+  start.dispose();
+  for (const [name, w] of every.values) {
+    const v = skipped.values.get(name)!;
+    const w0 = initial.get(name)!;
+    for (let i = 0; i < w.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(w[i] - v[i]));
+      moved = Math.max(moved, Math.abs(w[i] - w0[i]));
+    }
+  }
+  expect(moved).toBeGreaterThan(1e-3);
+  expect(maxDiff).toBeLessThan(1e-3 * moved);
+  expect(skipped.m[1].reward).toBeCloseTo(every.m[1].reward, 5); // same weights after step 1, so the same samples in step 2
+});
+
+test("skip_zero_advantage is refused where completions with A = 0 still have a gradient", () => {
+  for (const bad of [{ beta: 0.1 }, { entropy_coef: 0.01 }, { loss_type: "bnpo" }]) {
+    const r = GrpoConfig.safeParse({ skip_zero_advantage: true, ...bad });
+    expect(r.success, JSON.stringify(bad)).toBe(false);
+    expect(r.error!.issues[0].path).toEqual(["skip_zero_advantage"]);
+  }
+  expect(GrpoConfig.parse({ skip_zero_advantage: true }).skip_zero_advantage).toBe(true);
+});
+
 test("the sandboxed code verifier in the loop: programs run against each row's tests and their verdicts become rewards", async () => {
   const { runSft, SftEvalConfig, SftTrainConfig } = await import("../../trainer/sft.ts");
   const { loadVerifier } = await import("../../verifiers/registry.ts");

@@ -157,7 +157,7 @@ export function formatSummary(s: EvalSummary): string {
     String(st.n),
     `${pct(st["pass@1"])} (${pct(st["pass@1_ci95"][0])}-${pct(st["pass@1_ci95"][1])})`,
     ...ks.map((j) => (st["pass@k"][j] === undefined ? "-" : pct(st["pass@k"][j]))),
-    pct(st["maj@k"]),
+    st["maj@k"] === null ? "-" : pct(st["maj@k"]),
     st.mean_tokens.toFixed(1),
     pct(st.truncation_rate),
   ];

@@ -12,7 +12,7 @@ export interface Verdict {
   correct: boolean;
   /** The verifier's reason code (`equal_exact`, `no_answer`, `tests_failed`, …). */
   reason: string;
-  /** The final answer read from the completion (its last \boxed{}), used for majority voting. */
+  /** The final answer read from the completion, used for majority voting; null: no vote (e.g. code). */
   extracted: string | null;
 }
 
@@ -42,7 +42,9 @@ export async function loadGrader(name = "math"): Promise<Grader> {
     name,
     grade: async (completion, row) => {
       const result = await checkedVerify(loaded, { completion, row });
-      return { correct: result.reward === 1, reason: result.reason, extracted: extractBoxed(completion) };
+      // the verifier's own reading of the answer where it gives one (countdown's `answer`), else the last \boxed{}
+      const extracted = typeof result.answer === "string" ? result.answer : extractBoxed(completion);
+      return { correct: result.reward === 1, reason: result.reason, extracted };
     },
     close: () => loaded.close(),
   };

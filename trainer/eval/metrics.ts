@@ -31,7 +31,8 @@ export interface Stats {
   "pass@1_ci95": [number, number];
   /** Unbiased pass@j for j = 1, 2, 4, … up to k (and k itself). */
   "pass@k": Record<string, number>;
-  "maj@k": number;
+  /** Majority-vote accuracy; null when no sample had an answer to vote with (e.g. graded by running code). */
+  "maj@k": number | null;
   mean_tokens: number;
   truncation_rate: number;
 }
@@ -97,6 +98,8 @@ interface ProblemScore {
   samples: number;
   correct: number;
   majCorrect: boolean;
+  /** Some sample had an extracted answer, so there was a vote. */
+  voted: boolean;
   tokens: number;
   truncated: number;
 }
@@ -109,6 +112,7 @@ function scoreProblem(samples: SampleResult[], equivalent: (a: string, b: string
     samples: samples.length,
     correct: samples.filter((s) => s.correct).length,
     majCorrect: winner >= 0 && samples[winner].correct,
+    voted: winner >= 0,
     tokens: samples.reduce((t, s) => t + s.tokens, 0),
     truncated: samples.filter((s) => s.truncated).length,
   };
@@ -128,7 +132,7 @@ function aggregate(problems: ProblemScore[]): Stats {
     "pass@1": pass1,
     "pass@1_ci95": wilson(pass1, n),
     "pass@k": passK,
-    "maj@k": mean((p) => (p.majCorrect ? 1 : 0)),
+    "maj@k": problems.some((p) => p.voted) ? mean((p) => (p.majCorrect ? 1 : 0)) : null,
     mean_tokens: totalSamples ? problems.reduce((t, p) => t + p.tokens, 0) / totalSamples : 0,
     truncation_rate: totalSamples ? problems.reduce((t, p) => t + p.truncated, 0) / totalSamples : 0,
   };
