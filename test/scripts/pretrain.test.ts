@@ -25,7 +25,7 @@ output_dir: ${tmp}
 `;
 
 test("the shipped pretrain recipes validate", () => {
-  for (const file of ["recipes/pretrain-arith.yaml", "recipes/pretrain-chain.yaml", "recipes/pretrain-chain-rc.yaml", "recipes/pretrain-countdown.yaml", "recipes/pretrain-program.yaml"]) {
+  for (const file of ["recipes/pretrain-arith.yaml", "recipes/pretrain-arith-ls.yaml", "recipes/pretrain-chain.yaml", "recipes/pretrain-chain-rc.yaml", "recipes/pretrain-countdown.yaml", "recipes/pretrain-program.yaml"]) {
     expect(loadRecipe(path.join(ROOT, file), PretrainRecipe).train.steps).toBeGreaterThan(0);
   }
 });
