@@ -330,7 +330,7 @@ test("the config has TRL's defaults, documents every field and refuses bad value
   const c = GrpoConfig.parse({});
   expect(c).toEqual({
     num_generations: 8, loss_type: "dapo", importance_sampling_level: "token", epsilon: 0.2, beta: 0, kl_estimator: "k3",
-    num_iterations: 1, scale_rewards: "group", mask_truncated_completions: false, entropy_coef: 0, max_completion_length: 256,
+    num_iterations: 1, scale_rewards: "group", mask_truncated_completions: false, entropy_coef: 0, max_completion_length: 256, skip_zero_advantage: false,
   });
   const fields = Object.entries(GrpoConfig.shape);
   expect(fields.length).toBeGreaterThan(0);
