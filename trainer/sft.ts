@@ -5,8 +5,6 @@
  * and metrics in runs/<name>/. Data order comes from the seed; the cursor is saved, so a resumed run
  * continues with the same batches.
  */
-import { loadGrader } from "./eval/grader.ts";
-import { passAtK } from "./eval/metrics.ts";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { Row } from "../datasets/row.ts";
@@ -15,6 +13,8 @@ import { loadCheckpoint, restoreOptimizer } from "./model/checkpoint.ts";
 import { ModelConfig } from "./model/config.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";
 import { Transformer } from "./model/transformer.ts";
+import { loadGrader } from "./eval/grader.ts";
+import { passAtK } from "./eval/metrics.ts";
 import { AdamW, learningRate, OptimizerConfig } from "./optimizer.ts";
 import { Rng } from "./rng.ts";
 import { RunDir } from "./run-dir.ts";
@@ -171,19 +171,19 @@ export class BatchPlan {
 export async function evaluateAccuracy(model: Transformer, tokenizer: Tokenizer, rows: Row[], cfg: z.infer<typeof SftEvalConfig>, seed: number): Promise<{ pass1: number; passK: number; k: number; n: number }> {
   const sampler = SamplerConfig.parse({ num_generations: cfg.k, max_new_tokens: cfg.max_new_tokens, temperature: cfg.temperature });
   const completions = await sampleGroups(model, tokenizer, rows.map(formatPrompt), sampler, seed);
-  const grade = await loadGrader(cfg.verifier);
+  const grader = await loadGrader(cfg.verifier);
   let pass1 = 0;
   let passK = 0;
   try {
     for (const [i, row] of rows.entries()) {
       const group = completions.filter((c) => c.group === i);
-      const verdicts = await Promise.all(group.map((c) => grade.grade(c.text, row).then((v) => v.correct)));
+      const verdicts = await Promise.all(group.map((c) => grader.grade(c.text, row).then((v) => v.correct)));
       const correct = verdicts.filter(Boolean).length;
       pass1 += correct / group.length;
       passK += passAtK(group.length, correct, cfg.k);
     }
   } finally {
-    await grade.close();
+    await grader.close();
   }
   return { pass1: pass1 / rows.length, passK: passK / rows.length, k: cfg.k, n: rows.length };
 }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Row } from "../../datasets/row.ts";
 import { initBackend } from "../../trainer/backend.ts";
 import { evaluate, type EvalRunSettings, type RcTurnResult } from "../../trainer/eval/evaluate.ts";
+import { loadGrader, type Grader } from "../../trainer/eval/grader.ts";
 import { LocalPolicy, type Generation, type Policy, type PromptRequest, type SamplingParams } from "../../trainer/eval/policy.ts";
 import { summaryPathOf } from "../../trainer/eval/results.ts";
 import { saveCheckpoint } from "../../trainer/model/checkpoint.ts";
@@ -154,7 +155,12 @@ describe("the loop, driven by a scripted policy", () => {
     const rc = { ...config({ turns: 4, reason_tokens: 32, summary_tokens: 8 }), summarizer: null };
     const settings: EvalRunSettings = { dataset: "t", model: "fake", k: 2, temperature: 1, top_p: 1, max_tokens: 16, template: "{problem}", seed: 0, api: "local", rc };
     const out = path.join(tmp, "turns.jsonl");
-    const summary = await evaluate({ rows, policy: new FakePolicy("fake", stateScript), settings, out, resume: false });
+    // each turn is graded once; the sample's verdict reuses its last turn's (a code verifier would rerun the program)
+    const math = await loadGrader("math");
+    let graded = 0;
+    const counting: Grader = { ...math, grade: (completion, row) => (graded++, math.grade(completion, row)) };
+    const summary = await evaluate({ rows, policy: new FakePolicy("fake", stateScript), settings, grader: counting, out, resume: false });
+    expect(graded).toBe(2 * 2 * 4); // problems × samples × turns
     const lines = fs.readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { index: number; correct: boolean; extracted: string; completion: string; tokens: number; turns: RcTurnResult[] });
     expect(lines).toHaveLength(4);
     for (const line of lines) {

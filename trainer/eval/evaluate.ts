@@ -5,7 +5,7 @@
  */
 import type { Row } from "../../datasets/row.ts";
 import { isEquivalent } from "../../verifiers/math/index.ts";
-import { loadGrader, type Grader } from "./grader.ts";
+import { loadGrader, type Grader, type Verdict } from "./grader.ts";
 import { accuracyByTurn, checkContext, runReasoningCache, type ReasoningCacheConfig, type RcTranscript } from "../reasoning-cache.ts";
 import { summarize, type SampleResult, type Stats, type Summary } from "./metrics.ts";
 import type { Policy } from "./policy.ts";
@@ -77,14 +77,15 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
     const chunk = pending.slice(start, start + perCall);
     const rc = o.settings.rc ? await runRc(o, chunk) : null;
     const generations = rc ? null : await o.policy.generate(chunk.map((p) => ({ prompt: renderPrompt(o.settings.template, p.row), key: p.index })), params);
-    for (const [i, p] of chunk.entries()) {
-      const graded = await Promise.all(
-        rc
-          ? rc[i].map((run) => gradeRc(grader, p.row, p.index, ids[p.index], run))
-          : generations![i].map((g, sample) => grade(grader, p.row, p.index, ids[p.index], sample, g.text, g.tokens, g.finishReason === "length")),
-      );
-      appendProblem(o.out, graded);
-      results.push(...graded);
+    // the chunk's samples are graded concurrently (a sandboxed verifier runs them in parallel), then written in order
+    const graded = await Promise.all(chunk.map((p, i) => Promise.all(
+      rc
+        ? rc[i].map((run) => gradeRc(grader, p.row, p.index, ids[p.index], run))
+        : generations![i].map((g, sample) => grade(grader, p.row, p.index, ids[p.index], sample, g.text, g.tokens, g.finishReason === "length")),
+    )));
+    for (const problem of graded) {
+      appendProblem(o.out, problem);
+      results.push(...problem);
     }
     o.onProgress?.(done.size + start + chunk.length, o.rows.length, results.filter((r) => r.correct).length / Math.max(1, results.length));
   }
@@ -96,7 +97,10 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
 }
 
 async function grade(grader: Grader, row: Row, index: number, id: string, sample: number, completion: string, tokens: number, truncated: boolean): Promise<SampleResult> {
-  const verdict = await grader.grade(completion, row);
+  return sampleResult(row, index, id, sample, completion, tokens, truncated, await grader.grade(completion, row));
+}
+
+function sampleResult(row: Row, index: number, id: string, sample: number, completion: string, tokens: number, truncated: boolean, verdict: Verdict): SampleResult {
   return {
     id,
     index,
@@ -128,22 +132,21 @@ function runRc(o: EvalOptions, chunk: { row: Row; index: number }[]): Promise<Rc
 
 /** An RC sample: graded on its last turn's reasoning, with every turn graded in `turns`; tokens = all generated. */
 async function gradeRc(grader: Grader, row: Row, index: number, id: string, run: RcTranscript): Promise<SampleResult & { turns: RcTurnResult[] }> {
-  const turns = await Promise.all(run.turns.map(async (t): Promise<RcTurnResult> => {
-    const g = await grade(grader, row, index, id, run.sample, t.reasoning, t.reasoning_tokens, t.truncated);
-    return {
-      summary_tokens: t.summary_tokens,
-      reasoning_tokens: t.reasoning_tokens,
-      context_tokens: t.context_tokens,
-      extracted: g.extracted,
-      correct: g.correct,
-      reason: g.reason,
-      truncated: t.truncated,
-      summary: t.summary,
-      reasoning: t.reasoning,
-    };
+  const verdicts = await Promise.all(run.turns.map((t) => grader.grade(t.reasoning, row)));
+  const turns = run.turns.map((t, j): RcTurnResult => ({
+    summary_tokens: t.summary_tokens,
+    reasoning_tokens: t.reasoning_tokens,
+    context_tokens: t.context_tokens,
+    extracted: verdicts[j].extracted,
+    correct: verdicts[j].correct,
+    reason: verdicts[j].reason,
+    truncated: t.truncated,
+    summary: t.summary,
+    reasoning: t.reasoning,
   }));
-  const last = run.turns[run.turns.length - 1];
-  return { ...(await grade(grader, row, index, id, run.sample, last.reasoning, run.generated_tokens, last.truncated)), turns };
+  // the sample's verdict is its last turn's: graded once, not again (a code verifier would rerun the program)
+  const last = run.turns.length - 1;
+  return { ...sampleResult(row, index, id, run.sample, run.turns[last].reasoning, run.generated_tokens, run.turns[last].truncated, verdicts[last]), turns };
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}`;
