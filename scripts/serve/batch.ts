@@ -69,12 +69,7 @@ export class DecodeBatch<M extends Member> {
       this.cache = undefined;
       return;
     }
-    const padding = rows.map((b) => old.padding?.[b] ?? 0);
-    const trim = Math.min(...padding);
-    this.cache = this.rebuild(old, padding.map((p) => p - trim), old.length - trim, (t) => {
-      const kept = tf.gather(t, rows);
-      return trim > 0 ? tf.slice(kept, [0, 0, trim, 0], [-1, -1, -1, -1]) : kept;
-    });
+    this.cache = old.keepRows(rows);
   }
 
   dispose(): void {

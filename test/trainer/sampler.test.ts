@@ -38,6 +38,35 @@ test.each(["learned", "rope"] as const)("batched sampling equals one-at-a-time s
   model.dispose();
 });
 
+test.each(["learned", "rope"] as const)("rows that finish early leave the batch and its cache: the rest sample as they would alone, with log-probs of a full forward pass (%s positions)", async (positions) => {
+  const model = Transformer.init(config({ positions }), 11);
+  // Stopping on any of 20 bytes ends near-uniform samples at scattered steps.
+  const stop = Array.from("abcdefghijklmnopqrst");
+  const cfg = sampler({ num_generations: 4, max_new_tokens: 16, stop });
+  const batched = await sampleGroups(model, tok, PROMPTS, cfg, 5);
+  const lengths = new Set(batched.map((c) => c.tokens.length));
+  expect(lengths.size).toBeGreaterThan(3);
+  expect(batched.some((c) => c.truncated)).toBe(true);
+  for (let i = 0; i < PROMPTS.length; i++) {
+    const alone = await sampleGroups(model, tok, [PROMPTS[i]], cfg, 5, i);
+    expect(alone.map((c) => c.tokens)).toEqual(batched.filter((c) => c.group === i).map((c) => c.tokens));
+  }
+  const recomputed = await sampleGroups(model, tok, PROMPTS, { ...cfg, kv_cache: false }, 5);
+  expect(recomputed.map((c) => c.tokens)).toEqual(batched.map((c) => c.tokens));
+  for (const c of batched) {
+    const ids = [...promptTokens(tok, PROMPTS[c.group]), ...c.tokens];
+    const logp = tf.tidy(() => {
+      const { hidden } = model.forward(tf.tensor2d([ids], undefined, "int32"));
+      return tf.logSoftmax(model.logits(tf.reshape(hidden, [ids.length, model.config.d_model]) as tf.Tensor2D));
+    });
+    const table = logp.arraySync() as number[][];
+    logp.dispose();
+    const start = ids.length - c.tokens.length;
+    c.tokens.forEach((t, j) => expect(c.logprobs[j]).toBeCloseTo(table[start + j - 1][t], 4));
+  }
+  model.dispose();
+});
+
 test("the same seed gives the same completions; another seed other ones", async () => {
   const model = Transformer.init(config(), 4);
   const a = await sampleGroups(model, tok, PROMPTS, sampler({}), 1);
@@ -131,4 +160,35 @@ test("a prompt that leaves no room in the context is refused", async () => {
   const model = Transformer.init(config(), 1);
   await expect(sampleGroups(model, tok, ["x".repeat(60)], sampler({}), 0)).rejects.toThrow("leaves no room in the model's context of 48");
   model.dispose();
+});
+
+test("drawToken ranks tokens exactly as a comparator sort by logit, then id, would: ties, ±0, negatives and -Infinity", () => {
+  // The sampling walk visits tokens in rank order, so the rank must be this exact one for a
+  // seed to keep drawing the same tokens.
+  const reference = (logits: Float32Array, c: { temperature: number; top_k: number; top_p: number }, rng: Rng) => {
+    const order = Array.from({ length: logits.length }, (_, v) => v).sort((a, b) => logits[b] - logits[a] || a - b);
+    const keep = c.top_k > 0 ? Math.min(c.top_k, logits.length) : logits.length;
+    let probs = order.slice(0, keep).map((v) => Math.exp((logits[v] - logits[order[0]]) / c.temperature));
+    let total = probs.reduce((a, b) => a + b, 0);
+    if (c.top_p < 1) {
+      let cum = 0;
+      let cut = probs.length;
+      for (let i = 0; i < probs.length; i++) if ((cum += probs[i] / total) >= c.top_p) { cut = i + 1; break; }
+      probs = probs.slice(0, cut);
+      total = probs.reduce((a, b) => a + b, 0);
+    }
+    let u = rng.uniform() * total;
+    let i = 0;
+    while (i < probs.length - 1 && u >= probs[i]) u -= probs[i++];
+    return { token: order[i], logprob: Math.log(probs[i] / total) };
+  };
+  const source = new Rng(17);
+  const pool = [0, -0, 1.5, -1.5, -Infinity, 3, 3, -7.25];
+  for (let trial = 0; trial < 300; trial++) {
+    const V = 1 + source.int(300);
+    const logits = new Float32Array(V).map(() => (source.uniform() < 0.3 ? pool[source.int(pool.length)] : (source.uniform() - 0.5) * 20));
+    if (logits.every((x) => x === -Infinity)) logits[0] = 0;
+    const c = { temperature: 0.7, top_k: trial % 3 === 0 ? 5 : 0, top_p: trial % 2 === 0 ? 0.9 : 1 };
+    expect(drawToken(logits, c, new Rng(trial))).toEqual(reference(logits, c, new Rng(trial)));
+  }
 });

@@ -85,6 +85,33 @@ export class KVCache {
     return [allK, allV];
   }
 
+  /**
+   * A cache of only the given rows (in that order), with the padding columns every kept row has
+   * trimmed; this cache is disposed. Positions count from each row's first real token, so trimming
+   * shared padding changes no row's numbers: finished sequences leave a decode batch this way.
+   */
+  keepRows(rows: number[]): KVCache {
+    const padding = rows.map((b) => this.padding?.[b] ?? 0);
+    const trim = Math.min(...padding);
+    const next = new KVCache(this.keys.length, padding.map((p) => p - trim));
+    try {
+      for (const kind of ["keys", "values"] as const) {
+        this[kind].forEach((t, layer) => {
+          next[kind][layer] = t && tf.tidy(() => {
+            const kept = tf.gather(t, rows);
+            return (trim > 0 ? tf.slice(kept, [0, 0, trim, 0], [-1, -1, -1, -1]) : kept) as tf.Tensor4D;
+          });
+        });
+      }
+    } catch (err) {
+      next.dispose();
+      throw err;
+    }
+    next.length = this.length - trim;
+    this.dispose();
+    return next;
+  }
+
   dispose(): void {
     for (const t of [...this.keys, ...this.values]) t?.dispose();
     this.keys.fill(null);
