@@ -85,13 +85,14 @@ export async function grpoStep(run: GrpoRun, step: number): Promise<Record<strin
   let dropped = 0;
   let roundsUsed = 0;
   let sampleMs = 0;
+  let verifyMs = 0;
   let sampledTokens = 0;
   for (let round = 0; round < rounds && kept.rows.length < run.train.prompts_per_step; round++) {
     roundsUsed++;
     const rows = run.order.next(run.train.prompts_per_step).map((i) => run.rows[i]);
-    const tSample = performance.now();
     const r = await rollout(run, rows, deriveSeed(run.seed, step, round));
-    sampleMs += performance.now() - tSample;
+    sampleMs += r.sampleMs;
+    verifyMs += r.verifyMs;
     sampledTokens += r.completions.reduce((s, c) => s + c.tokens.length, 0);
     if (round === 0) firstRound = { ...r.metrics, ...groupStats(r.total, G, r.allNull), ...completionMetrics(r.completions) };
     const groups = run.train.dynamic_sampling ? dynamicSamplingFilter(r.total, G, r.allNull) : { keep: rows.map((_, i) => i), dropped: 0 };
@@ -99,7 +100,7 @@ export async function grpoStep(run: GrpoRun, step: number): Promise<Record<strin
     appendGroups(kept, r, groups.keep.slice(0, run.train.prompts_per_step - kept.rows.length), G);
   }
   const advantages = groupAdvantages(kept.total, G, { scale: run.grpo.scale_rewards, allNull: kept.allNull });
-  const update = kept.rows.length ? updatePolicy(run, kept, advantages, step) : { skipped_updates: 0 };
+  const update = kept.rows.length ? updatePolicy(run, kept, advantages, step) : { skipped_updates: 0, "timing_s/old_log_prob": 0, "timing_s/ref": 0, "timing_s/update_actor": 0 };
   if (run.completionsDir && (step + 1) % run.train.completions_every === 0) writeCompletions(run, kept, advantages, step + 1);
   return {
     step: step + 1,
@@ -109,6 +110,9 @@ export async function grpoStep(run: GrpoRun, step: number): Promise<Record<strin
     learning_rate: learningRate(step, run.train.steps, run.optimizerConfig),
     num_tokens: kept.completions.reduce((s, c) => s + c.tokens.length, 0),
     "sample/tokens_per_s": sampledTokens / (sampleMs / 1000),
+    // verl's names: where a step's time goes (seconds; every round of dynamic sampling included)
+    "timing_s/gen": sampleMs / 1000,
+    "timing_s/reward": verifyMs / 1000,
     step_time: (performance.now() - t0) / 1000,
   };
 }
@@ -129,15 +133,18 @@ export function writeCompletions(run: Pick<GrpoRun, "verifiers" | "completionsDi
 }
 
 /** Samples G completions for each row and scores them. */
-async function rollout(run: GrpoRun, rows: Row[], seed: number): Promise<Rollouts & { metrics: Record<string, number> }> {
+async function rollout(run: GrpoRun, rows: Row[], seed: number): Promise<Rollouts & { metrics: Record<string, number>; sampleMs: number; verifyMs: number }> {
   const prompts = rows.map(formatPrompt);
+  const t0 = performance.now();
   const completions = await sampleGroups(run.model, run.tokenizer, prompts, run.sampler, seed);
+  const t1 = performance.now();
   const scores = await scoreCompletions(run.verifiers, completions.map((c) => ({
     completion: c.text,
     row: rows[c.group],
     ctx: { completionTokens: c.tokens.length, maxCompletionTokens: run.sampler.max_new_tokens },
   })));
-  return { rows, prompts, completions, total: scores.total, allNull: scores.allNull, rewards: scores.rewards, metrics: scores.metrics };
+  return { rows, prompts, completions, total: scores.total, allNull: scores.allNull, rewards: scores.rewards, metrics: scores.metrics,
+    sampleMs: t1 - t0, verifyMs: performance.now() - t1 };
 }
 
 /** Appends the chosen groups of a round to the step's batch, renumbering their group index. */
@@ -159,14 +166,19 @@ function appendGroups(kept: Rollouts, r: Rollouts, groups: number[], G: number):
 
 /** num_iterations updates on one generated batch; π_old is the policy that sampled it. */
 export function updatePolicy(run: GrpoRun, kept: Rollouts, advantages: Float32Array, step: number): Record<string, number> {
-  const micro = microBatches(run, kept, advantages);
+  const timing = { old: 0, ref: 0 };
+  const micro = microBatches(run, kept, advantages, timing);
   const lr = learningRate(step, run.train.steps, run.optimizerConfig);
   let out: Record<string, number> = {};
+  const tUpdate = performance.now();
   try {
     // dapo's denominator: every completion's loss-mask tokens (completionBatch masks exactly c.tokens),
     // skipped zero-advantage ones included, so skipping them leaves the update unchanged
     const activeTokensInStep = kept.completions.reduce((s, c) => s + (run.grpo.mask_truncated_completions && c.truncated ? 0 : c.tokens.length), 0);
     for (let it = 0; it < run.grpo.num_iterations; it++) out = updateOnce(run, micro, lr, activeTokensInStep);
+    out["timing_s/update_actor"] = (performance.now() - tUpdate) / 1000;
+    out["timing_s/old_log_prob"] = timing.old / 1000;
+    out["timing_s/ref"] = timing.ref / 1000;
   } finally {
     for (const m of micro) tf.dispose([m.batch.tokens, m.batch.targets, m.batch.mask, m.adv, m.mask, ...(m.oldLogp ? [m.oldLogp] : []), ...(m.refLogp ? [m.refLogp] : [])]);
   }
@@ -191,7 +203,7 @@ interface MicroBatch {
  * Cuts the step into micro-batches of train.micro_batch_size completions, each padded to its own
  * longest sequence. π_old and π_ref log-probs are computed here, before any update.
  */
-function microBatches(run: GrpoRun, kept: Rollouts, advantages: Float32Array): MicroBatch[] {
+function microBatches(run: GrpoRun, kept: Rollouts, advantages: Float32Array, timing: { old: number; ref: number }): MicroBatch[] {
   const n = kept.completions.length;
   const all = kept.completions.map((_, i) => i);
   const informative = all.filter((i) => advantages[i] !== 0);
@@ -204,19 +216,31 @@ function microBatches(run: GrpoRun, kept: Rollouts, advantages: Float32Array): M
     const completions = picked.map((i) => kept.completions[i]);
     const truncated = completions.map((c) => c.truncated);
     const batch = completionBatch(run.tokenizer, kept.prompts, completions);
+    const t0 = performance.now();
+    // π_old: with one update it is π_θ detached (ρ = 1 in value); with more it must be frozen first
+    const oldLogp = run.grpo.num_iterations > 1 ? settled(tf.tidy(() => batchLogProbs(run.model, batch, false).logp)) : undefined;
+    const t1 = performance.now();
+    const refLogp = run.reference ? settled(tf.tidy(() => batchLogProbs(run.reference!, batch, false).logp)) : undefined;
+    timing.old += t1 - t0;
+    timing.ref += performance.now() - t1;
     out.push({
       batch,
       adv: tf.tensor1d(picked.map((i) => advantages[i])),
       mask: lossMask(batch.mask, truncated, run.grpo),
       truncated,
-      // π_old: with one update it is π_θ detached (ρ = 1 in value); with more it must be frozen first
-      oldLogp: run.grpo.num_iterations > 1 ? tf.tidy(() => batchLogProbs(run.model, batch, false).logp) : undefined,
-      refLogp: run.reference ? tf.tidy(() => batchLogProbs(run.reference!, batch, false).logp) : undefined,
+      oldLogp,
+      refLogp,
       share: completions.length / n,
       auxShare: completions.length / trained.length,
     });
   }
   return out;
+}
+
+/** Waits for a tensor's values, so that time spent on an asynchronous backend is counted where it is spent. */
+function settled<T extends tf.Tensor>(t: T): T {
+  t.dataSync();
+  return t;
 }
 
 /** One optimizer update with gradients summed over the micro-batches; metrics averaged by share. */

@@ -60,15 +60,20 @@ export async function run(opts: BenchOptions & { reference?: boolean }): Promise
     const lines = fs.readFileSync(path.join(tmp, "bench/metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     const last = lines[lines.length - 1];
     const newTokens = last.num_tokens as number;
-    const sampleMs = (1000 * newTokens) / last["sample/tokens_per_s"];
+    const part = (k: string) => `${(1000 * median(lines.slice(1).map((l) => l[k] as number))).toFixed(0).padStart(5)} ms`;
     console.log(`\n== grpo: whole step (sample 64 x 64, score, update 64 x 96), reference config, backend ${backend}`);
     console.log(`whole step            ${ms.toFixed(0)} ms (median of ${measured.length} after one warm-up)   ${(newTokens / (ms / 1000)).toFixed(0)} new tokens/s   ${(71.19 / (ms / 1000)).toFixed(2)} GFLOP/s (71.19 GFLOP/step)`);
-    console.log(`  of which sampling   ${sampleMs.toFixed(0)} ms (last step; ${newTokens} new tokens, KV cache)`);
+    console.log(`  sampling           ${part("timing_s/gen")} (${newTokens} new tokens in the last step, KV cache)`);
+    console.log(`  verification       ${part("timing_s/reward")} (a hash reward, as the reference's random one: the math grader's cost is its own suite)`);
+    console.log(`  old-logprob pass   ${part("timing_s/old_log_prob")} (num_iterations 1: π_old is π_θ detached, no extra pass, as in TRL)`);
+    console.log(`  update             ${part("timing_s/update_actor")} (forward + backward + AdamW on the 64 completions)`);
     if (opts.reference) referenceRatio(ms);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Runs the PyTorch reference now and prints its whole-step time beside ours. */
 function referenceRatio(oursMs: number): void {

@@ -48,7 +48,7 @@ function options(name: string, steps: number, extra: Partial<GrpoOptions> = {}):
   };
 }
 const metrics = (run: string) => fs.readFileSync(path.join(tmp, run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-const withoutTimes = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !["step_time", "sample/tokens_per_s", "verify/time_ms_p50", "verify/time_ms_p99"].includes(k)));
+const withoutTimes = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !k.startsWith("timing_s/") && !["step_time", "sample/tokens_per_s", "verify/time_ms_p50", "verify/time_ms_p99"].includes(k)));
 
 test("the completion batch's log-probs equal the sampler's (temperature 1), with prompts of different lengths", async () => {
   const model = Transformer.init(tinyConfig({ vocab_size: 259, context_length: 32 }), 2);
@@ -72,6 +72,14 @@ test("GRPO raises a learnable reward and logs TRL's metric names", async () => {
   expect(m.length).toBe(24);
   for (const key of ["reward", "reward_std", "frac_reward_zero_std", "rewards/lowercase/mean", "loss", "grad_norm", "learning_rate", "completions/mean_length", "completions/clipped_ratio", "clip_ratio/region_mean", "entropy", "num_tokens", "step_time", "moe/max_violation", "moe/load/1/0"]) {
     expect(m[0], key).toHaveProperty([key]);
+  }
+  // verl's timing split: each part measured, together no more than the whole step
+  for (const r of m) {
+    const parts = ["timing_s/gen", "timing_s/reward", "timing_s/old_log_prob", "timing_s/ref", "timing_s/update_actor"].map((k) => r[k]);
+    for (const p of parts) expect(p).toBeGreaterThanOrEqual(0);
+    expect(r["timing_s/gen"]).toBeGreaterThan(0);
+    expect(r["timing_s/update_actor"]).toBeGreaterThan(0);
+    expect(parts.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(r.step_time + 1e-6);
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const first = mean(m.slice(0, 4).map((r) => r.reward));
