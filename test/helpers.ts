@@ -4,6 +4,12 @@ import { modelConfig, type ModelConfig } from "../trainer/model/config.ts";
 import type { LmBatch } from "../trainer/lm.ts";
 import { Rng } from "../trainer/rng.ts";
 
+/** A metrics line without its wall-clock figures, which differ between two runs of the same seed. */
+export function withoutTimes(m: Record<string, number>): Record<string, number> {
+  const times = ["step_time", "sample/tokens_per_s", "verify/time_ms_p50", "verify/time_ms_p99"];
+  return Object.fromEntries(Object.entries(m).filter(([k]) => !k.startsWith("timing_s/") && !times.includes(k)));
+}
+
 /** 2 layers (dense, then MoE with 4 experts top-2), d 16, vocab 16, context 32. */
 export function tinyConfig(overrides: Record<string, unknown> = {}): ModelConfig {
   return modelConfig({

@@ -21,6 +21,7 @@ import { Rng } from "../../trainer/rng.ts";
 import { SamplerConfig } from "../../trainer/sampler.ts";
 import { GrpoTrainConfig, runGrpo } from "../../trainer/trainer.ts";
 import type { Verifier } from "../../verifiers/types.ts";
+import { median } from "./stats.ts";
 import type { BenchOptions } from "./types.ts";
 
 const coinFlip: Verifier = {
@@ -55,8 +56,8 @@ export async function run(opts: BenchOptions & { reference?: boolean }): Promise
       log: () => {},
       progress: { update: (_s, _t, r) => times.push(r.step_time * 1000) },
     });
-    const measured = times.slice(1).sort((a, b) => a - b);
-    const ms = measured[Math.floor(measured.length / 2)];
+    const measured = times.slice(1);
+    const ms = median(measured);
     const lines = fs.readFileSync(path.join(tmp, "bench/metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     const last = lines[lines.length - 1];
     const newTokens = last.num_tokens as number;
@@ -72,8 +73,6 @@ export async function run(opts: BenchOptions & { reference?: boolean }): Promise
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Runs the PyTorch reference now and prints its whole-step time beside ours. */
 function referenceRatio(oursMs: number): void {

@@ -11,6 +11,7 @@ import { modelConfig, type ModelConfig } from "../../trainer/model/config.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
 import { AdamW, OptimizerConfig } from "../../trainer/optimizer.ts";
 import { Rng } from "../../trainer/rng.ts";
+import { median } from "./stats.ts";
 import type { BenchOptions } from "./types.ts";
 
 const B = 64;
@@ -27,11 +28,6 @@ export function forwardFlops(c: ModelConfig, batch: number, T: number, headPosit
   }
   const attentionPerKey = c.n_layers * 4 * d;
   return batch * T * perToken + batch * T * T * attentionPerKey + headPositions * 2 * d * c.vocab_size;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 function time(fn: () => void, reps: number): number[] {

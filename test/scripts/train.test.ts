@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { initBackend } from "../../trainer/backend.ts";
 import { saveCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
-import { tinyConfig } from "../helpers.ts";
+import { tinyConfig, withoutTimes } from "../helpers.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-train-"));
@@ -88,12 +88,7 @@ test("a run killed with SIGKILL and resumed ends with the same metrics and weigh
   expect(before).toBeLessThan(6);
 
   expect(rlvr("train", killedRecipe, "--backend", "wasm", "--resume").status).toBe(0);
-  const strip = (run: string) => fs.readFileSync(path.join(tmp, run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => {
-    const m = JSON.parse(l);
-    for (const k of ["step_time", "sample/tokens_per_s", "verify/time_ms_p50", "verify/time_ms_p99"]) delete m[k];
-    for (const k of Object.keys(m)) if (k.startsWith("timing_s/")) delete m[k];
-    return m;
-  });
+  const strip = (run: string) => fs.readFileSync(path.join(tmp, run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => withoutTimes(JSON.parse(l)));
   expect(strip("killed")).toEqual(strip("unbroken"));
   const weights = (run: string) => fs.readFileSync(path.join(tmp, run, "checkpoints/step-000006/model.safetensors"));
   expect(weights("killed").equals(weights("unbroken"))).toBe(true);

@@ -21,7 +21,7 @@ import { loadRecipe } from "../../trainer/recipe.ts";
 import { SamplerConfig } from "../../trainer/sampler.ts";
 import { SftEvalConfig } from "../../trainer/sft.ts";
 import { GrpoTrainConfig } from "../../trainer/trainer.ts";
-import { tinyConfig } from "../helpers.ts";
+import { tinyConfig, withoutTimes } from "../helpers.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-rc-train-"));
@@ -74,7 +74,6 @@ const disposeRun = (run: RcRun) => {
   run.model.dispose();
 };
 const metrics = (run: string) => fs.readFileSync(path.join(tmp, run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-const withoutTimes = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !k.startsWith("timing_s/") && !["step_time", "sample/tokens_per_s", "verify/time_ms_p50", "verify/time_ms_p99"].includes(k)));
 const weights = (run: string, step: number) => fs.readFileSync(path.join(tmp, run, `checkpoints/step-${String(step).padStart(6, "0")}/model.safetensors`));
 
 test("GRPO groups are (problem, state) pairs: batch × N_summ groups of K, advantages centred within each", async () => {

@@ -15,7 +15,7 @@ import { OptimizerConfig } from "../../trainer/optimizer.ts";
 import { completionBatch } from "../../trainer/rollout.ts";
 import { SamplerConfig, sampleGroups } from "../../trainer/sampler.ts";
 import { GrpoTrainConfig, runGrpo, type GrpoOptions } from "../../trainer/trainer.ts";
-import { tinyConfig } from "../helpers.ts";
+import { tinyConfig, withoutTimes } from "../helpers.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-grpo-"));
 const tok = new ByteTokenizer();
@@ -48,7 +48,6 @@ function options(name: string, steps: number, extra: Partial<GrpoOptions> = {}):
   };
 }
 const metrics = (run: string) => fs.readFileSync(path.join(tmp, run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-const withoutTimes = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !k.startsWith("timing_s/") && !["step_time", "sample/tokens_per_s", "verify/time_ms_p50", "verify/time_ms_p99"].includes(k)));
 
 test("the completion batch's log-probs equal the sampler's (temperature 1), with prompts of different lengths", async () => {
   const model = Transformer.init(tinyConfig({ vocab_size: 259, context_length: 32 }), 2);
