@@ -75,9 +75,9 @@ export function chainLevel(steps: number): number {
 }
 
 /** One drawn chain: start, operation words, canonical keys, equations (no trailing space) and result. */
-interface Chain { start: number; words: string[]; keys: string[]; eqs: string[]; result: number }
+interface Chain { start: number; compact: boolean; words: string[]; keys: string[]; eqs: string[]; result: number }
 
-function drawChain(rng: Rng, steps: number, labeled: boolean): Chain {
+function drawChain(rng: Rng, steps: number, labeled: boolean, compact = false): Chain {
   if (labeled && steps > CHAIN_LABELS.length) throw new Error(`labeled chains have at most ${CHAIN_LABELS.length} operations, not ${steps}`);
   const start = between(rng, 1, 20);
   const words: string[] = [], keys: string[] = [`${start}`], eqs: string[] = [];
@@ -86,20 +86,21 @@ function drawChain(rng: Rng, steps: number, labeled: boolean): Chain {
     const op = drawOp(rng, v);
     const next = op.apply(v);
     const label = labeled ? `${CHAIN_LABELS[i]}:` : "";
-    words.push(label + op.words);
+    words.push(compact ? `${CHAIN_LABELS[i]}${op.key}` : label + op.words);
     keys.push(op.key);
     eqs.push(`${label}${v}${op.symbol}${op.operand}=${next}.`);
     v = next;
   }
-  return { start, words, keys, eqs, result: v };
+  return { start, compact, words, keys, eqs, result: v };
 }
 
 /** One chain problem: `options.steps` operations if given, else the level's default. */
 export function generateChain(rng: Rng, level: number, options: TaskOptions): Problem {
   const steps = options.steps ?? CHAIN_STEPS[level];
   if (!steps) throw new Error(`bug: chain level ${level} is not 1-5`);
-  if (options.rcFormat) return generateChainRc(rng, steps, options.rcFormat);
-  const c = drawChain(rng, steps, options.labeled ?? false);
+  if (options.rcFormat) return generateChainRc(rng, steps, options.rcFormat, options.compact ?? false);
+  if (options.compact && !options.labeled) throw new Error("compact chains need labeled");
+  const c = drawChain(rng, steps, options.labeled ?? false, options.compact ?? false);
   return {
     canonical: `${options.labeled ? "chain-labeled" : "chain"}:${c.keys.join(",")}`,
     problem: chainProblem(c),
@@ -110,7 +111,7 @@ export function generateChain(rng: Rng, level: number, options: TaskOptions): Pr
 }
 
 function chainProblem(c: Chain): string {
-  return `Start at ${c.start}; ${c.words.join("; ")}. Result?`;
+  return c.compact ? `Start at ${c.start}; ${c.words.join(" ")}. Result?` : `Start at ${c.start}; ${c.words.join("; ")}. Result?`;
 }
 
 /** RC-format options: operations per reasoning target, and the share of summary-writing rows. */
@@ -132,9 +133,9 @@ export function chainContinuation(eqs: string[], result: number, d: number, wind
   return { text, ends };
 }
 
-function generateChainRc(rng: Rng, maxSteps: number, f: ChainRcFormat): Problem {
+function generateChainRc(rng: Rng, maxSteps: number, f: ChainRcFormat, compact: boolean): Problem {
   const n = between(rng, 1, maxSteps);
-  const c = drawChain(rng, n, true);
+  const c = drawChain(rng, n, true, compact);
   const d = between(rng, 0, n);
   const summary = d > 0 ? c.eqs[d - 1] : "";
   const problem = chainProblem(c);

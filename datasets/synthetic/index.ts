@@ -46,6 +46,8 @@ export const SyntheticConfig = z.strictObject({
     .describe("program only: the language of every row; unset draws one per row."),
   labeled: z.boolean().optional()
     .describe("chain only: label the operations a..z, A..Z (`a:add 3`, equation `a:7+3=10.`); at most 52 steps. Default off."),
+  compact: z.boolean().optional()
+    .describe("chain only, needs labeled: spell each operation as label and key (`Start at 7; a+3 b*2 c-5. Result?`), ~4 bytes an operation instead of ~9; same solution and split as the spelled-out form. Default off."),
   rc_format: z.boolean().optional()
     .describe("chain only, needs labeled: SFT rows for the reasoning cache with the last-step templates (reason from a summary, write a summary; datasets/synthetic/chain.ts); chain lengths are drawn uniformly from 1 to steps (default 16)."),
   rc_window: z.int().min(1).optional().describe("chain rc_format only: equations per reasoning target (default 4)."),
@@ -57,12 +59,13 @@ export const SyntheticConfig = z.strictObject({
   if (c.steps !== undefined && c.task !== "chain") {
     ctx.addIssue({ code: "custom", path: ["steps"], message: `steps applies to chain only, not ${c.task}` });
   }
-  for (const key of ["labeled", "rc_format", "rc_window", "rc_summary_share"] as const) {
+  for (const key of ["labeled", "compact", "rc_format", "rc_window", "rc_summary_share"] as const) {
     if (c[key] !== undefined && c.task !== "chain") ctx.addIssue({ code: "custom", path: [key], message: `${key} applies to chain only, not ${c.task}` });
   }
   if ((c.rc_window !== undefined || c.rc_summary_share !== undefined) && !c.rc_format) {
     ctx.addIssue({ code: "custom", path: ["rc_format"], message: "rc_window and rc_summary_share need rc_format" });
   }
+  if (c.compact && !c.labeled) ctx.addIssue({ code: "custom", path: ["compact"], message: "compact needs labeled" });
   if (c.rc_format && !c.labeled) ctx.addIssue({ code: "custom", path: ["rc_format"], message: "rc_format needs labeled" });
   if (c.labeled && c.steps !== undefined && c.steps > 52) {
     ctx.addIssue({ code: "custom", path: ["steps"], message: `labeled chains have at most 52 steps, not ${c.steps}` });
@@ -96,6 +99,7 @@ export function* generateRows(input: z.input<typeof SyntheticConfig>): Generator
       steps: config.steps ?? (config.rc_format ? 16 : undefined),
       language: config.language,
       labeled: config.labeled,
+      compact: config.compact,
       rcFormat: config.rc_format ? { window: config.rc_window ?? 4, summaryShare: config.rc_summary_share ?? 0.25 } : undefined,
     });
     if (splitOf(p.canonical, config.test_percent) !== config.split) continue;
@@ -125,11 +129,11 @@ function levelRange(config: SyntheticConfig): [number, number] {
   return Array.isArray(config.level) ? config.level : [config.level, config.level];
 }
 
-const BOOLEAN_KEYS = new Set(["labeled", "rc_format"]);
+const BOOLEAN_KEYS = new Set(["labeled", "compact", "rc_format"]);
 
 /**
  * `synthetic:arith?level=3&steps=8&split=test` → a config input (validate with SyntheticConfig).
- * `level` takes `3` or a range `2-4`; numbers are parsed, `labeled` and `rc_format` take 1/0 or
+ * `level` takes `3` or a range `2-4`; numbers are parsed, `labeled`, `compact` and `rc_format` take 1/0 or
  * true/false; other values are kept as strings.
  */
 export function parseDatasetSpec(spec: string): z.input<typeof SyntheticConfig> {

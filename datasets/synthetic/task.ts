@@ -12,6 +12,8 @@ export interface TaskOptions {
   steps?: number;
   /** chain: label each operation a..z, A..Z (at most 52 operations). */
   labeled?: boolean;
+  /** chain, labeled: spell operations as `a+3 b*2` instead of `a:add 3; b:double`. */
+  compact?: boolean;
   /** chain: RC-format SFT rows (labeled; `steps` is then the largest chain drawn). */
   rcFormat?: { window: number; summaryShare: number };
   /** program: the language of the row; unset draws one per row. */

@@ -109,3 +109,39 @@ test("RC-format rows: reasoning from a summary (≤ 4 equations, the prompt verb
   expect(boxed).toBeGreaterThan(50);
   expect(fromSummary).toBeGreaterThan(200);
 });
+
+test("compact chains: `a+3 b*2 …` problems with the labeled solution, canonical form and split of the spelled-out twin", () => {
+  const spec = { task: "chain", steps: 16, labeled: true, split: "test", count: 40, seed: 3 } as const;
+  const long = generate(spec), short = generate({ ...spec, compact: true });
+  expect(short.map((r) => r.solution)).toEqual(long.map((r) => r.solution));
+  expect(short.map((r) => r.answer)).toEqual(long.map((r) => r.answer));
+  const key = (w: string) => w.replace(/^add /, "+").replace(/^sub /, "-").replace("double", "*2").replace("triple", "*3").replace("halve", "/2");
+  for (let i = 0; i < long.length; i++) {
+    const ops = /^Start at (\d+); (.+)\. Result\?$/.exec(long[i].problem!)!;
+    const spelled = ops[2].split("; ").map((o) => `${o[0]}${key(o.slice(2))}`).join(" ");
+    expect(short[i].problem).toBe(`Start at ${ops[1]}; ${spelled}. Result?`);
+    expect(short[i].problem!.length).toBeLessThan(90);
+  }
+  expect(short[0].problem).toMatch(/^Start at \d+; a[-+*/]\d b[-+*/]\d /);
+});
+
+test("compact RC-format rows: the same reasoning and summary targets, compact problems in the prompt", () => {
+  const cfg = { task: "chain", labeled: true, rc_format: true, rc_window: 2, steps: 8, count: 200, seed: 5 } as const;
+  const long = generate(cfg), short = generate({ ...cfg, compact: true });
+  expect(short.map((r) => [r.solution, r.rc_kind, r.rc_depth])).toEqual(long.map((r) => [r.solution, r.rc_kind, r.rc_depth]));
+  for (const r of short) {
+    expect(r.problem).toMatch(/^Start at \d+; ([a-h][-+*/]\d ?)+\. Result\?$/);
+    if (r.rc_kind === "reason") expect((r.sft_prompt as string).startsWith(`${r.problem}\n`)).toBe(true);
+    expect(labeledEqs(r.solution!).length).toBeLessThanOrEqual(2);
+  }
+});
+
+test("config checks: compact is chain-only and needs labeled; the URL spec takes compact=1", () => {
+  expect(SyntheticConfig.safeParse({ task: "chain", labeled: true, compact: true }).success).toBe(true);
+  const noLabels = SyntheticConfig.safeParse({ task: "chain", compact: true });
+  expect(noLabels.success).toBe(false);
+  expect(noLabels.error!.issues.map((i) => [i.path.join("."), i.message])).toContainEqual(["compact", "compact needs labeled"]);
+  expect(SyntheticConfig.safeParse({ task: "arith", compact: true }).success).toBe(false);
+  expect(parseDatasetSpec("synthetic:chain?steps=8&labeled=1&compact=1")).toEqual({ task: "chain", steps: 8, labeled: true, compact: true });
+  expect(() => generate({ task: "chain", compact: true } as never)).toThrow(/compact/);
+});
