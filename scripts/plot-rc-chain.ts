@@ -81,7 +81,7 @@ export function resultSvg(models: ModelResult[], title: string): string {
 
 function main(argv: string[]): void {
   plotMain(argv, {
-    script: "plot-rc-chain.ts", files: "<plain summary>,<rc summary>", defaultTitle: "chain, 16 operations (4x the training horizon)",
+    script: "plot-rc-chain.ts", files: "<plain summary>,<rc summary>", defaultTitle: "chain, 8 operations (4x the training horizon)",
     read: readResult, svg: resultSvg, report: resultTable,
   });
 }

@@ -47,16 +47,12 @@ export const BUILTIN_VERIFIERS = ["math", "code", "format", "overlong", "countdo
 
 type Factory = (options: unknown) => Verifier | Promise<Verifier>;
 
-/** A built-in that takes no options refuses them instead of ignoring them. */
-function noOptions(options: unknown, verifier: Verifier): Verifier {
-  const keys = Object.keys(options as object);
-  if (keys.length > 0) throw new Error(`takes no options (got ${keys.join(", ")})`);
-  return verifier;
-}
-
 // imported on first use, so a run without code never loads the sandbox (format.ts already loads math)
 const builtins: Record<(typeof BUILTIN_VERIFIERS)[number], Factory> = {
-  math: async (options) => noOptions(options, (await import("./math/index.ts")).mathVerifier),
+  math: async (options) => {
+    const math = await import("./math/index.ts"); // makeMathVerifier validates its options itself
+    return Object.keys(options as object).length > 0 ? math.makeMathVerifier(options as object) : math.mathVerifier;
+  },
   code: async (options) => {
     const code = await import("./code/index.ts"); // makeCodeVerifier validates its options itself
     return Object.keys(options as object).length > 0 ? code.makeCodeVerifier(options as CodeVerifierOptions) : code.codeVerifier;

@@ -269,9 +269,12 @@ test("recipes/rc-chain.yaml validates, fits the chain-rc base model's context, a
     const problems = (await loadSource(source)).map((row, key) => ({ problem: String(row.problem), key }));
     expect(() => checkContext(problems, config, policy)).not.toThrow();
   }
-  // the 4x-horizon measurement (REASONING-CACHE.md, "Result on chain"): 16-operation test chains, 6 turns
-  const long = generate({ task: "chain", steps: 16, labeled: true, split: "test", count: 100, seed: 3 }).map((row, key) => ({ problem: row.problem!, key }));
+  // the 4x-horizon measurement (REASONING-CACHE.md, "Result on chain"): 8-operation compact test
+  // chains, 6 turns, fit every RC call; no whole solution fits one context, so plain decoding cannot finish
+  const longRows = generate({ task: "chain", steps: 8, labeled: true, compact: true, split: "test", count: 100, seed: 3 });
+  const long = longRows.map((row, key) => ({ problem: row.problem!, key }));
   expect(() => checkContext(long, { ...config, turns: 6 }, policy)).not.toThrow();
+  for (const row of longRows) expect(tok.encode(`${row.problem}\n${row.solution}`).length).toBeGreaterThan(policy.maxContext);
   // run from elsewhere, its relative base is missing: the existing base-checkpoint error, before training
   const r = rlvr(["train", file], tmp);
   expect(r.status).toBe(1);

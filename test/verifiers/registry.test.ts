@@ -48,10 +48,19 @@ describe("loadVerifier", () => {
     expect([v.verifier.name, r.reward, r.reason]).toEqual(["math", 1, "equal_exact"]);
   });
 
-  test("math refuses options rather than ignoring them", async () => {
+  test("math refuses an option it does not know rather than ignoring it", async () => {
     await expect(loadVerifier({ name: "math", options: { strict: true } })).rejects.toThrow(
-      'verifier "math": takes no options (got strict)',
+      /^verifier "math": .*strict/,
     );
+  });
+
+  test("math with boxed_only grades only the last box: an unboxed last number gets no reward", async () => {
+    const [loose, strict] = [await load("math"), await load({ name: "math", options: { boxed_only: true } })];
+    const truncated = { completion: "a:7+3=10. b:10*2=20", row: { answer: "20" } };
+    const boxed = { completion: "a:7+3=10. b:10*2=20. \\boxed{20}", row: { answer: "20" } };
+    expect((await checkedVerify(loose, truncated)).reward).toBe(1);
+    expect([(await checkedVerify(strict, truncated)).reward, (await checkedVerify(strict, truncated)).reason]).toEqual([0, "no_answer"]);
+    expect((await checkedVerify(strict, boxed)).reward).toBe(1);
   });
 
   test("code refuses an option it does not know", async () => {

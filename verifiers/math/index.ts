@@ -3,6 +3,7 @@
  * answer of a completion, normalizes both sides, and grades by value with a reason code:
  * no_answer, too_long, unparseable, not_equal, equal_structure, equal_exact, equal_numeric, equal_text.
  */
+import { z } from "zod";
 import type { Row } from "../../datasets/row.ts";
 import type { Verifier, VerifyResult } from "../types.ts";
 import { compareAnswers, parseCached } from "./equivalence.ts";
@@ -87,9 +88,16 @@ function isParseable(s: string): boolean {
   }
 }
 
-/** Extract the final answer of a completion and grade it against a gold answer. */
-export function gradeAnswer(completion: string, gold: string): { correct: boolean; reason: string; extracted: string | null } {
-  const extracted = extractAnswer(completion);
+/**
+ * Extract the final answer of a completion and grade it against a gold answer. `boxedOnly` reads
+ * only the last `\boxed{}` (verl's strict box mode), so an unboxed number never counts.
+ */
+export function gradeAnswer(
+  completion: string,
+  gold: string,
+  boxedOnly = false,
+): { correct: boolean; reason: string; extracted: string | null } {
+  const extracted = boxedOnly ? extractBoxed(completion) : extractAnswer(completion);
   if (extracted === null) return { correct: false, reason: "no_answer", extracted };
   const { equal, reason } = isEquivalent(extracted, gold);
   return { correct: equal, reason, extracted };
@@ -102,12 +110,26 @@ function goldOf(row: Row): string | null {
   return typeof row.solution === "string" ? extractBoxed(row.solution) : null;
 }
 
-export const mathVerifier: Verifier = {
-  name: "math",
-  verify(completion: string, row: Row): VerifyResult {
-    const gold = goldOf(row);
-    if (gold === null) return { reward: null, reason: "no_gold", extracted: null, gold: null };
-    const { correct, reason, extracted } = gradeAnswer(completion, gold);
-    return { reward: correct ? 1 : 0, reason, extracted, gold };
-  },
-};
+export const MathVerifierOptions = z.strictObject({
+  boxed_only: z.boolean().default(false)
+    .describe("Grade only the last \\boxed{} of a completion; without one the reward is 0 (no_answer). For RL rewards where a truncated completion's last number must not count."),
+});
+export type MathVerifierOptions = z.input<typeof MathVerifierOptions>;
+
+/** The math verifier with options (`{ boxed_only: true }`); throws on an unknown or mistyped option. */
+export function makeMathVerifier(options: MathVerifierOptions = {}): Verifier {
+  const parsed = MathVerifierOptions.safeParse(options);
+  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+  const boxedOnly = parsed.data.boxed_only;
+  return {
+    name: "math",
+    verify(completion: string, row: Row): VerifyResult {
+      const gold = goldOf(row);
+      if (gold === null) return { reward: null, reason: "no_gold", extracted: null, gold: null };
+      const { correct, reason, extracted } = gradeAnswer(completion, gold, boxedOnly);
+      return { reward: correct ? 1 : 0, reason, extracted, gold };
+    },
+  };
+}
+
+export const mathVerifier: Verifier = makeMathVerifier();
