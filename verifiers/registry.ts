@@ -49,10 +49,7 @@ type Factory = (options: unknown) => Verifier | Promise<Verifier>;
 
 // imported on first use, so a run without code never loads the sandbox (format.ts already loads math)
 const builtins: Record<(typeof BUILTIN_VERIFIERS)[number], Factory> = {
-  math: async (options) => {
-    const math = await import("./math/index.ts"); // makeMathVerifier validates its options itself
-    return Object.keys(options as object).length > 0 ? math.makeMathVerifier(options as object) : math.mathVerifier;
-  },
+  math: async (options) => (await import("./math/index.ts")).makeMathVerifier(options),
   code: async (options) => {
     const code = await import("./code/index.ts"); // makeCodeVerifier validates its options itself
     return Object.keys(options as object).length > 0 ? code.makeCodeVerifier(options as CodeVerifierOptions) : code.codeVerifier;

@@ -114,13 +114,10 @@ export const MathVerifierOptions = z.strictObject({
   boxed_only: z.boolean().default(false)
     .describe("Grade only the last \\boxed{} of a completion; without one the reward is 0 (no_answer). For RL rewards where a truncated completion's last number must not count."),
 });
-export type MathVerifierOptions = z.input<typeof MathVerifierOptions>;
 
-/** The math verifier with options (`{ boxed_only: true }`); throws on an unknown or mistyped option. */
-export function makeMathVerifier(options: MathVerifierOptions = {}): Verifier {
-  const parsed = MathVerifierOptions.safeParse(options);
-  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
-  const boxedOnly = parsed.data.boxed_only;
+/** The math verifier with options (`{ boxed_only: true }`); a ZodError on an unknown or mistyped option, as formatVerifier. */
+export function makeMathVerifier(options: unknown = {}): Verifier {
+  const boxedOnly = MathVerifierOptions.parse(options).boxed_only;
   return {
     name: "math",
     verify(completion: string, row: Row): VerifyResult {
