@@ -21,6 +21,7 @@
 import { z } from "zod";
 import type { Generation, Policy } from "./eval/policy.ts";
 import { deriveSeed } from "./rng.ts";
+import { UserError } from "./user-error.ts";
 
 /** Named template pairs: `rlvr` for rlvr's byte-level models (the default), `instruct` for chat endpoints. */
 export const RC_TEMPLATES = {
@@ -149,7 +150,7 @@ export interface RcTranscript {
   generated_tokens: number;
 }
 
-export class RcContextError extends Error {
+export class RcContextError extends UserError {
   override name = "RcContextError";
 }
 

@@ -6,8 +6,9 @@
 import fs from "node:fs";
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, parse as parseYaml, type Document } from "yaml";
 import type { z } from "zod";
+import { UserError } from "./user-error.ts";
 
-export class RecipeError extends Error {
+export class RecipeError extends UserError {
   override name = "RecipeError";
   constructor(readonly file: string, readonly line: number | null, readonly field: string, readonly problem: string) {
     super(`${file}${line === null ? "" : `:${line}`}: ${field}: ${problem}`);

@@ -7,6 +7,7 @@
  */
 import pLimit from "p-limit";
 import type { Generation, Policy, PromptRequest, SamplingParams } from "./policy.ts";
+import { UserError } from "../user-error.ts";
 
 export interface EndpointOptions {
   /** Base URL including `/v1`, e.g. http://localhost:8000/v1. */
@@ -32,7 +33,7 @@ export interface EndpointOptions {
 export const ENDPOINT_DEFAULTS = { api: "chat", concurrency: 8, timeoutMs: 600_000, maxRetries: 6, backoffMs: 500, maxBackoffMs: 30_000 } as const;
 
 /** An error the endpoint answered with that retrying will not fix (a 4xx other than 408/429). */
-export class EndpointError extends Error {
+export class EndpointError extends UserError {
   override name = "EndpointError";
   constructor(message: string, readonly status: number | null) {
     super(message);

@@ -7,6 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { SampleResult } from "./metrics.ts";
+import { UserError } from "../user-error.ts";
 
 /** Everything that decides which samples an evaluation draws; a resume must match it. */
 export interface EvalSettings {
@@ -23,7 +24,7 @@ export interface EvalSettings {
   verifier?: string;
 }
 
-export class ResultsError extends Error {
+export class ResultsError extends UserError {
   override name = "ResultsError";
 }
 

@@ -11,6 +11,7 @@ import { modelConfig, type ModelConfig } from "./config.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
 import { parameterSpecs, selectionBiasName, Transformer } from "./transformer.ts";
 import type { AdamW } from "../optimizer.ts";
+import { UserError } from "../user-error.ts";
 
 export const MODEL_FILE = "model.safetensors";
 export const OPTIMIZER_FILE = "optimizer.safetensors";
@@ -26,7 +27,7 @@ export interface CheckpointState {
   [extra: string]: unknown;
 }
 
-export class CheckpointError extends Error {
+export class CheckpointError extends UserError {
   override name = "CheckpointError";
 }
 
