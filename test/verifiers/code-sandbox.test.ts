@@ -2,10 +2,11 @@
 // program's word) that nothing got out. Uses a 2 s wall limit so timeouts stay cheap.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { makeCodeVerifier, SandboxUnavailableError } from "../../verifiers/code/index.ts";
 import { sandboxUid, SLOTS_PER_PROCESS } from "../../verifiers/code/sandbox.ts";
@@ -228,22 +229,41 @@ describe("reward hacks", () => {
 });
 
 describe("without a working sandbox nothing runs", () => {
-  const index = new URL("../../verifiers/code/index.ts", import.meta.url).pathname;
-  // a fresh Node process verifies one program and prints how that ended
-  const script = `import(${JSON.stringify(index)}).then((m) => m.codeVerifier.verify("\`\`\`python\\nprint(1)\\n\`\`\`", ` +
-    `{ language: "python", tests: { inputs: [""], outputs: ["1"] } }, { timeoutMs: 5000 }))` +
-    `.then((r) => console.log("RESOLVED", JSON.stringify(r)), (e) => console.log("REJECTED", e.name, e.message))`;
-  const node = [process.execPath, "--import", "tsx/esm", "-e", script];
+  const repo = fileURLToPath(new URL("../../", import.meta.url));
+  /** A fresh Node process (in `root`, the clone or where it is mounted) verifies one program and prints how that ended. */
+  const node = (root: string) => {
+    const index = join(root, "verifiers/code/index.ts");
+    const script = `import(${JSON.stringify(index)}).then((m) => m.codeVerifier.verify("\`\`\`python\\nprint(1)\\n\`\`\`", ` +
+      `{ language: "python", tests: { inputs: [""], outputs: ["1"] } }, { timeoutMs: 5000 }))` +
+      `.then((r) => console.log("RESOLVED", JSON.stringify(r)), (e) => console.log("REJECTED", e.name, e.message))`;
+    return [process.execPath, "--import", "tsx/esm", "-e", script];
+  };
 
   test("as a non-root user it refuses with SandboxUnavailableError", () => {
-    const out = execFileSync("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", ...node], { encoding: "utf8", env: { PATH: "/usr/bin:/bin", HOME: "/tmp" } });
-    expect(out).toContain("REJECTED SandboxUnavailableError code verifier: the bubblewrap sandbox cannot run here: not running as root");
+    // The clone may sit under a directory only root can enter (mktemp -d makes 0700 ones), where
+    // the unprivileged uid could not even load tsx. In a private mount namespace the clone is bound
+    // at a world-traversable path, so that uid runs the clone's own files, and the host sees nothing.
+    // a clone made under umask 077 is unreadable to other uids at any path: say so, not "Cannot find package"
+    const privateFiles = ["package.json", "verifiers/code/index.ts", "node_modules/tsx/package.json"]
+      .filter((f) => (statSync(join(repo, f)).mode & 0o004) === 0);
+    expect(privateFiles, "this test runs the clone as uid 65534: its files must be world-readable (was it cloned under umask 077?)").toEqual([]);
+    const mnt = mkdtempSync(join(tmpdir(), "rlvr-nonroot-"));
+    try {
+      chmodSync(mnt, 0o755);
+      const sh = `mount --bind "$1" "$2" && cd "$2" && shift 2 && exec "$@"`;
+      const asNobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...node(mnt)];
+      const out = execFileSync("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", sh, "sh", repo, mnt, ...asNobody],
+        { encoding: "utf8", env: { PATH: "/usr/bin:/bin", HOME: "/tmp" } });
+      expect(out).toContain("REJECTED SandboxUnavailableError code verifier: the bubblewrap sandbox cannot run here: not running as root");
+    } finally {
+      rmSync(mnt, { recursive: true, force: true });
+    }
   });
 
   test("with bwrap unusable it refuses with SandboxUnavailableError", () => {
     // a private mount namespace where /usr/bin/bwrap is /dev/null: the host's bwrap is untouched
     const sh = `mount --bind /dev/null /usr/bin/bwrap && exec "$@"`;
-    const out = execFileSync("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", sh, "sh", ...node], { encoding: "utf8" });
+    const out = execFileSync("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", sh, "sh", ...node(repo)], { encoding: "utf8" });
     expect(out).toContain("REJECTED SandboxUnavailableError code verifier: the bubblewrap sandbox cannot run here: a trivial program failed");
     expect(out).not.toContain("RESOLVED");
   });
