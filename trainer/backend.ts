@@ -4,8 +4,10 @@
  * users install themselves: their installers download libtensorflow), then wasm, then cpu.
  * Kernels are registered here and nowhere else.
  */
+import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs";
 import { batchMatMulInto } from "./kernels/bmm.ts";
+import { UserError } from "./user-error.ts";
 
 export const BACKEND_NAMES = ["auto", "wasm", "cpu", "node", "node-gpu"] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -26,20 +28,36 @@ const PACKAGE: Partial<Record<BackendName, string>> = {
 
 let active: { requested: BackendName; chosen: Exclude<BackendName, "auto"> } | undefined;
 
-/** Loads the backend's package (if any) and makes it current. Throws with the install hint on failure. */
+/** Loads the backend's package (if any) and makes it current. Throws a UserError with the install hint on failure. */
 async function activate(name: Exclude<BackendName, "auto">): Promise<void> {
   const pkg = PACKAGE[name];
   if (pkg) {
     try {
       await import(pkg);
     } catch (cause) {
-      throw new Error(`backend "${name}" needs ${pkg}, which could not be loaded: run \`npm install ${pkg}\``, { cause });
+      throw new UserError(whyNotLoaded(name, pkg, cause), { cause });
     }
   }
   if (name === "wasm") registerWasmKernels();
   const ok = await tf.setBackend(TFJS_NAME[name]);
-  if (!ok) throw new Error(`backend "${name}" failed to initialize`);
+  if (!ok) throw new UserError(`backend "${name}" failed to initialize; --backend auto falls back to the next that works`);
   await tf.ready();
+}
+
+/** A package that is absent wants installing; one that is present but fails (no libtensorflow, no CUDA) says why. */
+function whyNotLoaded(name: string, pkg: string, cause: unknown): string {
+  if (!isInstalled(pkg)) return `backend "${name}" needs ${pkg}, which is not installed: run \`npm install ${pkg}\`, or use --backend auto (falls back to wasm)`;
+  return `backend "${name}": ${pkg} is installed but failed to load (${String((cause as Error)?.message).split("\n")[0]}); reinstall it or use --backend auto`;
+}
+
+// asked of the resolver, not read from the import's error, whose wording differs between Node and bundlers
+function isInstalled(pkg: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(`${pkg}/package.json`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -6,6 +6,7 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { createGunzip } from "node:zlib";
+import { DatasetError } from "../dataset-error.ts";
 import { kindOf, type RawRow } from "./plain.ts";
 
 const SNIPPET_CHARS = 60;
@@ -23,10 +24,22 @@ export async function* readJsonl(file: string): AsyncGenerator<RawRow> {
       // a byte-order mark (Windows editors) is not part of the first object
       yield parseLine(line === 1 ? text.replace(/^\uFEFF/, "") : text, line);
     }
+  } catch (cause) {
+    throw gzipError(file, cause) ?? cause;
   } finally {
     lines.close();
     stream.destroy();
   }
+}
+
+/** zlib's own errors name neither the file nor the likely mistake (a plain file named .gz). */
+function gzipError(file: string, cause: unknown): DatasetError | undefined {
+  const { code, message } = cause as NodeJS.ErrnoException;
+  if (typeof code !== "string" || !code.startsWith("Z_")) return undefined;
+  const problem = message === "incorrect header check"
+    ? `not a gzip file (${message}); rename it to ${file.replace(/\.gz$/, "")} if it is plain JSON lines`
+    : `the gzip data is damaged or cut short (${message})`;
+  return new DatasetError(file, {}, undefined, problem, { cause });
 }
 
 function parseLine(text: string, line: number): RawRow {

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import type { Row } from "../row.ts";
 import { Rng } from "../../trainer/rng.ts";
+import { UserError } from "../../trainer/user-error.ts";
 import { generateArith } from "./arith.ts";
 import { chainLevel, generateChain } from "./chain.ts";
 import { generateCountdown } from "./countdown.ts";
@@ -31,7 +32,9 @@ const TASK_NAMES = Object.keys(TASKS) as [TaskName, ...TaskName[]];
 const Level = z.int().min(1).max(5);
 
 export const SyntheticConfig = z.strictObject({
-  task: z.enum(TASK_NAMES).describe("Which generator: arith, countdown, linear, chain or program."),
+  task: z.enum(TASK_NAMES, {
+    error: (issue) => `${issue.input === undefined ? "missing" : `unknown task ${JSON.stringify(issue.input)}`}; the tasks are ${TASK_NAMES.join(", ")}`,
+  }).describe("Which generator: arith, countdown, linear, chain or program."),
   split: z.enum(["train", "test"]).default("train")
     .describe("Rows of this split only; a problem's split is fixed by the hash of its canonical form."),
   count: z.int().min(0).default(1000).describe("Rows to produce (draws of the other split are skipped)."),
@@ -90,7 +93,7 @@ export function* generateRows(input: z.input<typeof SyntheticConfig>): Generator
   let made = 0, misses = 0;
   for (let draw = 0; made < config.count; draw++) {
     if (++misses > maxMisses) {
-      throw new Error(`synthetic:${config.task}: ${maxMisses} draws in a row gave no ${config.split} problem at levels ${lo}-${hi}; ` +
+      throw new UserError(`synthetic:${config.task}: ${maxMisses} draws in a row gave no ${config.split} problem at levels ${lo}-${hi}; ` +
         `the ${config.split} split holds (almost) none of these problems: widen the levels or steps, or change test_percent (${config.test_percent})`);
     }
     // each draw has its own stream, so a row does not depend on how many draws came before it
@@ -138,7 +141,7 @@ const BOOLEAN_KEYS = new Set(["labeled", "compact", "rc_format"]);
  */
 export function parseDatasetSpec(spec: string): z.input<typeof SyntheticConfig> {
   const m = /^synthetic:([a-z]+)(?:\?(.*))?$/.exec(spec);
-  if (!m) throw new Error(`dataset spec ${JSON.stringify(spec)}: expected synthetic:<task>[?key=value&…], e.g. synthetic:arith?level=3`);
+  if (!m) throw new UserError(`dataset spec ${JSON.stringify(spec)}: expected synthetic:<task>[?key=value&…], e.g. synthetic:arith?level=3`);
   const config: Record<string, unknown> = { task: m[1] };
   for (const [key, value] of new URLSearchParams(m[2] ?? "")) {
     const range = /^(\d+)-(\d+)$/.exec(value);
@@ -153,7 +156,7 @@ export function parseDatasetSpec(spec: string): z.input<typeof SyntheticConfig> 
 export function syntheticConfigFromSpec(spec: string, overrides: Partial<z.input<typeof SyntheticConfig>> = {}): SyntheticConfig {
   const parsed = SyntheticConfig.safeParse({ ...parseDatasetSpec(spec), ...overrides });
   if (!parsed.success) {
-    throw new Error(`dataset spec ${JSON.stringify(spec)}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
+    throw new UserError(`dataset spec ${JSON.stringify(spec)}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`);
   }
   return parsed.data;
 }

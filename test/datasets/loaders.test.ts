@@ -189,6 +189,20 @@ describe("files and formats", () => {
     expect(rows.map((r) => r.answer)).toEqual(["2", "4"]);
   });
 
+  test("a .jsonl.gz that is not gzip, or is cut short, is a DatasetError naming the file", async () => {
+    const plain = join(dir, "plain.jsonl.gz");
+    writeFileSync(plain, row("1+1", "2") + "\n");
+    const notGzip = await loadRows({ path: plain }).catch((e: unknown) => e);
+    expect(notGzip).toBeInstanceOf(DatasetError);
+    expect((notGzip as Error).message).toBe(`${plain}: not a gzip file (incorrect header check); rename it to ${join(dir, "plain.jsonl")} if it is plain JSON lines`);
+    const cut = join(dir, "cut.jsonl.gz");
+    const whole = gzipSync([row("1+1", "2"), row("2+2", "4")].join("\n"));
+    writeFileSync(cut, whole.subarray(0, whole.length - 6));
+    const truncated = await loadRows({ path: cut }).catch((e: unknown) => e);
+    expect(truncated).toBeInstanceOf(DatasetError);
+    expect((truncated as Error).message).toBe(`${cut}: the gzip data is damaged or cut short (unexpected end of file)`);
+  });
+
   test("a byte-order mark before the first line is not part of the row", async () => {
     const path = jsonl("bom.jsonl", ["\uFEFF" + row("1+1", "2")]);
     expect((await loadRows({ path })).rows).toEqual([{ problem: "1+1", answer: "2" }]);

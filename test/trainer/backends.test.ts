@@ -4,6 +4,7 @@ import { initBackend } from "../../trainer/backend.ts";
 import { lmTrainStep } from "../../trainer/lm.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
 import { AdamW, OptimizerConfig } from "../../trainer/optimizer.ts";
+import { UserError } from "../../trainer/user-error.ts";
 import { disposeBatch, randomBatch, tinyConfig } from "../helpers.ts";
 
 /** Trains a fresh tiny model (same seed) on one fixed batch; returns the per-step NLL. */
@@ -40,4 +41,13 @@ test("wasm and cpu agree on the first-step loss to 1e-4", () => {
 
 test("an unknown backend package gives the install command", async () => {
   await expect(initBackend("node")).rejects.toThrow("npm install @tensorflow/tfjs-node");
+});
+
+test("--backend node-gpu or node without its package is a UserError saying it is not installed and how to install it", async () => {
+  // neither package is a dependency (they download libtensorflow when installed), so a clone has neither
+  for (const [backend, pkg] of [["node-gpu", "@tensorflow/tfjs-node-gpu"], ["node", "@tensorflow/tfjs-node"]] as const) {
+    const error = await initBackend(backend).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as Error).message).toBe(`backend "${backend}" needs ${pkg}, which is not installed: run \`npm install ${pkg}\`, or use --backend auto (falls back to wasm)`);
+  }
 });
