@@ -167,6 +167,20 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
 }
 
 /**
+ * A request asks for prompts × n sequences; more than `max` is a 400 naming the field to lower
+ * (the prompts alone, or n), as vLLM and TGI cap a request rather than queue it for minutes.
+ */
+export function checkSequences(req: GenerationRequest, max: number): void {
+  const count = req.prompts.length;
+  if (count > max) {
+    throw new ApiError(400, `${req.promptParam}: ${count} prompts is more than this server's ${max} sequences per request (--max-sequences)`, req.promptParam, "too_many_sequences");
+  }
+  if (count * req.n > max) {
+    throw new ApiError(400, `n: ${count} prompts × n=${req.n} is ${count * req.n} sequences, more than this server's ${max} per request (--max-sequences); lower n to ${Math.floor(max / count)} or less`, "n", "too_many_sequences");
+  }
+}
+
+/**
  * The token budget of one prompt of `promptTokens` tokens: max_tokens as asked, or up to
  * DEFAULT_MAX_TOKENS of what the context leaves. A prompt that fills the context, or an explicit
  * max_tokens beyond it, is a 400 (as vLLM answers), never a silently shorter completion.

@@ -3,7 +3,8 @@
  * GET /v1/models, POST /v1/completions, POST /v1/chat/completions (JSON or server-sent events) —
  * plus GET /health. Requests are validated (requests.ts), decoded by the shared Engine and answered
  * in OpenAI's shapes (responses.ts). Every failure is a JSON error; nothing a client sends can
- * crash the server.
+ * crash the server, or hold it: a request is capped in sequences and body size, the queue is
+ * bounded (429 with Retry-After when full), and the engine shares the batch fairly between requests.
  */
 import { randomInt } from "node:crypto";
 import http from "node:http";
@@ -12,9 +13,10 @@ import type { Tokenizer } from "../../trainer/model/tokenizer.ts";
 import type { Transformer } from "../../trainer/model/transformer.ts";
 import { Rng } from "../../trainer/rng.ts";
 import { promptTokens } from "../../trainer/sampler.ts";
-import { CancelledError, Engine } from "./engine.ts";
-import type { SequenceResult, SequenceSpec, TokenEvent } from "./sequence.ts";
-import { ApiError, parseChatRequest, parseCompletionRequest, tokenBudget, type GenerationRequest } from "./requests.ts";
+import { CancelledError, Engine, QueueFullError } from "./engine.ts";
+import { readJson, requestPath, sendJson } from "./http.ts";
+import type { SequenceSpec } from "./sequence.ts";
+import { ApiError, checkSequences, parseChatRequest, parseCompletionRequest, tokenBudget, type GenerationRequest } from "./requests.ts";
 import { chunk, LogprobWriter, responseBody, responseHead, roleChunk, usage, usageChunk, type Endpoint, type ResponseHead } from "./responses.ts";
 
 export interface ServerOptions {
@@ -31,24 +33,40 @@ export interface ServerOptions {
   collectMs?: number;
   /** Where internal errors are reported (their stack); the client gets only the message. */
   log?: (line: string) => void;
+  /** What one request, and all of them together, may ask of the server (defaults: DEFAULT_LIMITS). */
+  limits?: Partial<ServeLimits>;
 }
+
+export interface ServeLimits {
+  /** Sequences one request may ask for: prompts × n (so its prompts too). */
+  maxSequences: number;
+  /** Sequences waiting for a place in the batch, all requests together; past it a request gets 429. */
+  maxQueue: number;
+  /** Request body size in bytes; past it a request gets 413. */
+  maxBodyBytes: number;
+}
+
+/** vLLM's and TGI's kind of bounds: 2 prompts at n=128 in one request, 4 such requests waiting, 1 MiB of JSON. */
+export const DEFAULT_LIMITS: ServeLimits = { maxSequences: 256, maxQueue: 1024, maxBodyBytes: 1 << 20 };
+
+/** Seconds a client told 429 waits before retrying: long enough for some sequences of the queue to finish. */
+const RETRY_AFTER_S = 1;
 
 export interface RunningServer {
   /** http://host:port — the OpenAI base URL is url + "/v1". */
   url: string;
   port: number;
-  /** The engine's counters: decode steps, sequences served, the largest batch decoded. */
-  stats(): Engine["stats"];
+  /** The engine's counters: decode steps, sequences served, the largest batch decoded, sequences waiting now. */
+  stats(): Engine["stats"] & { queued: number };
   /** Stops accepting, drops queued work, closes every connection; resolves when the model is no longer in use. */
   close(): Promise<void>;
 }
 
-/** Request bodies above this are refused (413): prompts fit a context of a few hundred bytes. */
-const MAX_BODY_BYTES = 4 << 20;
-
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const engine = new Engine(options.model, options.tokenizer, { maxBatch: options.maxBatch ?? 32, collectMs: options.collectMs });
-  const api = new Api(options, engine);
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  if (limits.maxQueue < limits.maxSequences) throw new Error(`the queue (${limits.maxQueue} sequences) must hold one request of the most sequences allowed (${limits.maxSequences})`);
+  const engine = new Engine(options.model, options.tokenizer, { maxBatch: options.maxBatch ?? 32, collectMs: options.collectMs, maxQueue: limits.maxQueue });
+  const api = new Api(options, engine, limits);
   const server = http.createServer((req, res) => {
     api.handle(req, res).catch((err) => {
       // only a failure to write the error itself lands here: give up on this connection
@@ -66,7 +84,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     url: `http://${host}:${port}`,
     port,
-    stats: () => ({ ...engine.stats }),
+    stats: () => ({ ...engine.stats, queued: engine.queued }),
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const idle = engine.close();
@@ -85,11 +103,12 @@ class Api {
   constructor(
     private readonly o: ServerOptions,
     private readonly engine: Engine,
+    private readonly limits: ServeLimits,
   ) {
     this.log = o.log ?? ((line) => console.error(line));
     this.routes = [
       { match: (p) => p === "/v1/models", methods: { GET: async (_q, res) => sendJson(res, 200, { object: "list", data: [this.modelCard()] }) } },
-      { match: (p) => p.startsWith("/v1/models/"), methods: { GET: async (_q, res, p) => sendJson(res, 200, this.modelCard(decodeURIComponent(p.slice("/v1/models/".length)))) } },
+      { match: (p) => p.startsWith("/v1/models/"), methods: { GET: async (_q, res, p) => sendJson(res, 200, this.modelCard(p.slice("/v1/models/".length))) } },
       { match: (p) => p === "/v1/completions", methods: { POST: (q, res) => this.generate("completion", q, res) } },
       { match: (p) => p === "/v1/chat/completions", methods: { POST: (q, res) => this.generate("chat", q, res) } },
       { match: (p) => p === "/health", methods: { GET: async (_q, res) => void res.writeHead(200).end() } },
@@ -97,8 +116,9 @@ class Api {
   }
 
   async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    req.on("error", () => {}); // a client that hangs up mid-body: the read fails (handled below), the process must not
     try {
-      const path = new URL(req.url ?? "/", "http://x").pathname.replace(/\/+$/, "") || "/";
+      const path = requestPath(req);
       const route = this.routes.find((r) => r.match(path));
       if (!route) throw new ApiError(404, `no route ${req.method} ${path}; this server has GET /v1/models, POST /v1/completions, POST /v1/chat/completions`, null, "not_found");
       const handler = route.methods[req.method ?? ""];
@@ -108,7 +128,7 @@ class Api {
       }
       await handler(req, res, path);
     } catch (err) {
-      this.fail(res, err);
+      this.fail(req, res, err);
     }
   }
 
@@ -125,9 +145,10 @@ class Api {
 
   /** POST /v1/completions and /v1/chat/completions. */
   private async generate(endpoint: Endpoint, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const body = await readJson(req);
+    const body = await readJson(req, this.limits.maxBodyBytes);
     const request = endpoint === "chat" ? parseChatRequest(body) : parseCompletionRequest(body);
     this.checkModel(request.model);
+    checkSequences(request, this.limits.maxSequences);
     const { specs, promptTokenCount } = this.sequences(request);
     const head = responseHead(endpoint, this.o.modelName);
     const writers = request.logprobs === null ? null : specs.map(() => new LogprobWriter(endpoint, this.o.tokenizer));
@@ -138,7 +159,7 @@ class Api {
     try {
       if (request.stream) await this.stream(res, head, request, specs, writers, promptTokenCount, abort.signal);
       else {
-        const results = await Promise.all(specs.map((s) => this.engine.generate(s, undefined, abort.signal)));
+        const results = await this.engine.submit(specs, {}, abort.signal);
         sendJson(res, 200, responseBody(head, results, writers, usage(promptTokenCount, results)));
       }
     } finally {
@@ -177,63 +198,53 @@ class Api {
     promptTokenCount: number,
     signal: AbortSignal,
   ): Promise<void> {
-    res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", Connection: "keep-alive" });
     // a client that hung up is noticed through the abort signal; writing to it meanwhile is skipped
     const send = (data: object | string) => void (res.destroyed || res.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`));
     const withUsage = request.includeUsage;
-    if (head.endpoint === "chat") specs.forEach((_, i) => send(roleChunk(head, i, withUsage)));
-    const onToken = (i: number) => (e: TokenEvent) => {
-      const lp = e.logprob && writers ? writers[i].write([e.logprob]) : null;
-      if (e.delta || lp) send(chunk(head, i, e.delta, lp, null, withUsage));
-    };
-    const results = await Promise.all(
-      specs.map(async (s, i): Promise<SequenceResult> => {
-        const r = await this.engine.generate(s, onToken(i), signal);
-        send(chunk(head, i, r.delta, null, r, withUsage));
-        return r;
-      }),
+    // queued before the 200 goes out, so a full queue is still a 429; tokens come only after this turn
+    const done = this.engine.submit(
+      specs,
+      {
+        onToken: (i, e) => {
+          const lp = e.logprob && writers ? writers[i].write([e.logprob]) : null;
+          if (e.delta || lp) send(chunk(head, i, e.delta, lp, null, withUsage));
+        },
+        onDone: (i, r) => send(chunk(head, i, r.delta, null, r, withUsage)),
+      },
+      signal,
     );
+    res.writeHead(200, { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache", Connection: "keep-alive" });
+    if (head.endpoint === "chat") specs.forEach((_, i) => send(roleChunk(head, i, withUsage)));
+    const results = await done;
     if (withUsage) send(usageChunk(head, usage(promptTokenCount, results)));
     send("[DONE]");
     res.end();
   }
 
   /** Any error → OpenAI's error JSON (or, mid-stream, an error event), never a crash. */
-  private fail(res: http.ServerResponse, err: unknown): void {
+  private fail(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
     if (res.destroyed) return; // the client is gone; nothing to tell
-    const error = err instanceof ApiError ? err : err instanceof CancelledError ? new ApiError(503, err.message, null, "unavailable", "server_error") : this.internal(err);
+    const error = this.apiError(err);
     if (res.headersSent) {
       res.end(`data: ${JSON.stringify(error.body())}\n\ndata: [DONE]\n\n`);
       return;
     }
-    sendJson(res, error.status, error.body());
+    const headers: Record<string, string> = {};
+    if (error.status === 429) headers["Retry-After"] = String(RETRY_AFTER_S);
+    // a body left unread (refused before or while reading it) is not drained: the connection closes after the reply
+    if (!req.complete) headers.Connection = "close";
+    sendJson(res, error.status, error.body(), headers);
+  }
+
+  private apiError(err: unknown): ApiError {
+    if (err instanceof ApiError) return err;
+    if (err instanceof QueueFullError) return new ApiError(429, `${err.message}; retry after ${RETRY_AFTER_S} s`, null, "queue_full", "rate_limit_error");
+    if (err instanceof CancelledError) return new ApiError(503, err.message, null, "unavailable", "server_error");
+    return this.internal(err);
   }
 
   private internal(err: unknown): ApiError {
     this.log(`rlvr serve: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return new ApiError(500, `internal error: ${err instanceof Error ? err.message : String(err)}`, null, "internal_error");
-  }
-}
-
-function sendJson(res: http.ServerResponse, status: number, body: object): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
-/** The request body as JSON; a 400 when it is not, a 413 when it is too large. */
-async function readJson(req: http.IncomingMessage): Promise<unknown> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const part of req as AsyncIterable<Buffer>) {
-    size += part.length;
-    if (size > MAX_BODY_BYTES) throw new ApiError(413, `the request body is larger than ${MAX_BODY_BYTES >> 20} MiB`, null, "body_too_large");
-    parts.push(part);
-  }
-  const text = Buffer.concat(parts).toString("utf8");
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ApiError(400, `the request body is not valid JSON: ${(err as Error).message}`, null, "invalid_json");
   }
 }
