@@ -49,6 +49,30 @@ describe("rule 3: a bare answer", () => {
   test("a sentence is not a bare answer (rule 4 takes its last number)", () => expect(extractAnswer("I think it is 5")).toBe("5"));
 });
 
+describe("rule 3, text gold: a bare word on the last line", () => {
+  const cases: [completion: string, gold: string, correct: boolean][] = [
+    ["Both terms are odd, so their sum is divisible by 2.\n\nEven", "\\text{even}", true],
+    ["Even", "\\text{even}", true],
+    ["f(-x) = f(x) for all 3 values checked.\n**Even.**", "\\text{even}", true],
+    ["The curve closes on itself after 2 turns.\n$\\text{Ellipse}$", "\\text{ellipse}", true],
+    ["Only 3 of the options fit; checking each:\n(C)", "\\text{(C)}", true],
+    ["Paul ran 5 km and Sarah 7.\nPaul and Sarah", "\\text{Paul and Sarah}", true],
+    ["It is not even.", "\\text{even}", false],
+    ["The function is even when n = 2.\n\nOdd", "\\text{even}", false],
+    ["Even and odd terms cancel, so after 4 steps the result is odd", "\\text{even}", false],
+    ["Even\nSo the answer is odd.", "\\text{even}", false],
+    ["\\boxed{\\text{odd}}\nEven", "\\text{even}", false],
+    ["Even\nI checked 2 more cases.", "\\text{even}", false],
+  ];
+  test.each(cases)("%j graded against %j → %s", (completion, gold, correct) => {
+    expect(gradeAnswer(completion, gold).correct).toBe(correct);
+  });
+  test("a numeric gold still takes the last number, not the last word", () => {
+    expect(gradeAnswer("We get x = 5.\nDone", "5")).toMatchObject({ correct: true, extracted: "5" });
+  });
+  test("the phrase form still works", () => expect(gradeAnswer("so the answer is even", "\\text{even}").correct).toBe(true));
+});
+
 describe("rule 4: the last value", () => {
   test("a later plain number beats an earlier span", () => expect(extractAnswer("We get $x=3$, so 12 remain")).toBe("12"));
   test("a later span beats an earlier number", () => expect(extractAnswer("12 apples give $\\frac{1}{2}$ each")).toBe("\\frac{1}{2}"));

@@ -9,6 +9,7 @@ import { canonKey, freeVars, hasDecimal, someNode, type Expr } from "./expr.ts";
 import { NotRational, TooBig, Undefined } from "./limits.ts";
 import { radical, radicalEq } from "./radical.ts";
 import * as R from "./rational.ts";
+import { foldTrig } from "./trig.ts";
 
 export type Verdict = "equal_structure" | "equal_exact" | "equal_numeric" | "not_equal";
 
@@ -64,6 +65,7 @@ export function compareScalar(a: Expr, b: Expr): Verdict {
   const key = canonKey(a);
   if (key === canonKey(b)) return INFINITIES.has(key) || !isUndefined(a) ? "equal_structure" : "not_equal";
   if (hasInfinity(a) || hasInfinity(b)) return "not_equal"; // ∞ equals only itself, by structure
+  [a, b] = [foldTrig(a), foldTrig(b)];
   const s = sampling(a, b);
   return compareExact(a, b, s) ?? compareRadical(a, b, s) ?? compareApprox(a, b, s);
 }
@@ -138,6 +140,7 @@ function close(x: F, y: F, tolerance: number): boolean {
 /** Whether a = c·b for one nonzero constant c at every sample point (equations L − R, §5). */
 export function compareProportional(a: Expr, b: Expr): Verdict {
   if (canonKey(a) === canonKey(b)) return "equal_structure";
+  [a, b] = [foldTrig(a), foldTrig(b)];
   const s = sampling(a, b);
   try {
     const ratio = constantRatio(s, (p) => [exact(a, exactEnv(s, p)), exact(b, exactEnv(s, p))]);

@@ -135,11 +135,33 @@ function lastValue(text: string): string | null {
   return best?.value ?? null;
 }
 
-/** The final answer of a completion by §1's rules, or null (`no_answer`). */
-export function extractAnswer(text: string): string | null {
+const BARE_WORDS = /^\(?[A-Za-z][A-Za-z' -]*\)?$/;
+
+/**
+ * Rule 3 for a text gold: the last line, when it is only words (`Even`, `**Even.**`,
+ * `$\text{Ellipse}$`, `(C)`), is the answer. A word inside a sentence never is: the whole
+ * line is graded, so "It is not even." stays wrong.
+ */
+function lastLineWords(text: string): string | null {
+  const line = text.trimEnd().split("\n").pop()!;
+  if (line.length > MAX_ANSWER_CHARS) return null;
+  let s = stripDelimiters(line.replace(/\*\*|__/g, ""));
+  const wrapped = /^\\(?:text|textbf|mathrm|textrm)\s*\{([^{}]*)\}$/.exec(s);
+  if (wrapped) s = wrapped[1].trim();
+  return BARE_WORDS.test(s) ? s : null;
+}
+
+/**
+ * The final answer of a completion by §1's rules, or null (`no_answer`). `textGold` says whether
+ * the gold is a `\text{…}` word (§8), so a bare word on the last line is the answer; it is asked
+ * only when no box or phrase decided.
+ */
+export function extractAnswer(text: string, textGold: () => boolean = () => false): string | null {
   if (HAS_BOX.test(text)) return extractBoxed(text);
   const phrase = afterPhrase(text);
   if (phrase !== undefined) return phrase;
+  const words = textGold() ? lastLineWords(text) : null;
+  if (words !== null) return words;
   const trimmed = text.trim();
   if (trimmed && !trimmed.includes("\n") && parsesAsAnswer(trimmed)) return stripDelimiters(trimmed);
   return lastValue(text);

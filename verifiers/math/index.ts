@@ -46,6 +46,12 @@ function textGold(normalizedGold: string): string | null {
   return m && !/^\s*-?[\d.]+\s*$/.test(m[1]) ? m[1] : null;
 }
 
+/** Whether a gold (possibly boxed) is a text answer: a whole `\text{…}` that is not a number. */
+function isTextGold(gold: string): boolean {
+  const g = gold.includes("\\boxed") || gold.includes("\\fbox") ? extractBoxed(gold) : gold;
+  return g !== null && g.length <= MAX_ANSWER_CHARS && textGold(normalize(g)) !== null;
+}
+
 function compareText(answer: string, gold: string): Equivalence {
   const [a, g] = [textKey(answer), textKey(gold)];
   const choice = /^\(?\s*([a-z])\s*\)?$/;
@@ -97,7 +103,7 @@ export function gradeAnswer(
   gold: string,
   boxedOnly = false,
 ): { correct: boolean; reason: string; extracted: string | null } {
-  const extracted = boxedOnly ? extractBoxed(completion) : extractAnswer(completion);
+  const extracted = boxedOnly ? extractBoxed(completion) : extractAnswer(completion, () => isTextGold(gold));
   if (extracted === null) return { correct: false, reason: "no_answer", extracted };
   const { equal, reason } = isEquivalent(extracted, gold);
   return { correct: equal, reason, extracted };

@@ -3,7 +3,7 @@
  * extracted answer go through it. String rewriting only: it removes presentation (delimiters,
  * spacing, separators, units, degrees, percent) and never changes a value.
  */
-import { ASCII_WORDS } from "./tokenize.ts";
+import { ASCII_WORDS, FUNCTIONS } from "./tokenize.ts";
 import { mapUnicode } from "./unicode.ts";
 
 /** Remove one `\name{…}` wrapper (matching braces), keeping its content, for every occurrence. */
@@ -64,28 +64,48 @@ function dropSeparators(s: string): string {
   return s.replace(/(?<!\\)\\[!,;: ]|\\q?quad(?![a-zA-Z])|~/g, " ");
 }
 
+const DEGREE_MARK = /(?:\{\s*\})?\s*\^\s*(?:\{\s*\\circ\s*\}|\\circ(?![a-zA-Z]))|\\(?:text)?degree(?![a-zA-Z])|\\text\{\s*degrees?\s*\}/g;
+const TRIG = /sin|cos|tan|cot|sec|csc/;
+
+/**
+ * Degree marks are dropped: an angle is compared by its number (§2). Inside a trig function they
+ * are meaning (`\sin 30^\circ` = ½, `\sin 30` is 30 radians), so there they become one `\degree`
+ * token that the parser turns into a factor π/180.
+ */
 function dropDegrees(s: string): string {
-  return s
-    .replace(/(?:\{\s*\})?\s*\^\s*(?:\{\s*\\circ\s*\}|\\circ(?![a-zA-Z]))|\\(?:text)?degree(?![a-zA-Z])/g, "")
-    .replace(/\\text\{\s*degrees?\s*\}/g, "");
+  if (!TRIG.test(s)) return s.replace(DEGREE_MARK, "");
+  return s.replace(DEGREE_MARK, "\\degree ").replace(/(?<=\d)\s*degrees?(?![a-zA-Z])/g, "\\degree ");
 }
 
-const UNIT_ABBREVIATIONS = "cm|mm|km|ft|in|yd|mi|kg|mg|ml|hr|oz|lb";
+const UNIT_ABBREVIATIONS = "cm|mm|km|ft|in|yd|mi|kg|mg|ml|hr|oz|lb|sq";
+// Units glued to a number (`5cm`, `3.5dollars`) come only from this list: a glued word of letters
+// is otherwise a product of variables (`5x`, `3xyz`). No `in`, `mi`: `2in`, `3mi` read as products with i.
+const GLUED_UNITS =
+  "dollars?|cents?|percent|degrees?|deg|radians?|inch(?:es)?|feet|foot|ft|yards?|yd|miles?|" +
+  "(?:centi|milli|kilo)?met(?:er|re)s?|cm|mm|km|kg|mg|ml|(?:kilo)?grams?|pounds?|lbs?|oz|ounces?|" +
+  "lit(?:er|re)s?|gallons?|hours?|hrs?|minutes?|mins?|seconds?|secs|days?|weeks?|months?|years?|mph|units?|sq|square";
 const TRAILING_TEXT_UNIT = /\s*\\(?:text|mbox|mathrm|textrm)\{[^{}]*\}\s*(?:\^\s*\{?[23]\}?)?\s*$/;
-const WORD_UNIT = `\\s*(?<!\\\\)\\b(?:[a-zA-Z]{3,}|${UNIT_ABBREVIATIONS})\\b(?:\\^\\s*\\{?[23]\\}?)?`;
+const POWER = `(?:\\^\\s*\\{?[23]\\}?)?`;
+const WORD_UNIT = `\\s*(?<!\\\\)\\b(?:[a-zA-Z]{3,}|${UNIT_ABBREVIATIONS})\\b${POWER}`;
 // a run of unit words ("square centimeters"), captured whole so each word can be checked
 const TRAILING_WORD_UNIT = new RegExp(`((?:${WORD_UNIT})+)\\s*$`);
+const GLUED_UNIT = new RegExp(`(?<=\\d)((?:${GLUED_UNITS})\\b${POWER}(?:${WORD_UNIT})*)\\s*$`);
 const AFTER_VALUE = /(?:[\d})]|\\pi|pi)$/;
+// `sinx`, `cosxy`: a function glued to its argument, never a unit
+const GLUED_FUNCTION = new RegExp(`^(?:${[...FUNCTIONS].join("|")})[a-zA-Z]{1,2}$`);
+const notUnit = (word: string): boolean => ASCII_WORDS.has(word) || GLUED_FUNCTION.test(word);
 
 /** Trailing units after a numeric value, `\$`, percent signs and ordinal suffixes. */
 function dropUnits(s: string): string {
   s = s.replace(/\\\$|\\%|%/g, " ").replace(/^\$(?=\s*\d[^$]*$)/, "").trim(); // a lone leading $ is currency
   s = s.replace(/(\d)\s*\^\s*\{\s*\\(?:text|mathrm)\{(?:th|st|nd|rd)\}\s*\}/g, "$1").replace(/(\d)(?:th|st|nd|rd)\b/g, "$1");
   for (let i = 0; i < 8; i++) {
-    const m = TRAILING_TEXT_UNIT.exec(s) ?? TRAILING_WORD_UNIT.exec(s);
-    if (!m || (m[1] && m[1].match(/[a-zA-Z]+/g)!.some((w) => ASCII_WORDS.has(w)))) break;
+    const glued = TRAILING_TEXT_UNIT.test(s) ? null : GLUED_UNIT.exec(s);
+    const m = glued ?? TRAILING_TEXT_UNIT.exec(s) ?? TRAILING_WORD_UNIT.exec(s);
+    if (!m || (m[1] && m[1].match(/[a-zA-Z]+/g)!.some(notUnit))) break;
     const rest = s.slice(0, m.index).trim();
     if (!AFTER_VALUE.test(rest) || /^\\\w+\{\s*-?[\d.]+\s*\}$/.test(s.slice(m.index).trim())) break;
+    if (glued && /[\^_]\s*\{?\s*[\d.]*$/.test(rest)) break; // `x^2cm`: the digit is an exponent, not a value
     s = rest;
   }
   return s;

@@ -6,17 +6,14 @@
  */
 import { add, fn, mul, neg, num, sym, type Expr } from "./expr.ts";
 import { MAX_DEPTH, Unparseable } from "./limits.ts";
-import { ASCII_WORDS, type Tok } from "./tokenize.ts";
+import { ASCII_WORDS, FUNCTIONS, type Tok } from "./tokenize.ts";
 
-const FUNCTIONS = new Set([
-  "sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-  "log", "ln", "exp",
-]);
 const GREEK = new Set([
   "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta",
   "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "varphi",
   "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega",
 ]);
+const TRIG = new Set(["sin", "cos", "tan", "cot", "sec", "csc"]);
 const TIMES = new Set(["*", "cdot", "times"]);
 const SIGNS = new Set(["+", "-", "pm", "mp"]);
 
@@ -43,6 +40,7 @@ class ExprParser {
   private pos = 0;
   private depth = 0;
   private absOpen = 0; // inside |…|, a bar closes instead of starting a factor
+  private inTrig = 0; // inside a trig function's argument, where a degree mark converts to radians
   private readonly toks: Tok[];
   constructor(toks: Tok[]) {
     this.toks = toks.slice(); // one-token arguments may split a number token in place
@@ -111,7 +109,7 @@ class ExprParser {
     if (!t) return false;
     if (t.kind !== "sym" && t.kind !== "cmd") return true;
     if (t.kind === "sym") return t.text === "(" || t.text === "{" || (t.text === "|" && this.absOpen === 0);
-    return !["cdot", "times", "div", "pm", "mp"].includes(t.text) && !/^[^a-zA-Z]$/.test(t.text);
+    return !["cdot", "times", "div", "pm", "mp", "degree"].includes(t.text) && !/^[^a-zA-Z]$/.test(t.text);
   }
 
   private power(): Expr {
@@ -126,12 +124,21 @@ class ExprParser {
     return base;
   }
 
+  /** Factorials and degree marks. */
   private postfix(e: Expr): Expr {
-    while (isSym(this.peek(), "!")) {
-      this.pos++;
-      e = fn("fact", e);
+    for (;;) {
+      if (isSym(this.peek(), "!")) {
+        this.pos++;
+        e = fn("fact", e);
+      } else if (isSym(this.peek(), "degree")) e = this.degrees(e);
+      else return e;
     }
-    return e;
+  }
+
+  /** `\degree` (left by normalize only where a trig function is): π/180 inside a trig argument, else nothing. */
+  private degrees(e: Expr): Expr {
+    this.pos++;
+    return this.inTrig > 0 ? mul(e, { k: "div", a: sym("pi"), b: num(180n) }) : e;
   }
 
   /** The argument of `^`: a group, an ASCII parenthesis, or one token. */
@@ -177,6 +184,8 @@ class ExprParser {
         return this.subscripted(t.text);
       case "word":
         return this.word(t.text);
+      case "english":
+        throw new Unparseable(`English word "${t.text}" in the answer`);
       case "cmd":
         return this.command(t.text);
       case "text":
@@ -230,6 +239,7 @@ class ExprParser {
     let label = "";
     for (let u = this.take(); !isSym(u, "}"); u = this.take()) {
       if (isSym(u, "{")) throw new Unparseable("nested braces in a subscript");
+      if (u.kind === "english") throw new Unparseable(`English word "${u.text}" in a subscript`);
       label += u.kind === "cmd" ? `\\${u.text}` : u.text;
     }
     if (!label) throw new Unparseable("empty subscript");
@@ -273,12 +283,18 @@ class ExprParser {
   private functionCall(name: string): Expr {
     const base = name === "log" && this.skip("_") ? this.arg() : null;
     const power = this.skip("^") ? this.script() : null;
+    const trig = TRIG.has(name);
+    if (trig) this.inTrig++;
     let argument: Expr;
-    if (isSym(this.peek(), "(")) argument = this.primary();
+    if (isSym(this.peek(), "(")) {
+      argument = this.primary();
+      if (isSym(this.peek(), "degree")) argument = this.degrees(argument);
+    }
     else {
       argument = this.power();
       while (this.startsFactor(this.peek()) && !this.startsFunction(this.peek())) argument = mul(argument, this.power());
     }
+    if (trig) this.inTrig--;
     const call = base ? fn("log", argument, base) : fn(name, argument);
     return power ? { k: "pow", a: call, b: power } : call;
   }

@@ -1,11 +1,13 @@
 /**
  * LaTeX/ASCII answer → tokens. Numbers, single letters, known ASCII words (sqrt, pi, sin, …),
- * control words (`\frac`, spelled exactly: `\fracab` is one unknown word) and symbols.
- * A run of three or more letters that is not a known word is English and is refused here.
+ * control words (`\frac`, spelled exactly: `\fracab` is one unknown word; only a function name
+ * glued to its argument, `\tanx`, is split) and symbols. A run of three or more letters that is
+ * not a known word is an English word: its own token, which no expression accepts, so it can
+ * stand only where nothing is graded (the left side of an equation, §5).
  */
 import { Unparseable } from "./limits.ts";
 
-type TokKind = "num" | "letter" | "word" | "cmd" | "sym" | "text";
+type TokKind = "num" | "letter" | "word" | "english" | "cmd" | "sym" | "text";
 export interface Tok {
   kind: TokKind;
   text: string; // num: the literal; cmd: name without the backslash; others: the characters
@@ -19,11 +21,17 @@ const TEXT_COMMANDS = new Set(["text", "textbf", "mathrm", "textrm", "mbox", "te
 const RAW_ARG_COMMANDS = new Set(["begin", "end", "mathbb"]);
 const RAW_GROUP = /\s*\{([^{}]*)\}/y;
 
-/** ASCII names that mean a function or constant (policy §2: `sqrt(…)`, `pi`, `5pi`). */
-export const ASCII_WORDS = new Set([
-  "sqrt", "pi", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp",
-  "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+/** Function names, as control words (`\sin`) and as ASCII words (`sin`). */
+export const FUNCTIONS = new Set([
+  "sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+  "log", "ln", "exp",
 ]);
+/** ASCII names that mean a function or constant (policy §2: `sqrt(…)`, `pi`, `5pi`). */
+export const ASCII_WORDS = new Set([...FUNCTIONS, "sqrt", "pi"]);
+// longest first, so `\sinhx` is sinh x, not sin hx
+const GLUE_PREFIXES = [...FUNCTIONS].sort((a, b) => b.length - a.length);
+// real control words that begin with a function name: never split
+const NOT_GLUED = new Set(["coth", "sech", "csch", "lnot", "lneq", "lneqq", "lnsim", "lnapprox", "expandafter"]);
 
 const NUMBER = /\d+(?:\.\d*)?|\.\d+/y;
 const EXPONENT = /[eE][+-]?\d+/y;
@@ -36,11 +44,19 @@ function match(re: RegExp, s: string, at: number): RegExpExecArray | null {
   return re.exec(s);
 }
 
-/** Split a letter run into tokens: a known word, else single letters when there are at most two. */
+/** Split a letter run into tokens: a known word, an English word, else single letters (at most two). */
 function letterTokens(run: string, space: boolean): Tok[] {
   if (ASCII_WORDS.has(run)) return [{ kind: "word", text: run, space }];
-  if (run.length >= 3) throw new Unparseable(`English word "${run}" in the answer`);
+  if (run.length >= 3) return [{ kind: "english", text: run, space }];
   return [...run].map((ch, i) => ({ kind: "letter" as const, text: ch, space: space && i === 0 }));
+}
+
+/** `\tanx`, `\lnx`: a function name glued to a letter argument, as `\tan x`; null for any other word. */
+function gluedFunction(name: string, space: boolean): Tok[] | null {
+  if (FUNCTIONS.has(name) || NOT_GLUED.has(name)) return null;
+  const fn = GLUE_PREFIXES.find((f) => name.startsWith(f));
+  if (!fn) return null;
+  return [{ kind: "cmd", text: fn, space }, ...letterTokens(name.slice(fn.length), false)];
 }
 
 function numberToken(s: string, at: number, space: boolean): [Tok, number] {
@@ -61,7 +77,7 @@ function numberToken(s: string, at: number, space: boolean): [Tok, number] {
   return [tok, end];
 }
 
-/** Tokenize a normalized answer. Throws Unparseable on English words or stray characters. */
+/** Tokenize a normalized answer. Throws Unparseable on stray characters. */
 export function tokenize(s: string): Tok[] {
   const out: Tok[] = [];
   let i = 0, space = false;
@@ -86,7 +102,9 @@ export function tokenize(s: string): Tok[] {
       i += m[0].length;
       const raw = TEXT_COMMANDS.has(m[1]) || RAW_ARG_COMMANDS.has(m[1]) ? match(RAW_GROUP, s, i) : null;
       if (raw) i += raw[0].length;
-      if (raw && TEXT_COMMANDS.has(m[1])) out.push({ kind: "text", text: raw[1], space });
+      const glued = raw ? null : gluedFunction(m[1], space);
+      if (glued) out.push(...glued);
+      else if (raw && TEXT_COMMANDS.has(m[1])) out.push({ kind: "text", text: raw[1], space });
       else out.push({ kind: "cmd", text: m[1], space, arg: raw?.[1] });
     } else if ("+-*/^_()[]{},=<>!|&:;'".includes(ch)) {
       out.push({ kind: "sym", text: ch, space });
