@@ -2,17 +2,24 @@
  * How a program meets its tests, and how one run becomes a verdict.
  * Stdin/stdout (APPS/TACO): the program runs once per case; its stdout is compared outside the
  * sandbox, line by line after trimming trailing whitespace, so nothing the program does can fake it.
- * Assert (HumanEval/MBPP): a driver runs program + tests as one script and only after the last
- * test returns writes a random per-run token to stdout; a run passes only with exit code 0 AND
- * that token. An early `sys.exit(0)`, `os._exit(0)` or `process.exit(0)` therefore fails, and so
- * does swallowing the test's exception in an exit hook. The token arrives over a pipe the driver
- * drains and replaces with /dev/null before the program starts, so no file or fd still holds it.
- * It lives on in the driver's memory, so a program that introspects the interpreter's frames
- * could still find it: an in-process harness cannot stop that, nor tests being monkey-patched
- * (e.g. `require("assert").strictEqual = () => {}`).
+ * Assert (HumanEval/MBPP): the row's test code and the program run in two processes of one
+ * sandbox (drivers/). The entry is the test process: it reads a random per-run token and the
+ * tests from stdin, starts the program in a fresh interpreter, and runs the tests itself; every
+ * name the tests use that the program defines is a stub that sends its arguments to the program
+ * and gets back the result as plain data (exact builtin types, rebuilt from JSON; anything else
+ * fails the run). So an object whose `__eq__` or `valueOf` lies, a patched `len`, `math.sqrt`,
+ * `sorted` or `require("assert")`, and a program reading the tests to echo their answers all
+ * meet tests that run where the program never did. The test process writes the token after the
+ * last test returned and the program exited; a run passes only with exit code 0 AND that token,
+ * so an early `sys.exit(0)`, `os._exit(0)` or `process.exit(0)` fails. Neither token nor tests
+ * ever enter the program's process (stdin is /dev/null there); the Python test process is also
+ * non-dumpable, so the program, the same uid, cannot read its memory. Limits: the tests can call
+ * only functions taking and returning plain data (no classes, callbacks or generators), and a
+ * program that writes into the Node test process's memory through ptrace is not stopped.
  * Does not contain the sandbox (sandbox.ts) or the per-row reward (index.ts).
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { runtimes, type Language } from "./runtimes.ts";
 import type { RunOutcome } from "./sandbox.ts";
 
@@ -54,46 +61,21 @@ export function sameOutput(got: string, want: string): boolean {
   return norm(got) === norm(want);
 }
 
-// The drivers find main.* beside themselves (/sandbox locally, the work dir of a remote sandbox),
-// read the token from stdin before the program runs (stdin is otherwise empty for
-// assert tests), run program + tests as one unit like HumanEval's `program + "\n" + test`, and
-// write the token through a descriptor taken before the program could replace stdout.
-const PY_DRIVER = `import os, sys
-def _rlvr_run():
-    token = sys.stdin.readline().strip()
-    # swap stdin for /dev/null: the program finds nothing behind fd 0 or /dev/stdin
-    null = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    out = os.dup(1)
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "main.py")
-    with open(path) as f:
-        code = compile(f.read(), path, "exec")
-    exec(code, {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__})
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.write(out, ("\\n" + token + "\\n").encode())
-_rlvr_run()
-`;
+// The drivers find main.* and program.* beside themselves (/sandbox locally, the work dir of a
+// remote sandbox); each sandbox file is a driver with the shared wire code in front of it.
+const driverText = (name: string) => readFileSync(new URL(`./drivers/${name}`, import.meta.url), "utf8");
+const DRIVERS: Record<Language, { tester: string; program: string }> = {
+  python: { tester: driverText("wire.py") + driverText("tester.py"), program: driverText("wire.py") + driverText("program.py") },
+  javascript: { tester: driverText("wire.cjs") + driverText("tester.cjs"), program: driverText("wire.cjs") + driverText("program.cjs") },
+};
 
-const JS_DRIVER = `"use strict";
-const fs = require("fs");
-const token = fs.readFileSync(0, "utf8").trim();
-// swap stdin for /dev/null (the lowest free fd): the program finds nothing behind fd 0
-fs.closeSync(0);
-fs.openSync("/dev/null", "r");
-const write = fs.writeSync;
-require("./main.js");
-write(1, "\\n" + token + "\\n");
-`;
-
-/** An assert run: program + tests in one file, started by the driver, with a fresh token. */
+/** An assert run: the test process as entry, the program beside it, token and tests on stdin. */
 export function assertJob(language: Language, code: string, tests: string): { job: Job; token: string } {
   const token = `rlvr-done-${randomBytes(16).toString("hex")}`;
   const ext = runtimes[language].ext;
-  const driver = language === "python" ? PY_DRIVER : JS_DRIVER;
-  const files = { [`main.${ext}`]: `${code}\n\n${tests}\n`, [`driver.${ext}`]: driver };
-  return { job: { language, files, entry: `driver.${ext}`, stdin: `${token}\n`, stdinSecret: true }, token };
+  const { tester, program } = DRIVERS[language];
+  const files = { [`main.${ext}`]: code, [`program.${ext}`]: program, [`driver.${ext}`]: tester };
+  return { job: { language, files, entry: `driver.${ext}`, stdin: `${token}\n${tests}`, stdinSecret: true }, token };
 }
 
 /** Judge an assert run: exit 0 and the token as the last line of stdout. */
