@@ -5,7 +5,7 @@ import { loadRows } from "../../datasets/loaders.ts";
 import type { Row } from "../../datasets/row.ts";
 import { generate, syntheticConfigFromSpec } from "../../datasets/synthetic/index.ts";
 import { initBackend, type BackendName } from "../../trainer/backend.ts";
-import { ENDPOINT_DEFAULTS, EndpointPolicy } from "../../trainer/eval/endpoint.ts";
+import { ENDPOINT_DEFAULTS, EndpointError, EndpointPolicy } from "../../trainer/eval/endpoint.ts";
 import { evaluate, formatSummary, type RcSettings } from "../../trainer/eval/evaluate.ts";
 import { loadGrader, type Grader } from "../../trainer/eval/grader.ts";
 import { LocalPolicy, type Policy } from "../../trainer/eval/policy.ts";
@@ -14,6 +14,7 @@ import { ResultsError, summaryPathOf } from "../../trainer/eval/results.ts";
 import { RC_TEMPLATES, RcContextError, ReasoningCacheConfig } from "../../trainer/reasoning-cache.ts";
 import { CheckpointError, loadCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
+import { progressBar } from "./progress.ts";
 
 interface EvalArgs {
   backend: string;
@@ -95,13 +96,31 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-/** The policy of --model / --endpoint, or with `which` the summarizer's (--summarizer-model / --summarizer-endpoint). */
-async function makePolicy(a: EvalArgs, which: "policy" | "summarizer" = "policy"): Promise<Policy> {
+/** The flag checks yargs' .check would do, here so that a bad combination is one line, not a stack. */
+function checkArgs(a: EvalArgs): void {
+  if (!a.model === !a.endpoint) fail("give exactly one of --model <checkpoint> or --endpoint <url>");
+  if (a.endpoint && !a["model-name"]) fail("--endpoint needs --model-name");
+  if (!Number.isInteger(a.k) || a.k < 1) fail("--k must be a positive integer");
+  if (a.temperature < 0) fail("--temperature must be ≥ 0");
+  if (!Number.isInteger(a["max-tokens"]) || a["max-tokens"] < 1) fail("--max-tokens must be a positive integer");
+  if (!Number.isInteger(a.concurrency) || a.concurrency < 1) fail("--concurrency must be a positive integer");
+  const rcFlag = RC_FLAGS.find((f) => a[f] !== undefined);
+  if (a.decoding !== "rc" && rcFlag) fail(`--${rcFlag} needs --decoding rc`);
+  if (a["summarizer-model"] && a["summarizer-endpoint"]) fail("give at most one of --summarizer-model <checkpoint> or --summarizer-endpoint <url>");
+  if (a["summarizer-endpoint"] && !a["summarizer-model-name"]) fail("--summarizer-endpoint needs --summarizer-model-name");
+  if (a["summarizer-model-name"] && !a["summarizer-endpoint"]) fail("--summarizer-model-name needs --summarizer-endpoint");
+}
+
+/**
+ * The policy of --model / --endpoint, or with `which` the summarizer's (--summarizer-model / --summarizer-endpoint).
+ * An endpoint is asked for its context length first (and fails here, in one line, when it cannot be reached).
+ */
+async function makePolicy(a: EvalArgs, warn: (line: string) => void, which: "policy" | "summarizer" = "policy"): Promise<Policy> {
   const [model, endpoint, modelName, flag] =
     which === "policy" ? [a.model, a.endpoint, a["model-name"], "--model"] : [a["summarizer-model"], a["summarizer-endpoint"], a["summarizer-model-name"], "--summarizer-model"];
   if (endpoint) {
     const envKey = process.env[a["api-key-env"]];
-    return new EndpointPolicy({
+    const policy = new EndpointPolicy({
       ...ENDPOINT_DEFAULTS,
       baseUrl: endpoint,
       model: modelName!,
@@ -110,8 +129,20 @@ async function makePolicy(a: EvalArgs, which: "policy" | "summarizer" = "policy"
       concurrency: a.concurrency,
       timeoutMs: a.timeout * 1000,
       maxRetries: a["max-retries"],
-      onRetry: ({ attempt, delayMs, why }) => console.warn(`retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s: ${why}`),
+      // the reasoning-cache loop cannot carry a failed turn, so there one failure still ends the run
+      sampleErrors: a.decoding === "rc" ? "throw" : "record",
+      onRetry: ({ attempt, delayMs, why }) => warn(`retry ${attempt} in ${(delayMs / 1000).toFixed(1)} s: ${why}`),
     });
+    let info: Awaited<ReturnType<EndpointPolicy["probe"]>>;
+    try {
+      info = await policy.probe();
+    } catch (e) {
+      if (e instanceof EndpointError) fail(e.message);
+      throw e;
+    }
+    const context = info.maxModelLen === null ? "context length not reported" : `context ${info.maxModelLen} tokens (max_tokens is cut to fit it)`;
+    console.log(`endpoint ${endpoint}, ${which === "policy" ? "" : "summarizer "}model ${modelName}: ${context}`);
+    return policy;
   }
   const backend = await initBackend(a.backend as BackendName);
   let loaded: ReturnType<typeof loadCheckpoint>;
@@ -137,7 +168,7 @@ export const evalCommand: CommandModule<{ backend: string }, EvalArgs> = {
       .option("k", { type: "number", default: 4, describe: "Samples per problem" })
       .option("temperature", { type: "number", default: 0.6 })
       .option("top-p", { type: "number", default: 1.0 })
-      .option("max-tokens", { type: "number", default: 2048, describe: "Completion budget (an rlvr model is also capped by its context)" })
+      .option("max-tokens", { type: "number", default: 2048, describe: "Completion budget, cut to what the model's context leaves after the prompt (an rlvr model's, or the max_model_len an endpoint reports)" })
       .option("concurrency", { type: "number", default: 8, describe: "Requests in flight to --endpoint" })
       .option("out", { type: "string", describe: "Per-sample results JSONL; the summary goes beside it as .summary.json" })
       .option("resume", { type: "boolean", default: false, describe: "Continue an interrupted evaluation in --out" })
@@ -159,21 +190,9 @@ export const evalCommand: CommandModule<{ backend: string }, EvalArgs> = {
       .option("summary-template", { type: "string", describe: "rc: I_S, rlvr | last-step | instruct | a string with {reasoning} (and {problem}, {summary})" })
       .option("summarizer-model", { type: "string", describe: "rc: rlvr checkpoint that writes the summaries (default: the evaluated policy)" })
       .option("summarizer-endpoint", { type: "string", describe: "rc: OpenAI-compatible base URL that writes the summaries" })
-      .option("summarizer-model-name", { type: "string", describe: "rc: the model field sent to --summarizer-endpoint" })
-      .check((a) => {
-        if (!a.model === !a.endpoint) throw new Error("give exactly one of --model <checkpoint> or --endpoint <url>");
-        if (a.endpoint && !a["model-name"]) throw new Error("--endpoint needs --model-name");
-        if (!Number.isInteger(a.k) || a.k < 1) throw new Error("--k must be a positive integer");
-        if (a.temperature < 0) throw new Error("--temperature must be ≥ 0");
-        if (!Number.isInteger(a.concurrency) || a.concurrency < 1) throw new Error("--concurrency must be a positive integer");
-        const rcFlag = RC_FLAGS.find((f) => a[f] !== undefined);
-        if (a.decoding !== "rc" && rcFlag) throw new Error(`--${rcFlag} needs --decoding rc`);
-        if (a["summarizer-model"] && a["summarizer-endpoint"]) throw new Error("give at most one of --summarizer-model <checkpoint> or --summarizer-endpoint <url>");
-        if (a["summarizer-endpoint"] && !a["summarizer-model-name"]) throw new Error("--summarizer-endpoint needs --summarizer-model-name");
-        if (a["summarizer-model-name"] && !a["summarizer-endpoint"]) throw new Error("--summarizer-model-name needs --summarizer-endpoint");
-        return true;
-      }) as never,
+      .option("summarizer-model-name", { type: "string", describe: "rc: the model field sent to --summarizer-endpoint" }) as never,
   handler: async (a) => {
+    checkArgs(a);
     let template: string;
     let rows: Row[];
     try {
@@ -192,8 +211,11 @@ export const evalCommand: CommandModule<{ backend: string }, EvalArgs> = {
     } catch (e) {
       fail(`--verifier: ${(e as Error).message}`);
     }
-    const policy = await makePolicy(a);
-    const summarizer = rc?.summarizer ? await makePolicy(a, "summarizer") : undefined;
+    // on a terminal a bar with an ETA, log lines above it; piped, a line per chunk of problems
+    const bar = process.stdout.isTTY && process.stderr.isTTY ? progressBar("eval") : undefined;
+    const warn = (line: string) => (bar ? bar.log(line) : console.warn(line));
+    const policy = await makePolicy(a, warn);
+    const summarizer = rc?.summarizer ? await makePolicy(a, warn, "summarizer") : undefined;
     const settings = { dataset: a.dataset, model: modelName, k: a.k, temperature: a.temperature, top_p: a["top-p"], max_tokens: a["max-tokens"], template, seed: a.seed, api: a.endpoint ? a.api : "local", ...(a.verifier !== "math" ? { verifier: a.verifier } : {}), ...(rc ? { rc } : {}) };
     console.log(`${rows.length} problems × ${a.k} samples at temperature ${a.temperature}${rc ? `, reasoning cache: ${rc.turns} turns of ${rc.reason_tokens} tokens, summaries of ${rc.summary_tokens}` : ""} → ${out}`);
     const t0 = performance.now();
@@ -206,12 +228,13 @@ export const evalCommand: CommandModule<{ backend: string }, EvalArgs> = {
         grader,
         out,
         resume: a.resume,
-        onProgress: (done, total, pass1) => console.log(`${done}/${total} problems  pass@1 so far ${(100 * pass1).toFixed(1)}%  ${((performance.now() - t0) / 1000).toFixed(0)} s`),
-      });
+        onProgress: (done, total, pass1) =>
+          bar ? bar.update(done, total, { "pass@1": pass1 }) : console.log(`${done}/${total} problems  pass@1 so far ${(100 * pass1).toFixed(1)}%  ${((performance.now() - t0) / 1000).toFixed(0)} s`),
+      }).finally(() => bar?.stop());
       const byTurn = summary.rc ? `\n\naccuracy by turn: ${summary.rc.accuracy_by_turn.map((acc, t) => `${t + 1}: ${(100 * acc).toFixed(1)}%`).join("  ")}` : "";
       console.log(`\n${formatSummary(summary)}${byTurn}\n\nresults: ${out}\nsummary: ${summaryPathOf(out)}`);
     } catch (e) {
-      if (e instanceof ResultsError || e instanceof RcContextError) fail(e.message);
+      if (e instanceof ResultsError || e instanceof RcContextError || e instanceof EndpointError) fail(e.message);
       throw e;
     } finally {
       await policy.close();

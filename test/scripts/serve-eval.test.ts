@@ -53,3 +53,37 @@ test.each(["chat", "completion"] as const)("rlvr eval --endpoint grades what rlv
   expect(summary.overall["pass@k"]["3"]).toBeGreaterThanOrEqual(summary.overall["pass@1"]);
   expect(summary.overall.mean_tokens).toBeCloseTo(lines.reduce((s, l) => s + l.tokens, 0) / 18, 9);
 }, 120_000);
+
+test("with its defaults (max_tokens 2048 against a 256-token context): each budget is cut to fit, a prompt past the context fails only its samples", async () => {
+  const data = path.join(tmp, "defaults.jsonl");
+  const rows = [
+    { problem: "Ann has 3 pens. She buys 2 pens. How many pens now?", answer: "5", unique_id: "short-1" },
+    { problem: "What is 7 + 6?", answer: "13", unique_id: "short-2" },
+    { problem: `Add up these numbers: ${Array.from({ length: 60 }, (_, i) => i + 1).join(", ")}.`, answer: "1830", unique_id: "long" },
+  ];
+  fs.writeFileSync(data, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+  const out = path.join(tmp, "defaults-out.jsonl");
+  const r = await rlvr(["eval", "--dataset", data, "--endpoint", `${server.url}/v1`, "--model-name", "arith-base", "--out", out]);
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain(`endpoint ${server.url}/v1, model arith-base: context 256 tokens (max_tokens is cut to fit it)`);
+  expect(r.stdout).toMatch(/errors: 4 of 12 samples failed and count as incorrect/);
+  expect(r.stdout).toContain("max_tokens cut to fit the model's context for 8 of 12 samples");
+  const lines = fs.readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  expect(lines.map((l) => l.id)).toEqual([...Array(4).fill("short-1"), ...Array(4).fill("short-2"), ...Array(4).fill("long")]);
+  for (const l of lines.slice(8)) expect(l.error).toMatch(/HTTP 400 .*leaves no room in this model's context of 256 tokens/);
+  for (const id of ["short-1", "short-2"]) {
+    const budgets = new Set(lines.filter((l) => l.id === id).map((l) => l.max_tokens));
+    expect(budgets.size).toBe(1); // the room the server counted for that prompt
+    const [budget] = budgets;
+    expect(budget).toBeGreaterThan(100);
+    expect(budget).toBeLessThan(256);
+    for (const l of lines.filter((x) => x.id === id)) {
+      expect(l.error).toBeUndefined();
+      expect(l.tokens).toBeLessThanOrEqual(budget);
+    }
+  }
+  const summary = JSON.parse(fs.readFileSync(summaryPathOf(out), "utf8"));
+  expect(summary.overall.errors).toBe(4);
+  expect(summary.capped).toBe(8);
+}, 180_000);

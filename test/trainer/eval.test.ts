@@ -173,13 +173,14 @@ describe("results file and --resume", () => {
   });
 });
 
-/** A local OpenAI-style server whose answers to successive requests are scripted. */
+/** A local OpenAI-style server whose answers to successive POSTs are scripted; GET /v1/models is a 404 (a server without the route). */
 function scriptedServer(script: ((req: http.IncomingMessage, body: string, res: http.ServerResponse) => void)[]) {
   const seen: { headers: http.IncomingHttpHeaders; body: Record<string, unknown>; url: string }[] = [];
   const server = http.createServer((req, res) => {
     let body = "";
     req.on("data", (c) => (body += c));
     req.on("end", () => {
+      if (req.method === "GET") return status(404)(req, body, res);
       seen.push({ headers: req.headers, body: JSON.parse(body), url: req.url ?? "" });
       (script[seen.length - 1] ?? script[script.length - 1])(req, body, res);
     });

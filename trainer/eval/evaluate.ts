@@ -8,7 +8,8 @@ import { isEquivalent } from "../../verifiers/math/index.ts";
 import { loadGrader, type Grader, type Verdict } from "./grader.ts";
 import { accuracyByTurn, checkContext, runReasoningCache, type ReasoningCacheConfig, type RcTranscript } from "../reasoning-cache.ts";
 import { summarize, type SampleResult, type Stats, type Summary } from "./metrics.ts";
-import type { Policy } from "./policy.ts";
+import { EndpointError } from "./endpoint.ts";
+import type { Generation, Policy } from "./policy.ts";
 import { renderPrompt } from "./prompts.ts";
 import { appendProblem, openResults, summaryPathOf, writeAtomically, type EvalSettings } from "./results.ts";
 
@@ -52,6 +53,8 @@ export interface EvalOptions {
 export interface EvalSummary extends Summary, EvalSettings {
   n_problems: number;
   results: string;
+  /** Samples whose completion budget was cut below max_tokens to fit the model's context. */
+  capped: number;
   /** RC mode: its settings and the accuracy (pass@1) of the answer read after each turn. */
   rc?: RcSettings & { accuracy_by_turn: number[] };
 }
@@ -77,11 +80,12 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
     const chunk = pending.slice(start, start + perCall);
     const rc = o.settings.rc ? await runRc(o, chunk) : null;
     const generations = rc ? null : await o.policy.generate(chunk.map((p) => ({ prompt: renderPrompt(o.settings.template, p.row), key: p.index })), params);
+    if (generations) stopIfUnavailable(generations.flat(), o.out);
     // the chunk's samples are graded concurrently (a sandboxed verifier runs them in parallel), then written in order
     const graded = await Promise.all(chunk.map((p, i) => Promise.all(
       rc
         ? rc[i].map((run) => gradeRc(grader, p.row, p.index, ids[p.index], run))
-        : generations![i].map((g, sample) => grade(grader, p.row, p.index, ids[p.index], sample, g.text, g.tokens, g.finishReason === "length")),
+        : generations![i].map((g, sample) => grade(grader, p.row, p.index, ids[p.index], sample, g)),
     )));
     for (const problem of graded) {
       appendProblem(o.out, problem);
@@ -90,14 +94,30 @@ export async function evaluate(o: EvalOptions): Promise<EvalSummary> {
     o.onProgress?.(done.size + start + chunk.length, o.rows.length, results.filter((r) => r.correct).length / Math.max(1, results.length));
   }
   const { rc, ...plain } = o.settings;
-  const summary: EvalSummary = { ...plain, n_problems: o.rows.length, results: o.out, ...summarize(results, equivalentAnswers) };
+  const capped = results.filter((r) => r.max_tokens !== undefined).length;
+  const summary: EvalSummary = { ...plain, n_problems: o.rows.length, results: o.out, capped, ...summarize(results, equivalentAnswers) };
   if (rc) summary.rc = { ...rc, accuracy_by_turn: accuracyByTurn(results as (SampleResult & { turns?: RcTurnResult[] })[]) };
   writeAtomically(summaryPathOf(o.out), JSON.stringify(summary, null, 2) + "\n");
   return summary;
 }
 
-async function grade(grader: Grader, row: Row, index: number, id: string, sample: number, completion: string, tokens: number, truncated: boolean): Promise<SampleResult> {
-  return sampleResult(row, index, id, sample, completion, tokens, truncated, await grader.grade(completion, row));
+/**
+ * A chunk in which no request got through (each failed after every retry) ends the run: the endpoint
+ * is down, and recording every remaining sample as an error would only take hours of retries. The
+ * problems before are already written, so `--resume` carries on. A chunk with some answers goes on.
+ */
+function stopIfUnavailable(generations: Generation[], out: string): void {
+  if (generations.length && generations.every((g) => g.unavailable)) {
+    throw new EndpointError(`${generations[0].error}; no request of the last ${generations.length} got an answer, so the evaluation stopped (the problems done are kept in ${out}: rerun with --resume)`, null, true);
+  }
+}
+
+async function grade(grader: Grader, row: Row, index: number, id: string, sample: number, g: Generation): Promise<SampleResult> {
+  const budget = g.maxTokens === undefined ? {} : { max_tokens: g.maxTokens };
+  if (g.error !== undefined) {
+    return { ...sampleResult(row, index, id, sample, "", 0, false, { correct: false, reason: "error", extracted: null }), error: g.error, ...budget };
+  }
+  return { ...sampleResult(row, index, id, sample, g.text, g.tokens, g.finishReason === "length", await grader.grade(g.text, row)), ...budget };
 }
 
 function sampleResult(row: Row, index: number, id: string, sample: number, completion: string, tokens: number, truncated: boolean, verdict: Verdict): SampleResult {
@@ -151,10 +171,11 @@ async function gradeRc(grader: Grader, row: Row, index: number, id: string, run:
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}`;
 
-/** The summary as a plain-text table: overall, then by level, then by subject. */
+/** The summary as a plain-text table (overall, then by level, then by subject), then a line each on failed and capped samples. */
 export function formatSummary(s: EvalSummary): string {
   const ks = Object.keys(s.overall["pass@k"]).filter((j) => j !== "1");
-  const head = ["", "n", "pass@1 % (95% CI)", ...ks.map((j) => `pass@${j} %`), `maj@${s.k} %`, "tokens", "trunc %"];
+  const errors = s.overall.errors > 0;
+  const head = ["", "n", "pass@1 % (95% CI)", ...ks.map((j) => `pass@${j} %`), `maj@${s.k} %`, "tokens", "trunc %", ...(errors ? ["errors"] : [])];
   const line = (name: string, st: Stats) => [
     name,
     String(st.n),
@@ -163,10 +184,15 @@ export function formatSummary(s: EvalSummary): string {
     st["maj@k"] === null ? "-" : pct(st["maj@k"]),
     st.mean_tokens.toFixed(1),
     pct(st.truncation_rate),
+    ...(errors ? [String(st.errors)] : []),
   ];
   const rows = [head, line("overall", s.overall)];
   for (const [level, st] of Object.entries(s.by_level)) rows.push(line(`level ${level}`, st));
   for (const [subject, st] of Object.entries(s.by_subject)) rows.push(line(subject, st));
   const widths = head.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ")).join("\n");
+  const table = rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  "));
+  const samples = s.overall.n * s.k;
+  if (errors) table.push("", `errors: ${s.overall.errors} of ${samples} samples failed and count as incorrect (each one's "error" in ${s.results} says why; --resume asks for them again)`);
+  if (s.capped) table.push(`${errors ? "" : "\n"}max_tokens cut to fit the model's context for ${s.capped} of ${samples} samples`);
+  return table.join("\n");
 }

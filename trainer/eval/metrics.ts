@@ -19,6 +19,10 @@ export interface SampleResult {
   reason: string;
   tokens: number;
   truncated: boolean;
+  /** The sample could not be drawn (the endpoint refused the request or kept failing): why. Graded incorrect. */
+  error?: string;
+  /** The completion budget, where the model's context left less than the requested max_tokens. */
+  max_tokens?: number;
 }
 
 export interface Stats {
@@ -33,8 +37,11 @@ export interface Stats {
   "pass@k": Record<string, number>;
   /** Majority-vote accuracy; null when no sample had an answer to vote with (e.g. graded by running code). */
   "maj@k": number | null;
+  /** Over the samples drawn, i.e. without those that failed. */
   mean_tokens: number;
   truncation_rate: number;
+  /** Samples that failed to be drawn; they count as incorrect in pass@1, pass@k and maj@k. */
+  errors: number;
 }
 
 export interface Summary {
@@ -102,6 +109,7 @@ interface ProblemScore {
   voted: boolean;
   tokens: number;
   truncated: number;
+  errors: number;
 }
 
 function scoreProblem(samples: SampleResult[], equivalent: (a: string, b: string) => boolean): ProblemScore {
@@ -115,6 +123,7 @@ function scoreProblem(samples: SampleResult[], equivalent: (a: string, b: string
     voted: winner >= 0,
     tokens: samples.reduce((t, s) => t + s.tokens, 0),
     truncated: samples.filter((s) => s.truncated).length,
+    errors: samples.filter((s) => s.error !== undefined).length,
   };
 }
 
@@ -122,7 +131,8 @@ function aggregate(problems: ProblemScore[]): Stats {
   const n = problems.length;
   const k = n ? Math.min(...problems.map((p) => p.samples)) : 0;
   const mean = (f: (p: ProblemScore) => number) => (n ? problems.reduce((t, p) => t + f(p), 0) / n : 0);
-  const totalSamples = problems.reduce((t, p) => t + p.samples, 0);
+  const errors = problems.reduce((t, p) => t + p.errors, 0);
+  const drawn = problems.reduce((t, p) => t + p.samples, 0) - errors;
   const pass1 = mean((p) => p.correct / p.samples);
   const passK: Record<string, number> = {};
   for (const j of k ? passKs(k) : []) passK[String(j)] = mean((p) => passAtK(p.samples, p.correct, j));
@@ -133,8 +143,9 @@ function aggregate(problems: ProblemScore[]): Stats {
     "pass@1_ci95": wilson(pass1, n),
     "pass@k": passK,
     "maj@k": problems.some((p) => p.voted) ? mean((p) => (p.majCorrect ? 1 : 0)) : null,
-    mean_tokens: totalSamples ? problems.reduce((t, p) => t + p.tokens, 0) / totalSamples : 0,
-    truncation_rate: totalSamples ? problems.reduce((t, p) => t + p.truncated, 0) / totalSamples : 0,
+    mean_tokens: drawn ? problems.reduce((t, p) => t + p.tokens, 0) / drawn : 0,
+    truncation_rate: drawn ? problems.reduce((t, p) => t + p.truncated, 0) / drawn : 0,
+    errors,
   };
 }
 

@@ -28,6 +28,12 @@ export interface Generation {
   /** Completion tokens as the policy counts them. */
   tokens: number;
   finishReason: "stop" | "length";
+  /** The request failed (an endpoint refused it or kept failing): the reason; text is "" and tokens 0. */
+  error?: string;
+  /** With `error`: the endpoint was unreachable or kept failing, rather than refusing this request. */
+  unavailable?: boolean;
+  /** The completion budget used, where the context left less than max_tokens. */
+  maxTokens?: number;
 }
 
 export interface Policy {

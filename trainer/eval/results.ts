@@ -2,7 +2,8 @@
  * The per-sample results file of an evaluation (JSONL, one graded sample per line) and its
  * settings file (`<out>.config.json`). A problem's k lines are appended in one write once all of
  * them are graded, so after a crash the file holds whole problems plus at most one torn tail, which
- * `--resume` cuts off before carrying on: nothing is duplicated or lost.
+ * `--resume` cuts off before carrying on: nothing is duplicated or lost. A problem with a sample that
+ * failed to be drawn (an endpoint error) is dropped too, so a resume asks for it again.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -60,7 +61,7 @@ function checkSettings(configFile: string, settings: EvalSettings): void {
   }
 }
 
-/** The lines of problems with all k samples; a torn last line or a partial problem is dropped. */
+/** The lines of problems with all k samples drawn; a torn last line, a partial problem or one with an errored sample is dropped. */
 function completeProblems(out: string, k: number, ids: string[]): { kept: SampleResult[]; dropped: number } {
   const text = fs.readFileSync(out, "utf8");
   const lines = text.split("\n");
@@ -80,7 +81,7 @@ function completeProblems(out: string, k: number, ids: string[]): { kept: Sample
   let dropped = torn;
   for (const samples of byIndex.values()) {
     const distinct = new Set(samples.map((s) => s.sample));
-    if (distinct.size === k && samples.length === k) kept.push(...samples);
+    if (distinct.size === k && samples.length === k && samples.every((s) => s.error === undefined)) kept.push(...samples);
     else dropped += samples.length;
   }
   return { kept, dropped };
