@@ -1,9 +1,12 @@
 import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import { expect, test } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
-const rlvr = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "scripts/rlvr.mjs"), ...args], { cwd: ROOT, encoding: "utf8" });
+// the timeout only stops a command that wrongly goes on (serve listening on a damaged checkpoint)
+const rlvr = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "scripts/rlvr.mjs"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
 
 test("rlvr --help lists every subcommand and the backend option", () => {
   const r = rlvr("--help");
@@ -14,13 +17,36 @@ test("rlvr --help lists every subcommand and the backend option", () => {
   expect(r.stdout).toContain('[choices: "auto", "wasm", "cpu", "node", "node-gpu"]');
 });
 
-test("an unknown command or a bad backend is a one-line user error", () => {
-  const r = rlvr("frobnicate");
-  expect(r.status).toBe(1);
-  expect(r.stderr).toContain("rlvr: Unknown argument: frobnicate");
-  const b = rlvr("bench", "--backend", "tpu");
-  expect(b.status).toBe(1);
-  expect(b.stderr).toContain("Invalid values");
+/** The run failed with exactly one line on stderr, `rlvr…: <message>`, and no stack frame. */
+function expectOneLine(r: ReturnType<typeof rlvr>): string {
+  expect(r.status, r.stderr).toBe(1);
+  const lines = r.stderr.trimEnd().split("\n");
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+  expect(lines[0]).toMatch(/^rlvr[ :]/);
+  return lines[0];
+}
+
+const COMMANDS = "the commands are pretrain, train, eval, verify, serve, report, bench";
+
+test("an unknown command says so and lists the commands, whatever flags follow it", () => {
+  expect(expectOneLine(rlvr("evaluate", "--dataset", "x"))).toBe(`rlvr: unknown command "evaluate" (did you mean eval?); ${COMMANDS} (see rlvr --help)`);
+  expect(expectOneLine(rlvr("--backend", "cpu", "frobnicate"))).toBe(`rlvr: unknown command "frobnicate"; ${COMMANDS} (see rlvr --help)`);
+});
+
+test("yargs' own usage errors and an argument check's error are one line", () => {
+  expect(expectOneLine(rlvr("bench", "--backend", "tpu"))).toBe('rlvr: Invalid values: Argument: backend, Given: "tpu", Choices: "auto", "wasm", "cpu", "node", "node-gpu" (see rlvr --help)');
+  expect(expectOneLine(rlvr())).toBe("rlvr: Name a command; see rlvr --help.");
+  expect(expectOneLine(rlvr("report"))).toBe("rlvr: Not enough non-option arguments: got 0, need at least 1 (see rlvr --help)");
+  // eval's .check() throws: a usage error, not a bug
+  expect(expectOneLine(rlvr("eval", "--dataset", "synthetic:arith"))).toContain("--model");
+});
+
+test("--backend node-gpu without its package is one line saying how to install it", () => {
+  // @tensorflow/tfjs-node-gpu is an optional peer dependency, absent from a clone
+  expect(expectOneLine(rlvr("bench", "--only", "model", "--quick", "--backend", "node-gpu"))).toBe(
+    'rlvr: backend "node-gpu" needs @tensorflow/tfjs-node-gpu, which is not installed: run `npm install @tensorflow/tfjs-node-gpu`, or use --backend auto (falls back to wasm)',
+  );
 });
 
 test("recipes/CONFIG.md is generated from the schemas and up to date (npm run docs:config)", async () => {
@@ -55,3 +81,39 @@ test("an error inside a running command is one clear line on stderr, not a dump 
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+describe("damaged inputs are one line naming the file", () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-cli-inputs-"));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const base = path.join(ROOT, "checkpoints/arith-base");
+
+  test("a truncated model.safetensors", () => {
+    const dir = path.join(tmp, "cut");
+    fs.mkdirSync(dir);
+    fs.copyFileSync(path.join(base, "state.json"), path.join(dir, "state.json"));
+    const bytes = fs.readFileSync(path.join(base, "model.safetensors"));
+    fs.writeFileSync(path.join(dir, "model.safetensors"), bytes.subarray(0, bytes.length >> 1));
+    const r = rlvr("serve", dir, "--port", "0", "--backend", "cpu");
+    expect(expectOneLine(r)).toMatch(new RegExp(`^rlvr( serve)?: ${escape(path.join(dir, "model.safetensors"))}: truncated: tensor \\S+ ends at byte \\d+ of \\d+$`));
+  });
+
+  test("a .jsonl.gz that is not gzip, and a recipe's unknown synthetic task at its own line", () => {
+    const data = path.join(tmp, "train.jsonl.gz");
+    fs.writeFileSync(data, '{"problem": "1+1", "answer": "2"}\n');
+    const recipe = (name: string, train: string) => {
+      const file = path.join(tmp, name);
+      fs.writeFileSync(file, `name: ${name}\nbase: ${base}\noutput_dir: ${tmp}\ndata:\n  train: ${train}\nverifiers:\n  - { name: math, weight: 1 }\n`);
+      return file;
+    };
+    const gz = recipe("gz.yaml", `{ file: { path: ${data} } }`);
+    expect(expectOneLine(rlvr("train", gz, "--backend", "cpu"))).toBe(`rlvr: ${data}: not a gzip file (incorrect header check); rename it to ${data.slice(0, -3)} if it is plain JSON lines`);
+    const task = recipe("task.yaml", "synthetic:aritj?level=1");
+    expect(expectOneLine(rlvr("train", task, "--backend", "cpu"))).toMatch(
+      new RegExp(`^rlvr( train)?: ${escape(task)}:5: data\\.train\\.synthetic\\.task: unknown task "aritj"; the tasks are arith, countdown, linear, chain, program$`),
+    );
+  });
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
