@@ -160,7 +160,8 @@ let warned = false;
 function warnNoCgroup(): void {
   if (warned) return;
   warned = true;
-  console.warn("code verifier: no writable cgroup v1 memory/pids hierarchy; memory and processes are capped per process by rlimits only");
+  // a warning, not a print: the application decides whether and where it shows (Node prints it by default)
+  process.emitWarning("code verifier: no writable cgroup v1 memory/pids hierarchy; memory and processes are capped per process by rlimits only", "SandboxWarning");
 }
 
 /** Thrown when the sandbox cannot run here; the message says how to fix it. Nothing runs unsandboxed. */
