@@ -39,8 +39,9 @@ import {
 } from "./reasoning-cache.ts";
 import { deriveSeed, Rng } from "./rng.ts";
 import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
-import { DataOrder, evaluateAccuracy, SftEvalConfig } from "./sft.ts";
-import { completionMetrics, completionsDirOf, disposingAfter, runSteps, startRun, updatePolicy, writeCompletions, type GrpoOptions, type GrpoRun, type Rollouts } from "./trainer.ts";
+import { DataCursor, DataOrder, evaluateAccuracy, SftEvalConfig } from "./sft.ts";
+import { completionMetrics, completionsDirOf, grpoLoop, startGrpoRun, updatePolicy, writeCompletions, type GrpoOptions, type GrpoRun, type Rollouts } from "./trainer.ts";
+import { disposingAfter } from "./run-loop.ts";
 
 export const RcReplayConfig = z.strictObject({
   size: z.int().min(0).default(0)
@@ -283,11 +284,10 @@ export function rcRun(rows: Row[], o: RcGrpoOptions, model: Transformer, optimiz
 }
 
 /** What a checkpoint's data cursor holds for an RC run: the data order and the replay buffer. */
-export interface RcCursor {
-  epoch: number;
-  index: number;
-  rc_replay?: ReplayEntry[];
-}
+export const RcCursor = DataCursor.extend({
+  rc_replay: z.array(z.strictObject({ row: z.int().min(0), summary: z.string(), turn: z.int().min(0) })).optional(),
+});
+export type RcCursor = z.infer<typeof RcCursor>;
 
 /**
  * Runs RC-RL from a base checkpoint (or the run's newest checkpoint with `resume`). K is
@@ -295,7 +295,7 @@ export interface RcCursor {
  */
 export async function runRcGrpo(rows: Row[], o: RcGrpoOptions): Promise<{ runDir: string; step: number }> {
   if (o.train.dynamic_sampling) throw new Error("rc: train.dynamic_sampling is not supported with reasoning-cache training");
-  const start = startRun<RcCursor>(o, { epoch: 0, index: 0 });
+  const start = startGrpoRun<RcCursor>(o, { epoch: 0, index: 0 }, RcCursor);
   if (start.resumedFrom) o.log(`resuming ${o.name} from ${start.resumedFrom} (step ${start.step}, ${start.cursor.rc_replay?.length ?? 0} summaries in the replay buffer)`);
   const { dir } = start;
   const run = rcRun(rows, o, start.model, start.optimizer, start.cursor, completionsDirOf(o, dir));
@@ -304,7 +304,7 @@ export async function runRcGrpo(rows: Row[], o: RcGrpoOptions): Promise<{ runDir
     // every problem must fit the context bound before step 0, not when the data order reaches it
     checkContext(rows.map((r, key) => ({ problem: problemText(r), key })), loopConfig(o.rc), run.policy);
     if (o.evalRows?.length && o.train.eval_every > 0) checkContext(o.evalRows.map((r, key) => ({ problem: problemText(r), key })), loopConfig(o.rc, evalTurns), run.policy);
-    return runSteps(run, o, dir, start.step, {
+    return grpoLoop(o, start, {
       step: async (s) => (await rcStep(run, s)).metrics,
       evaluate: (s, record) => evaluateBoth(run, o, s, record, evalTurns),
       line: (r, s) => progressLine(r, s, o.train.steps, run.rc.turns),

@@ -65,14 +65,3 @@ function lineOf(doc: Document, lines: LineCounter, path: string[]): number {
   }
   return line;
 }
-
-/** For CLI commands: the recipe, or its error on stderr as `rlvr <command>: file:line: field: problem` and exit 1. */
-export function loadRecipeOrExit<S extends z.ZodType>(command: string, file: string, schema: S, overrides: string[]): z.infer<S> {
-  try {
-    return loadRecipe(file, schema, overrides);
-  } catch (e) {
-    if (!(e instanceof RecipeError)) throw e;
-    console.error(`rlvr ${command}: ${e.message}`);
-    process.exit(1);
-  }
-}

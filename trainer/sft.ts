@@ -9,15 +9,15 @@ import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { Row } from "../datasets/row.ts";
 import { lmTrainStep, type LmBatch } from "./lm.ts";
-import { loadCheckpoint, restoreOptimizer } from "./model/checkpoint.ts";
+import { loadCheckpoint } from "./model/checkpoint.ts";
 import { ModelConfig } from "./model/config.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";
 import { Transformer } from "./model/transformer.ts";
 import { loadGrader } from "./eval/grader.ts";
 import { passAtK } from "./eval/metrics.ts";
-import { AdamW, learningRate, OptimizerConfig } from "./optimizer.ts";
+import { learningRate, OptimizerConfig } from "./optimizer.ts";
 import { Rng } from "./rng.ts";
-import { RunDir } from "./run-dir.ts";
+import { disposingAfter, runLoop, RunGuardConfig, startRun, type RunStatus } from "./run-loop.ts";
 import { promptTokens, SamplerConfig, sampleGroups } from "./sampler.ts";
 
 export const SftTrainConfig = z.strictObject({
@@ -28,6 +28,7 @@ export const SftTrainConfig = z.strictObject({
   save_every: z.int().min(0).default(500).describe("Steps between checkpoints; 0 = only at the end."),
   keep_last: z.int().min(1).default(2).describe("Checkpoints kept in runs/<name>/checkpoints (older ones are deleted)."),
   label_smoothing: z.number().min(0).lt(1).default(0).describe("ε of label smoothing (target (1 − ε)·one-hot + ε·uniform, as PyTorch's CrossEntropyLoss): the model keeps ε of its probability spread over every byte, so it samples a stray byte at temperature 1 now and then. The logged loss is the plain NLL."),
+  ...RunGuardConfig,
 });
 
 export const SftEvalConfig = z.strictObject({
@@ -61,8 +62,12 @@ export interface SftOptions {
   eval: z.infer<typeof SftEvalConfig>;
   /** Parent of runs/<name>/. */
   outputDir: string;
-  /** Continue from the newest checkpoint of runs/<name>/ when there is one. */
+  /** Continue from the newest checkpoint of runs/<name>/. */
   resume: boolean;
+  /** Delete an earlier run under this name first (without it, a non-empty run directory is refused). */
+  overwrite?: boolean;
+  /** Kept current as the run goes, for an interrupt handler. */
+  status?: RunStatus;
   /** Start from this checkpoint's weights (its model config wins) with a fresh optimizer and schedule. */
   initFrom?: string;
   log: (line: string) => void;
@@ -97,6 +102,10 @@ export function makeBatch(tokenizer: Tokenizer, rows: Row[], maxLen: number): Lm
   return { tokens: tf.tensor2d(tokens, [B, T], "int32"), targets: tf.tensor2d(targets, [B, T], "int32"), mask: tf.tensor2d(mask, [B, T]), start: 0 };
 }
 
+/** Where a data order stands; a checkpoint's data_cursor is validated against it on resume. */
+export const DataCursor = z.strictObject({ epoch: z.int().min(0), index: z.int().min(0) });
+export type DataCursor = z.infer<typeof DataCursor>;
+
 /** Data order: a fresh seeded permutation per epoch; the cursor (epoch, index) is all the state. */
 export class DataOrder {
   private order: number[] = [];
@@ -119,13 +128,9 @@ export class DataOrder {
   }
 }
 
-export interface PlanState {
-  /** Data-order cursor at the start of the current pool. */
-  epoch: number;
-  index: number;
-  /** Batches of the current pool already handed out. */
-  offset: number;
-}
+/** A batch plan's state: the data-order cursor at the start of the current pool, and the pool's batches handed out. */
+export const PlanState = DataCursor.extend({ offset: z.int().min(0) });
+export type PlanState = z.infer<typeof PlanState>;
 
 /**
  * Length-bucketed batches: a pool of `poolBatches` batches is drawn in data order, sorted by
@@ -190,67 +195,37 @@ export async function evaluateAccuracy(model: Transformer, tokenizer: Tokenizer,
 
 /** Runs supervised training to `train.steps`; returns the final metrics. */
 export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions): Promise<{ step: number; runDir: string; lastEval?: Record<string, number> }> {
-  const run = new RunDir(o.outputDir, o.name);
-  const resumeFrom = o.resume ? run.latestCheckpoint() : null;
-  let model: Transformer;
-  let step = 0;
-  let plan: PlanState = { epoch: 0, index: 0, offset: 0 };
-  let optimizer: AdamW;
-  if (resumeFrom) {
-    const loaded = loadCheckpoint(resumeFrom);
-    model = loaded.model;
-    optimizer = new AdamW(model.params, o.optimizer);
-    restoreOptimizer(resumeFrom, loaded.state, optimizer);
-    step = loaded.state.step;
-    plan = loaded.state.data_cursor as PlanState;
-    run.resumeAt(step);
-    o.log(`resuming ${o.name} from ${resumeFrom} (step ${step})`);
-  } else if (o.initFrom) {
-    model = loadCheckpoint(o.initFrom).model;
-    optimizer = new AdamW(model.params, o.optimizer);
-    run.startFresh();
-    o.log(`starting from the weights of ${o.initFrom}`);
-  } else {
-    model = Transformer.init(o.model, o.seed);
-    optimizer = new AdamW(model.params, o.optimizer);
-    if (!o.resume) run.startFresh();
-  }
+  const init = () => (o.initFrom ? loadCheckpoint(o.initFrom).model : Transformer.init(o.model, o.seed));
+  const start = startRun<PlanState>(o, init, { epoch: 0, index: 0, offset: 0 }, PlanState);
+  if (start.resumedFrom) o.log(`resuming ${o.name} from ${start.resumedFrom} (step ${start.step})`);
+  else if (o.initFrom) o.log(`starting from the weights of ${o.initFrom}`);
+  const { model, optimizer } = start;
   const lengths = data.train.map((r) => formatPrompt(r).length + (r.solution ?? "").length);
-  const batches = new BatchPlan(lengths, o.train.batch_size, o.seed, plan);
+  const batches = new BatchPlan(lengths, o.train.batch_size, o.seed, start.cursor);
   let lastEval: Record<string, number> | undefined;
   const t0 = performance.now();
-  const firstStep = step;
-  try {
-    while (step < o.train.steps) {
-      const rows = batches.next().map((i) => data.train[i]);
-      const batch = makeBatch(tokenizer, rows, model.config.context_length);
-      const lr = learningRate(step, o.train.steps, o.optimizer);
-      const r = lmTrainStep(model, optimizer, batch, lr, o.train.label_smoothing);
-      tf.dispose([batch.tokens, batch.targets, batch.mask]);
-      step++;
-      const record: Record<string, number> = { step, loss: r.nll, aux_loss: r.loss - r.nll, grad_norm: r.gradNorm, learning_rate: lr, epoch: batches.state.epoch };
-      if (r.skipped) o.log(`step ${step}: non-finite loss or gradient, update skipped`);
-      const last = step === o.train.steps;
-      if ((o.train.eval_every > 0 && step % o.train.eval_every === 0) || last) {
-        if (data.eval.length) {
-          const acc = await evaluateAccuracy(model, tokenizer, data.eval, o.eval, o.seed + step);
-          lastEval = { "eval/accuracy": acc.pass1, [`eval/pass@${acc.k}`]: acc.passK };
-          Object.assign(record, lastEval);
-        }
-      }
-      run.appendMetrics(record);
-      o.progress?.update(step, o.train.steps, record);
-      const logDue = (!o.progress && (step % o.train.log_every === 0 || last)) || record["eval/accuracy"] !== undefined;
-      if (logDue) o.log(progressLine(record, step, o.train.steps, firstStep, t0));
-      if ((o.train.save_every > 0 && step % o.train.save_every === 0) || last) {
-        run.saveCheckpoint(step, model, optimizer, batches.state, o.train.keep_last);
-      }
-    }
-  } finally {
-    optimizer.dispose();
-    model.dispose();
-  }
-  return { step, runDir: run.path, lastEval };
+  const step = await disposingAfter(start, () =>
+    runLoop(start, o.train, {
+      step: async (s) => {
+        const rows = batches.next().map((i) => data.train[i]);
+        const batch = makeBatch(tokenizer, rows, model.config.context_length);
+        const lr = learningRate(s, o.train.steps, o.optimizer);
+        const r = lmTrainStep(model, optimizer, batch, lr, o.train.label_smoothing);
+        tf.dispose([batch.tokens, batch.targets, batch.mask]);
+        return { step: s + 1, loss: r.nll, aux_loss: r.loss - r.nll, grad_norm: r.gradNorm, learning_rate: lr, epoch: batches.state.epoch, skipped_updates: r.skipped ? 1 : 0 };
+      },
+      // "0 = only at the end": a pretraining run always ends with its held-out figure
+      evalDue: (s) => data.eval.length > 0 && ((o.train.eval_every > 0 && s % o.train.eval_every === 0) || s === o.train.steps),
+      evaluate: async (s, record) => {
+        const acc = await evaluateAccuracy(model, tokenizer, data.eval, o.eval, o.seed + s);
+        lastEval = { "eval/accuracy": acc.pass1, [`eval/pass@${acc.k}`]: acc.passK };
+        Object.assign(record, lastEval);
+      },
+      line: (record, s) => progressLine(record, s, o.train.steps, start.step, t0),
+      cursor: () => batches.state,
+    }, o),
+  );
+  return { step, runDir: start.dir.path, lastEval };
 }
 
 function progressLine(r: Record<string, number>, step: number, total: number, first: number, t0: number): string {

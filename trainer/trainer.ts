@@ -15,17 +15,19 @@ import { scoreCompletions, type WeightedVerifier } from "../verifiers/registry.t
 import { dynamicSamplingFilter, groupAdvantages, groupStats } from "./advantages.ts";
 import { grpoLoss, GrpoConfig, lossMask } from "./grpo.ts";
 import { applyUpdate, batchLogProbs, type LmBatch } from "./lm.ts";
-import { loadCheckpoint, restoreOptimizer } from "./model/checkpoint.ts";
+import { loadCheckpoint } from "./model/checkpoint.ts";
 import type { MoeStats } from "./model/moe.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";
 import type { Transformer } from "./model/transformer.ts";
-import { AdamW, learningRate, type OptimizerConfig } from "./optimizer.ts";
+import type { AdamW } from "./optimizer.ts";
+import { learningRate, type OptimizerConfig } from "./optimizer.ts";
 import { deriveSeed } from "./rng.ts";
 import { writeCompletionsTable } from "./metrics.ts";
 import { completionBatch } from "./rollout.ts";
 import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
-import { RunDir } from "./run-dir.ts";
-import { DataOrder, evaluateAccuracy, formatPrompt, SftEvalConfig } from "./sft.ts";
+import type { RunDir } from "./run-dir.ts";
+import { disposingAfter, runLoop, RunGuardConfig, startRun, type LoopHooks, type RunStart, type RunStatus } from "./run-loop.ts";
+import { DataCursor, DataOrder, evaluateAccuracy, formatPrompt, SftEvalConfig } from "./sft.ts";
 
 export const GrpoTrainConfig = z.strictObject({
   steps: z.int().min(1).default(100).describe("GRPO steps (one generation round and num_iterations updates each)."),
@@ -40,8 +42,7 @@ export const GrpoTrainConfig = z.strictObject({
   max_generation_rounds: z.int().min(1).default(3).describe("Bound on sampling rounds per step with dynamic_sampling; a short batch trains on what it has."),
   eval_every: z.int().min(0).default(0).describe("Steps between held-out evaluations (eval/accuracy = pass@1 over data.eval); 0 = never."),
   completions_every: z.int().min(0).default(1).describe("Write the completions table (Arrow IPC) every N steps; 0 = never."),
-  max_bad_steps: z.int().min(1).default(5)
-    .describe("Consecutive updates skipped for a non-finite loss or gradient before the run stops (the last checkpoint stays intact)."),
+  ...RunGuardConfig,
 });
 export type GrpoTrainConfig = z.infer<typeof GrpoTrainConfig>;
 
@@ -301,8 +302,13 @@ export interface GrpoOptions {
   optimizer: OptimizerConfig;
   train: GrpoTrainConfig;
   outputDir: string;
+  /** Continue from the run's newest checkpoint. */
   resume: boolean;
+  /** Delete an earlier run under this name first (without it, a non-empty run directory is refused). */
+  overwrite?: boolean;
   log: (line: string) => void;
+  /** Kept current as the run goes, for an interrupt handler. */
+  status?: RunStatus;
   /** Held-out rows for eval/accuracy, and how to sample them. */
   evalRows?: Row[];
   evalConfig?: z.infer<typeof SftEvalConfig>;
@@ -312,7 +318,7 @@ export interface GrpoOptions {
 
 /** Runs GRPO from a base checkpoint (or the run's newest checkpoint with `resume`). */
 export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: string; step: number }> {
-  const start = startRun(o, { epoch: 0, index: 0 });
+  const start = startGrpoRun(o, { epoch: 0, index: 0 }, DataCursor);
   if (start.resumedFrom) o.log(`resuming ${o.name} from ${start.resumedFrom} (step ${start.step})`);
   const { model, optimizer, dir } = start;
   const run: GrpoRun = {
@@ -324,7 +330,7 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
     completionsDir: completionsDirOf(o, dir),
   };
   const step = await disposingAfter(run, () =>
-    runSteps(run, o, dir, start.step, {
+    grpoLoop(o, start, {
       step: (s) => grpoStep(run, s),
       evaluate: async (s, record) => {
         const acc = await evaluateAccuracy(model, o.tokenizer, o.evalRows!, o.evalConfig ?? SftEvalConfig.parse({}), deriveSeed(o.seed, s, 0xe7a1));
@@ -345,85 +351,14 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
 /** Where a run writes its completions tables, or undefined when it writes none. */
 export const completionsDirOf = (o: GrpoOptions, dir: RunDir) => (o.train.completions_every > 0 ? path.join(dir.path, "completions") : undefined);
 
-/**
- * A run's starting point: the base weights with a fresh optimizer, or with `resume` the newest
- * checkpoint's weights, AdamW moments, step and data cursor (metric lines after it are dropped).
- */
-export function startRun<C>(o: GrpoOptions, freshCursor: C): { dir: RunDir; model: Transformer; optimizer: AdamW; step: number; cursor: C; resumedFrom: string | null } {
-  const dir = new RunDir(o.outputDir, o.name);
-  const resumedFrom = o.resume ? dir.latestCheckpoint() : null;
-  const { model, state } = loadCheckpoint(resumedFrom ?? o.base);
-  const optimizer = new AdamW(model.params, o.optimizer);
-  if (!resumedFrom) {
-    dir.startFresh();
-    return { dir, model, optimizer, step: 0, cursor: freshCursor, resumedFrom };
-  }
-  restoreOptimizer(resumedFrom, state, optimizer);
-  dir.resumeAt(state.step);
-  return { dir, model, optimizer, step: state.step, cursor: state.data_cursor as C, resumedFrom };
+/** A GRPO-family run's start: the base checkpoint's weights, or the run's newest checkpoint with `resume`. */
+export function startGrpoRun<C>(o: GrpoOptions, fresh: C, cursorSchema: z.ZodType<C>): RunStart<C> {
+  return startRun(o, () => loadCheckpoint(o.base).model, fresh, cursorSchema);
 }
 
-/** What differs between trainers in the step loop of runSteps. */
-export interface StepHooks {
-  /** One training step (0-based) → its metrics record. */
-  step(step: number): Promise<Record<string, number>>;
-  /** Adds held-out figures to the record of (1-based) `step`. */
-  evaluate(step: number, record: Record<string, number>): Promise<void>;
-  /** The plain-text progress line of a record. */
-  line(record: Record<string, number>, step: number): string;
-  /** The data cursor a checkpoint stores. */
-  cursor(): unknown;
-}
-
-/**
- * The step loop both trainers share: step, held-out evaluation every eval_every steps, metrics
- * line, the non-finite-update guard (stops after max_bad_steps in a row), progress, checkpoints
- * every save_every steps (last keep_last kept). Returns the last step.
- */
-export async function runSteps(run: GrpoRun, o: GrpoOptions, dir: RunDir, first: number, hooks: StepHooks): Promise<number> {
-  let step = first;
-  let badSteps = 0;
-  while (step < o.train.steps) {
-    const record = await hooks.step(step);
-    step++;
-    if (o.evalRows?.length && o.train.eval_every > 0 && (step % o.train.eval_every === 0 || step === o.train.steps)) await hooks.evaluate(step, record);
-    dir.appendMetrics(record);
-    badSteps = record.skipped_updates ? badSteps + 1 : 0;
-    if (record.skipped_updates) o.log(`step ${step}: non-finite loss or gradient, update skipped (${badSteps} in a row)`);
-    if (badSteps >= o.train.max_bad_steps) {
-      throw new Error(`${badSteps} consecutive steps had a non-finite loss or gradient; stopping (last checkpoint kept in ${dir.checkpointsDir})`);
-    }
-    o.progress?.update(step, o.train.steps, record);
-    const logDue = (!o.progress && (step % o.train.log_every === 0 || step === o.train.steps)) || record["eval/accuracy"] !== undefined;
-    if (logDue) o.log(hooks.line(record, step));
-    if ((o.train.save_every > 0 && step % o.train.save_every === 0) || step === o.train.steps) {
-      dir.saveCheckpoint(step, run.model, run.optimizer, hooks.cursor(), o.train.keep_last);
-    }
-  }
-  return step;
-}
-
-/** Runs `body`, then frees the run; on failure frees what it can and rethrows the first error. */
-export async function disposingAfter<T>(run: Pick<GrpoRun, "optimizer" | "model" | "reference">, body: () => Promise<T>): Promise<T> {
-  let result: T;
-  try {
-    result = await body();
-  } catch (e) {
-    // a failed wasm kernel can leave the heap unusable: free what we can, but report the first error
-    try {
-      disposeRun(run);
-    } catch {
-      // the original error matters more
-    }
-    throw e;
-  }
-  disposeRun(run);
-  return result;
-}
-
-/** Frees a run's model, optimizer and reference model. */
-export function disposeRun(run: Pick<GrpoRun, "optimizer" | "model" | "reference">): void {
-  run.optimizer.dispose();
-  run.model.dispose();
-  run.reference?.dispose();
+/** The shared run loop with GRPO's evaluation schedule: every eval_every steps and at the end (0 = never). */
+export function grpoLoop(o: GrpoOptions, start: RunStart<unknown>, hooks: Omit<LoopHooks, "evalDue">): Promise<number> {
+  const every = o.train.eval_every;
+  const evalDue = (step: number) => Boolean(o.evalRows?.length) && every > 0 && (step % every === 0 || step === o.train.steps);
+  return runLoop(start, o.train, { ...hooks, evalDue }, o);
 }

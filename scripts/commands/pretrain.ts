@@ -4,13 +4,14 @@ import type { CommandModule } from "yargs";
 import { z } from "zod";
 import { DataSource, loadSource } from "../../datasets/source.ts";
 import { initBackend, type BackendName } from "../../trainer/backend.ts";
-import { readCheckpointStateOrExit } from "../../trainer/model/checkpoint.ts";
 import { ModelConfig } from "../../trainer/model/config.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
-import { loadRecipeOrExit } from "../../trainer/recipe.ts";
+import { loadGrader } from "../../trainer/eval/grader.ts";
+import type { RunStatus } from "../../trainer/run-loop.ts";
 import { runSft, SftEvalConfig, SftTrainConfig } from "../../trainer/sft.ts";
 import { progressBar } from "./progress.ts";
+import { checkpointStateOrExit, recipeOrExit, reportOnInterrupt, runCommandBuilder, type RunArgs } from "./run-command.ts";
 
 export const PretrainRecipe = z.strictObject({
   name: z.string().regex(/^[\w.-]+$/).describe("Run name: outputs go to <output_dir>/<name>/."),
@@ -20,24 +21,22 @@ export const PretrainRecipe = z.strictObject({
   data: z.strictObject({
     train: DataSource.describe("Training rows."),
     eval: DataSource.optional().describe("Held-out rows for periodic accuracy (pass@1 / pass@k through the math verifier)."),
-  }),
-  train: SftTrainConfig.prefault({}),
-  optimizer: OptimizerConfig.prefault({}),
-  eval: SftEvalConfig.prefault({}),
+  }).describe("Training rows and held-out rows."),
+  train: SftTrainConfig.prefault({}).describe("Steps, batch, label smoothing, logs, checkpoints, guards."),
+  optimizer: OptimizerConfig.prefault({}).describe("AdamW and its learning-rate schedule."),
+  eval: SftEvalConfig.prefault({}).describe("How the held-out rows are sampled and graded."),
   output_dir: z.string().default("runs").describe("Parent directory of the run directory."),
 });
 
-export const pretrainCommand: CommandModule<{ backend: string }, { backend: string; recipe: string; set: string[]; resume: boolean }> = {
+export const pretrainCommand: CommandModule<{ backend: string }, RunArgs> = {
   command: "pretrain <recipe>",
   describe: "Supervised pretraining of a base model from a recipe",
-  builder: (y) =>
-    y
-      .positional("recipe", { type: "string", demandOption: true, describe: "recipes/pretrain-<task>.yaml" })
-      .option("set", { type: "array", string: true, default: [], describe: "Override a field: --set train.steps=20" })
-      .option("resume", { type: "boolean", default: false, describe: "Continue from the run's newest checkpoint" }) as never,
+  builder: (y) => runCommandBuilder(y, "recipes/pretrain-<task>.yaml", PretrainRecipe) as never,
   handler: async (argv) => {
-    const recipe = loadRecipeOrExit("pretrain", argv.recipe, PretrainRecipe, argv.set);
-    if (recipe.init_from) readCheckpointStateOrExit("pretrain", "init_from", recipe.init_from);
+    const recipe = recipeOrExit("pretrain", argv.recipe, PretrainRecipe, argv.set);
+    if (recipe.init_from) checkpointStateOrExit("pretrain", "init_from", recipe.init_from);
+    // the held-out grader is loaded before step 1: a typo in eval.verifier must not wait for the first evaluation
+    if (recipe.data.eval) await (await loadGrader(recipe.eval.verifier)).close();
     const backend = await initBackend(argv.backend as BackendName);
     console.log(`rlvr pretrain ${recipe.name}: backend ${backend}`);
     const tokenizer = makeTokenizer(recipe.model.tokenizer);
@@ -45,6 +44,8 @@ export const pretrainCommand: CommandModule<{ backend: string }, { backend: stri
     const evalRows = recipe.data.eval ? await loadSource(recipe.data.eval, console.warn) : [];
     console.log(`${train.length} training rows, ${evalRows.length} held-out rows; ${recipe.train.steps} steps of ${recipe.train.batch_size}`);
     const bar = process.stdout.isTTY ? progressBar("pretrain") : undefined;
+    const status: RunStatus = { runDir: "", step: 0, steps: recipe.train.steps, checkpoint: null };
+    const stopReporting = reportOnInterrupt("pretrain", status, () => bar?.stop());
     const result = await runSft({ train, eval: evalRows }, tokenizer, {
       name: recipe.name,
       seed: recipe.seed,
@@ -54,10 +55,15 @@ export const pretrainCommand: CommandModule<{ backend: string }, { backend: stri
       eval: recipe.eval,
       outputDir: recipe.output_dir,
       resume: argv.resume,
+      overwrite: argv.overwrite,
       initFrom: recipe.init_from,
       log: bar ? bar.log : (line) => console.log(line),
       progress: bar,
-    }).finally(() => bar?.stop());
+      status,
+    }).finally(() => {
+      bar?.stop();
+      stopReporting();
+    });
     console.log(`done: ${path.join(result.runDir, "checkpoints")} (step ${result.step})`);
   },
 };

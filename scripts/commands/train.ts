@@ -5,16 +5,17 @@ import { z } from "zod";
 import { DataSource, loadSource } from "../../datasets/source.ts";
 import { initBackend, type BackendName } from "../../trainer/backend.ts";
 import { GrpoConfig } from "../../trainer/grpo.ts";
-import { readCheckpointStateOrExit } from "../../trainer/model/checkpoint.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
 import { RcTrainConfig, runRcGrpo } from "../../trainer/rc-trainer.ts";
-import { loadRecipeOrExit } from "../../trainer/recipe.ts";
+import type { RunStatus } from "../../trainer/run-loop.ts";
+import { loadGrader } from "../../trainer/eval/grader.ts";
 import { SamplerConfig } from "../../trainer/sampler.ts";
 import { SftEvalConfig } from "../../trainer/sft.ts";
 import { GrpoTrainConfig, runGrpo } from "../../trainer/trainer.ts";
 import { loadVerifiers, VerifierSpec } from "../../verifiers/registry.ts";
 import { progressBar } from "./progress.ts";
+import { checkpointStateOrExit, recipeOrExit, reportOnInterrupt, runCommandBuilder, type RunArgs } from "./run-command.ts";
 
 export const GrpoRecipe = z.strictObject({
   name: z.string().regex(/^[\w.-]+$/).describe("Run name: outputs go to <output_dir>/<name>/."),
@@ -23,14 +24,14 @@ export const GrpoRecipe = z.strictObject({
   data: z.strictObject({
     train: DataSource.describe("Prompts (with their answers/tests) to train on."),
     eval: DataSource.optional().describe("Held-out rows for eval/accuracy (graded by the math verifier) every train.eval_every steps."),
-  }),
+  }).describe("Training prompts and held-out rows."),
   verifiers: z.array(VerifierSpec).min(1).describe("Reward functions with weights: r = Σ weight · reward."),
   sampler: SamplerConfig.omit({ num_generations: true, max_new_tokens: true }).prefault({})
     .describe("Temperature, top-k/top-p, stop strings; G and the budget come from grpo.num_generations and grpo.max_completion_length."),
-  grpo: GrpoConfig.prefault({}),
-  optimizer: OptimizerConfig.prefault({}),
-  train: GrpoTrainConfig.prefault({}),
-  eval: SftEvalConfig.prefault({}),
+  grpo: GrpoConfig.prefault({}).describe("The GRPO loss: group size, budget, loss type, clipping, KL."),
+  optimizer: OptimizerConfig.prefault({}).describe("AdamW and its learning-rate schedule."),
+  train: GrpoTrainConfig.prefault({}).describe("Steps, batch, dynamic sampling, logs, checkpoints, guards."),
+  eval: SftEvalConfig.prefault({}).describe("How the held-out rows are sampled and graded."),
   output_dir: z.string().default("runs").describe("Parent directory of the run directory."),
   rc: RcTrainConfig.optional()
     .describe("Reasoning-cache RL (trainer/REASONING-CACHE.md): each step rolls out rc.turns RC turns per prompt, then trains on K = grpo.num_generations reasoning completions per (problem, summary state), one GRPO group each (grpo.max_completion_length is replaced by rc.reason_tokens; train.dynamic_sampling is not supported). Absent: plain GRPO."),
@@ -39,24 +40,24 @@ export const GrpoRecipe = z.strictObject({
 });
 export type GrpoRecipe = z.infer<typeof GrpoRecipe>;
 
-export const trainCommand: CommandModule<{ backend: string }, { backend: string; recipe: string; set: string[]; resume: boolean }> = {
+export const trainCommand: CommandModule<{ backend: string }, RunArgs> = {
   command: "train <recipe>",
   describe: "GRPO training from a YAML recipe",
-  builder: (y) =>
-    y
-      .positional("recipe", { type: "string", demandOption: true, describe: "recipes/<name>.yaml" })
-      .option("set", { type: "array", string: true, default: [], describe: "Override a field: --set grpo.beta=0.04" })
-      .option("resume", { type: "boolean", default: false, describe: "Continue from the run's newest checkpoint" }) as never,
+  builder: (y) => runCommandBuilder(y, "recipes/grpo-<task>.yaml", GrpoRecipe) as never,
   handler: async (argv) => {
-    const recipe = loadRecipeOrExit("train", argv.recipe, GrpoRecipe, argv.set);
-    const baseState = readCheckpointStateOrExit("train", `${argv.recipe}: base`, recipe.base);
+    const recipe = recipeOrExit("train", argv.recipe, GrpoRecipe, argv.set);
+    const baseState = checkpointStateOrExit("train", `${argv.recipe}: base`, recipe.base);
+    // every verifier the run will call, the held-out grader included, is loaded before step 1
     const verifiers = await loadVerifiers(recipe.verifiers, { baseDir: path.dirname(argv.recipe) });
     try {
+      if (recipe.data.eval) await (await loadGrader(recipe.eval.verifier)).close();
       const backend = await initBackend(argv.backend as BackendName);
       console.log(`rlvr train ${recipe.name}: backend ${backend}, base ${recipe.base} (step ${baseState.step})`);
       const rows = await loadSource(recipe.data.train, console.warn);
       const evalRows = recipe.data.eval ? await loadSource(recipe.data.eval, console.warn) : [];
       const bar = process.stdout.isTTY ? progressBar("train") : undefined;
+      const status: RunStatus = { runDir: "", step: 0, steps: recipe.train.steps, checkpoint: null };
+      const stopReporting = reportOnInterrupt("train", status, () => bar?.stop());
       const train = recipe.rc ? (o: Parameters<typeof runGrpo>[1]) => runRcGrpo(rows, { ...o, rc: recipe.rc! }) : (o: Parameters<typeof runGrpo>[1]) => runGrpo(rows, o);
       const result = await train({
         name: recipe.name,
@@ -70,11 +71,16 @@ export const trainCommand: CommandModule<{ backend: string }, { backend: string;
         train: recipe.train,
         outputDir: recipe.output_dir,
         resume: argv.resume,
+        overwrite: argv.overwrite,
         log: bar ? bar.log : (line) => console.log(line),
         progress: bar,
+        status,
         evalRows,
         evalConfig: recipe.eval,
-      }).finally(() => bar?.stop());
+      }).finally(() => {
+        bar?.stop();
+        stopReporting();
+      });
       console.log(`done: ${path.join(result.runDir, "checkpoints")} (step ${result.step})`);
     } finally {
       await Promise.all(verifiers.map((v) => v.close()));

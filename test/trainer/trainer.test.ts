@@ -140,14 +140,16 @@ test("with beta > 0 the KL to the frozen base is logged: 0 before the first upda
 
 test("non-finite losses skip updates and stop the run after max_bad_steps, keeping the last checkpoint", async () => {
   const poisoned = Transformer.init(tinyConfig({ vocab_size: 259, context_length: 32 }), 1);
-  const w = poisoned.params.get("layers.0.ffn.fc.bias")!;
-  w.assign(tf.fill(w.shape, Number.NaN));
+  const w = poisoned.params.get("ln_f.weight")!;
+  // finite weights (a checkpoint with NaN weights is refused) whose forward pass overflows to NaN
+  w.assign(tf.fill(w.shape, 3e38));
   const nanBase = path.join(tmp, "nan-base");
   saveCheckpoint(nanBase, poisoned, { step: 0 });
   poisoned.dispose();
   const lines: string[] = [];
-  await expect(runGrpo(rows, options("nan", 5, { base: nanBase, log: (l) => lines.push(l), train: GrpoTrainConfig.parse({ steps: 5, prompts_per_step: 2, max_bad_steps: 2, save_every: 1 }) })))
-    .rejects.toThrow("2 consecutive steps had a non-finite loss or gradient; stopping");
+  await expect(runGrpo(rows, options("nan", 5, { base: nanBase, log: (l) => lines.push(l), train: GrpoTrainConfig.parse({ steps: 5, prompts_per_step: 2, max_bad_steps: 2, save_every: 1, max_abs_weight: 1e39 }) })))
+    .rejects.toThrow("2 consecutive steps had a non-finite loss or gradient; stopping at step 2; no checkpoint of this run was saved");
+  expect(fs.readdirSync(path.join(tmp, "nan", "checkpoints"))).toEqual([]);
   expect(lines.filter((l) => l.includes("update skipped")).length).toBe(2);
   expect(metrics("nan").map((r) => r.skipped_updates)).toEqual([1, 1]);
 });

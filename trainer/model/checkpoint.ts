@@ -7,7 +7,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { modelConfig, type ModelConfig } from "./config.ts";
+import { z } from "zod";
+import { ModelConfig } from "./config.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
 import { parameterSpecs, selectionBiasName, Transformer } from "./transformer.ts";
 import type { AdamW } from "../optimizer.ts";
@@ -17,15 +18,20 @@ export const MODEL_FILE = "model.safetensors";
 export const OPTIMIZER_FILE = "optimizer.safetensors";
 export const STATE_FILE = "state.json";
 
-export interface CheckpointState {
-  format: "rlvr-checkpoint-1";
-  model: ModelConfig;
-  step: number;
-  optimizer?: { file: string; t: number };
-  rng?: number[];
-  data_cursor?: unknown;
-  [extra: string]: unknown;
-}
+/**
+ * state.json, validated as recipes are: a hand-edited or damaged file is refused with the field
+ * named, before anything trains (a string step once trained nothing and printed done).
+ */
+export const CheckpointState = z.looseObject({
+  format: z.literal("rlvr-checkpoint-1"),
+  model: ModelConfig,
+  step: z.int().min(0),
+  // a bare file name: state.json must not make us read a file outside its own checkpoint
+  optimizer: z.strictObject({ file: z.string().regex(/^(?!\.\.?$)[\w.-]+$/, "a file name inside the checkpoint directory"), t: z.int().min(0) }).optional(),
+  rng: z.array(z.number()).optional(),
+  data_cursor: z.unknown().optional(),
+});
+export type CheckpointState = z.infer<typeof CheckpointState>;
 
 export class CheckpointError extends UserError {
   override name = "CheckpointError";
@@ -38,6 +44,8 @@ export function saveCheckpoint(
   extra: { step: number; optimizer?: AdamW; rng?: number[]; data_cursor?: unknown; [k: string]: unknown },
 ): string {
   const { optimizer, ...rest } = extra;
+  const bad = nonFinite(model.values());
+  if (bad) throw new CheckpointError(`${dir}: not saved: tensor ${bad} has non-finite values`);
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
@@ -59,33 +67,30 @@ export function saveCheckpoint(
   return dir;
 }
 
-/** For CLI commands: a checkpoint's state, or its error on stderr as `rlvr <command>: <label>: …` and exit 1. */
-export function readCheckpointStateOrExit(command: string, label: string, dir: string): CheckpointState {
-  try {
-    return readCheckpointState(dir);
-  } catch (e) {
-    if (!(e instanceof CheckpointError)) throw e;
-    console.error(`rlvr ${command}: ${label}: ${e.message}`);
-    process.exit(1);
-  }
-}
-
-/** Reads state.json, validating its model config. */
+/** Reads and validates state.json (its model config, step, optimizer file, …). */
 export function readCheckpointState(dir: string): CheckpointState {
   const file = path.join(dir, STATE_FILE);
   if (!fs.existsSync(file)) throw new CheckpointError(`${file}: not found — is ${dir} a checkpoint directory?`);
-  let state: CheckpointState;
+  let raw: unknown;
   try {
-    state = JSON.parse(fs.readFileSync(file, "utf8"));
+    raw = JSON.parse(fs.readFileSync(file, "utf8"));
   } catch (cause) {
     throw new CheckpointError(`${file}: not valid JSON`, { cause });
   }
-  try {
-    state.model = modelConfig(state.model);
-  } catch (cause) {
-    throw new CheckpointError(`${file}: ${(cause as Error).message}`, { cause });
+  const parsed = CheckpointState.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CheckpointError(`${file}: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
   }
-  return state;
+  return parsed.data;
+}
+
+/** Name of the first tensor holding a NaN or ±Infinity, or null when all are finite. */
+export function nonFinite(values: Map<string, Float32Array>): string | null {
+  for (const [name, data] of values) {
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return name;
+  }
+  return null;
 }
 
 /**
@@ -102,6 +107,9 @@ export function loadCheckpoint(dir: string): { model: Transformer; state: Checkp
   checkTensors(file, tensors, expected);
   const values = new Map<string, Float32Array>();
   for (const [name, t] of tensors) values.set(name, t.data);
+  // a model with NaN weights samples garbage and trains on NaN: refuse it at the door
+  const bad = nonFinite(values);
+  if (bad) throw new CheckpointError(`${file}: tensor ${bad} has non-finite values (NaN or Infinity)`);
   return { model: Transformer.fromValues(state.model, values), state };
 }
 
@@ -109,6 +117,7 @@ export function loadCheckpoint(dir: string): { model: Transformer; state: Checkp
 export function restoreOptimizer(dir: string, state: CheckpointState, optimizer: AdamW): void {
   if (!state.optimizer) throw new CheckpointError(`${path.join(dir, STATE_FILE)}: no optimizer state was saved in this checkpoint`);
   const optFile = path.join(dir, state.optimizer.file);
+  if (!fs.existsSync(optFile)) throw new CheckpointError(`${optFile}: not found`);
   const moments = new Map<string, Float32Array>();
   for (const [name, t] of decodeSafetensors(fs.readFileSync(optFile), optFile).tensors) moments.set(name, t.data);
   try {
