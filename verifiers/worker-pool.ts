@@ -8,9 +8,10 @@ import { Worker } from "node:worker_threads";
 import type { Row } from "../datasets/row.ts";
 import type { Verifier, VerifyContext, VerifyResult } from "./types.ts";
 import type { VerifyCall, WorkerReply } from "./worker.ts";
+import { UserError } from "../trainer/user-error.ts";
 
 /** A verifier module that cannot be used: missing, failing to import, or exporting the wrong shape. */
-export class VerifierLoadError extends Error {
+export class VerifierLoadError extends UserError {
   override name = "VerifierLoadError";
   constructor(readonly where: string, readonly problem: string) {
     super(`${where}: ${problem}`);

@@ -97,7 +97,7 @@ describe("damaged inputs are one line naming the file", () => {
     expect(expectOneLine(r)).toMatch(new RegExp(`^rlvr( serve)?: ${escape(path.join(dir, "model.safetensors"))}: truncated: tensor \\S+ ends at byte \\d+ of \\d+$`));
   });
 
-  test("a .jsonl.gz that is not gzip, and a recipe's unknown synthetic task at its own line", () => {
+  test("a .jsonl.gz that is not gzip, a recipe's missing verifier module, and its unknown synthetic task at its own line", () => {
     const data = path.join(tmp, "train.jsonl.gz");
     fs.writeFileSync(data, '{"problem": "1+1", "answer": "2"}\n');
     const recipe = (name: string, train: string) => {
@@ -107,6 +107,9 @@ describe("damaged inputs are one line naming the file", () => {
     };
     const gz = recipe("gz.yaml", `{ file: { path: ${data} } }`);
     expect(expectOneLine(rlvr("train", gz, "--backend", "cpu"))).toBe(`rlvr: ${data}: not a gzip file (incorrect header check); rename it to ${data.slice(0, -3)} if it is plain JSON lines`);
+    const verifier = path.join(tmp, "verifier.yaml");
+    fs.writeFileSync(verifier, fs.readFileSync(gz, "utf8").replace(`{ file: { path: ${data} } }`, "synthetic:arith?count=4").replace("name: math", "name: ./nope.ts"));
+    expect(expectOneLine(rlvr("train", verifier, "--backend", "cpu"))).toMatch(/^rlvr( train)?: .*\.\/nope\.ts: no such file \(looked for .*nope\.ts\)$/);
     const task = recipe("task.yaml", "synthetic:aritj?level=1");
     expect(expectOneLine(rlvr("train", task, "--backend", "cpu"))).toMatch(
       new RegExp(`^rlvr( train)?: ${escape(task)}:5: data\\.train\\.synthetic\\.task: unknown task "aritj"; the tasks are arith, countdown, linear, chain, program$`),

@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { slotCgroup } from "./cgroup.ts";
 import { runtimes, type Language } from "./runtimes.ts";
 import { spawnCapped } from "./spawn.ts";
+import { UserError } from "../../trainer/user-error.ts";
 
 export interface Limits {
   /** Wall-clock limit per program run, in milliseconds. */
@@ -165,7 +166,7 @@ function warnNoCgroup(): void {
 }
 
 /** Thrown when the sandbox cannot run here; the message says how to fix it. Nothing runs unsandboxed. */
-export class SandboxUnavailableError extends Error {
+export class SandboxUnavailableError extends UserError {
   override name = "SandboxUnavailableError";
   constructor(detail: string) {
     super(
