@@ -85,7 +85,7 @@ const RULES: Record<string, Case[]> = {
     ["3.5", "3.5dollars", true], ["\\$3.50", "3.5dollars", true], ["5", "5cm", true], ["12", "12 inches", true], ["12", "12inches", true],
     ["40", "40 degrees", true], ["40^\\circ", "40degrees", true], ["48", "48cm^2", true], ["4\\text{ ft}", "4ft", true], ["90", "90 mph", true],
     ["5", "5mm", true], ["50", "5cm", false], ["5x", "5x", true], ["5", "5x", false], ["5", "5xyz", false, "unparseable"],
-    ["3", "3cost", false, "unparseable"], ["2", "2 sinx", false, "unparseable"], ["2", "2sinx", false, "unparseable"], ["x^2", "x^2cm", false], ["3", "3in", false],
+    ["3", "3cost", false, "unparseable"], ["2", "2 sinx", false, "unparseable"], ["2", "2sinx", false, "unparseable"], ["x^2", "x^2cm", false], ["3", "3in", false], ["12", "12secs", true], ["2", "2 sq units", true],
   ],
   "trig of degrees": [
     ["\\frac12", "\\sin 30^\\circ", true, "equal_exact"], ["\\frac12", "\\cos 60^\\circ", true, "equal_exact"],
@@ -97,7 +97,8 @@ const RULES: Record<string, Case[]> = {
     ["\\frac{1}{2}", "\\sin\\frac{\\pi}{6}", true, "equal_exact"], ["\\cos 10^\\circ", "\\sin 80^\\circ", true, "equal_numeric"],
     ["\\frac12", "\\sin 30", false], ["\\frac12", "\\sin 210^\\circ", false], ["\\frac{\\sqrt3}{2}", "\\sin 30^\\circ", false],
     ["30^\\circ", "\\sin 30^\\circ", false], ["\\frac{\\sqrt3}{2}", "0.866", false], ["\\cos 10^\\circ", "\\cos 10", false],
-    ["1", "\\tan 90^\\circ", false],
+    ["1", "\\tan 90^\\circ", false], ["2", "\\sec 60^\\circ", true, "equal_exact"], ["\\frac12", "\\sin 30 degrees", true],
+    ["\\frac12", "\\sin 390^\\circ", true, "equal_exact"], ["0", "\\sin(10^{400}\\pi)", true, "equal_exact"], ["\\sqrt6+\\sqrt2", "\\sec 75^\\circ", true], ["90", "90^\\circ \\text{ distance}", true],
   ],
   "§5 equations": [
     ["t=-4", "-4", true], ["t=-4", "t = -4", true], ["y = \\frac{1}{2}x - 1", "x - 2y - 2 = 0", true],

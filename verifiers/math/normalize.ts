@@ -65,7 +65,8 @@ function dropSeparators(s: string): string {
 }
 
 const DEGREE_MARK = /(?:\{\s*\})?\s*\^\s*(?:\{\s*\\circ\s*\}|\\circ(?![a-zA-Z]))|\\(?:text)?degree(?![a-zA-Z])|\\text\{\s*degrees?\s*\}/g;
-const TRIG = /sin|cos|tan|cot|sec|csc/;
+// `\sin`, `\sinx`, ASCII `sin`; not the letters inside a word (`distance`, `seconds`)
+const TRIG = /\\(?:sin|cos|tan|cot|sec|csc)|(?<![a-zA-Z])(?:sin|cos|tan|cot|sec|csc)(?![a-zA-Z])/;
 
 /**
  * Degree marks are dropped: an angle is compared by its number (§2). Inside a trig function they
@@ -93,7 +94,8 @@ const GLUED_UNIT = new RegExp(`(?<=\\d)((?:${GLUED_UNITS})\\b${POWER}(?:${WORD_U
 const AFTER_VALUE = /(?:[\d})]|\\pi|pi)$/;
 // `sinx`, `cosxy`: a function glued to its argument, never a unit
 const GLUED_FUNCTION = new RegExp(`^(?:${[...FUNCTIONS].join("|")})[a-zA-Z]{1,2}$`);
-const notUnit = (word: string): boolean => ASCII_WORDS.has(word) || GLUED_FUNCTION.test(word);
+const LISTED_UNIT = new RegExp(`^(?:${GLUED_UNITS})$`);
+const notUnit = (word: string): boolean => ASCII_WORDS.has(word) || (GLUED_FUNCTION.test(word) && !LISTED_UNIT.test(word));
 
 /** Trailing units after a numeric value, `\$`, percent signs and ordinal suffixes. */
 function dropUnits(s: string): string {

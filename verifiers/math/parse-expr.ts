@@ -124,21 +124,14 @@ class ExprParser {
     return base;
   }
 
-  /** Factorials and degree marks. */
-  private postfix(e: Expr): Expr {
+  /** Factorials, and `\degree` (left by normalize only beside a trig function): π/180 in a trig argument, else nothing. */
+  private postfix(e: Expr, degreesOnly = false): Expr {
     for (;;) {
-      if (isSym(this.peek(), "!")) {
-        this.pos++;
-        e = fn("fact", e);
-      } else if (isSym(this.peek(), "degree")) e = this.degrees(e);
+      if (isSym(this.peek(), "!") && !degreesOnly) e = fn("fact", e);
+      else if (isSym(this.peek(), "degree")) e = this.inTrig > 0 ? mul(e, { k: "div", a: sym("pi"), b: num(180n) }) : e;
       else return e;
+      this.pos++;
     }
-  }
-
-  /** `\degree` (left by normalize only where a trig function is): π/180 inside a trig argument, else nothing. */
-  private degrees(e: Expr): Expr {
-    this.pos++;
-    return this.inTrig > 0 ? mul(e, { k: "div", a: sym("pi"), b: num(180n) }) : e;
   }
 
   /** The argument of `^`: a group, an ASCII parenthesis, or one token. */
@@ -283,18 +276,15 @@ class ExprParser {
   private functionCall(name: string): Expr {
     const base = name === "log" && this.skip("_") ? this.arg() : null;
     const power = this.skip("^") ? this.script() : null;
-    const trig = TRIG.has(name);
-    if (trig) this.inTrig++;
+    const trig = TRIG.has(name) ? 1 : 0;
+    this.inTrig += trig;
     let argument: Expr;
-    if (isSym(this.peek(), "(")) {
-      argument = this.primary();
-      if (isSym(this.peek(), "degree")) argument = this.degrees(argument);
-    }
+    if (isSym(this.peek(), "(")) argument = this.postfix(this.primary(), true); // `\sin(30)^\circ`
     else {
       argument = this.power();
       while (this.startsFactor(this.peek()) && !this.startsFunction(this.peek())) argument = mul(argument, this.power());
     }
-    if (trig) this.inTrig--;
+    this.inTrig -= trig;
     const call = base ? fn("log", argument, base) : fn(name, argument);
     return power ? { k: "pow", a: call, b: power } : call;
   }

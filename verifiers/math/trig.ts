@@ -109,9 +109,9 @@ export function foldTrig(e: Expr): Expr {
       const args = e.args.map(foldTrig);
       const value = VALUES.get(e.name);
       const angle = value && args.length === 1 ? linearInPi(args[0]) : null;
-      if (!angle || !R.isZero(angle.a)) return { ...e, args };
-      const steps = R.mul(angle.b, R.q(12n));
-      return R.isInt(steps) && steps.n < 1n << 40n && steps.n > -(1n << 40n) ? value(Number(steps.n)) : { ...e, args };
+      if (!value || !angle || !R.isZero(angle.a)) return { ...e, args };
+      const steps = R.mul(angle.b, R.q(12n)); // the angle in units of 15°
+      return R.isInt(steps) ? value(Number(steps.n % 24n)) : { ...e, args };
     }
     default:
       return e;
