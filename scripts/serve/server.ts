@@ -232,7 +232,7 @@ class Api {
     const headers: Record<string, string> = {};
     if (error.status === 429) headers["Retry-After"] = String(RETRY_AFTER_S);
     // a body left unread (refused before or while reading it) is not drained: the connection closes after the reply
-    if (!req.complete) headers.Connection = "close";
+    if (hasBody(req) && !req.complete) headers.Connection = "close";
     sendJson(res, error.status, error.body(), headers);
   }
 
@@ -247,4 +247,8 @@ class Api {
     this.log(`rlvr serve: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return new ApiError(500, `internal error: ${err instanceof Error ? err.message : String(err)}`, null, "internal_error");
   }
+}
+
+function hasBody(req: http.IncomingMessage): boolean {
+  return req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
 }
