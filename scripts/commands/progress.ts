@@ -25,7 +25,11 @@ export function terminalProgressBar(label: string, out: NodeJS.WriteStream = pro
 const ETA_WINDOW = 10;
 
 export function progressBar(label: string, stream: NodeJS.WriteStream = process.stderr): ProgressBar {
-  const multi = new cliProgress.MultiBar({ format: `${label} {bar} {value}/{total} | {info}`, hideCursor: true, clearOnComplete: false, stream }, cliProgress.Presets.shades_classic);
+  // a 24-cell bar keeps the line, ETA included, within an 80-column terminal (cli-progress cuts what overflows)
+  const multi = new cliProgress.MultiBar(
+    { format: `${label} {bar} {value}/{total} | {info}`, barsize: 24, hideCursor: true, clearOnComplete: false, stream },
+    cliProgress.Presets.shades_classic,
+  );
   let bar: cliProgress.SingleBar | undefined;
   // our own estimate, not cli-progress's: its first update, made as the bar is created, reads "ETA 0s"
   const seen: [ms: number, done: number][] = [];

@@ -95,7 +95,7 @@ class Tally {
 function progress(totalBytes: number): { update(bytes: number, rows: number): void; stop(): void } {
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
-      { stream: process.stderr, format: "verify {bar} {percentage}% | {rows} rows | {duration}s", hideCursor: true },
+      { stream: process.stderr, format: "verify {bar} {percentage}% | {rows} rows | {duration}s | ETA {eta_formatted}", hideCursor: true },
       cliProgress.Presets.shades_classic,
     );
     bar.start(Math.max(totalBytes, 1), 0, { rows: 0 });
