@@ -72,12 +72,14 @@ describe("remote SandboxFusion backend", () => {
     expect(requests[0].code).toBe("print(int(input()) * 2)\n");
   });
 
-  test("an assert row sends the driver as code and the program in files, and a correct program passes", async () => {
+  test("an assert row sends the driver as code, the program in files and the tests on stdin, and a correct program passes", async () => {
     requests.length = 0;
     const r = await verifier().verify(py("def add(a, b):\n    return a + b"), pyRow, ctx);
     expect(r).toMatchObject({ reward: 1, verdict: "pass" });
     const main = Buffer.from(requests[0].files["main.py"], "base64").toString("utf8");
-    expect(main).toContain("assert add(2, 3) == 5");
+    expect(main).toBe("def add(a, b):\n    return a + b\n");
+    expect(Object.keys(requests[0].files).sort()).toEqual(["main.py", "program.py"]);
+    expect(requests[0].stdin).toMatch(/^rlvr-done-[0-9a-f]{32}\nassert add\(2, 3\) == 5$/);
   });
 
   test("javascript goes out as nodejs and an early process.exit(0) still fails", async () => {

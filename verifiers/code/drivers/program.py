@@ -9,7 +9,7 @@ NotPlain, encode, decode, to_line, from_line = _rlvr_wire()
 
 def serve():
     # bound before the program runs: it may rebind any of these names
-    read, write, exit_, type_, callable_, str_ = os.read, os.write, os._exit, type, callable, str
+    read, write, exit_, type_, callable_ = os.read, os.write, os._exit, type, callable
     module_type = type(sys)
     stdout, stderr = sys.stdout, sys.stderr
     req, res = int(sys.argv[1]), int(sys.argv[2])
@@ -81,28 +81,33 @@ def serve():
         send(reply)
 
 
-def plain_or_none(x):
-    try:
-        return encode(x)
-    except (NotPlain, RecursionError):
-        return None
-
-
-def builtin_base(e):
-    """The nearest builtin exception class of e: a test may expect ValueError from a subclass."""
+def _helpers():
+    # bound before the program runs, like everything serve() calls
     import builtins
-    for cls in type(e).__mro__:
-        if getattr(builtins, getattr(cls, "__name__", ""), None) is cls:
-            return cls.__name__
-    return "Exception"
+    type_, str_, getattr_ = type, str, getattr
+
+    def plain_or_none(x):
+        try:
+            return encode(x)
+        except (NotPlain, RecursionError):
+            return None
+
+    def builtin_base(e):
+        """The nearest builtin exception class of e: a test may expect ValueError from a subclass."""
+        for cls in type_(e).__mro__:
+            if getattr_(builtins, getattr_(cls, "__name__", ""), None) is cls:
+                return cls.__name__
+        return "Exception"
+
+    def message(e):
+        try:
+            text = str_(e)
+            return text[:1000] if type_(text) is str_ else ""
+        except BaseException:
+            return ""
+
+    return plain_or_none, builtin_base, message
 
 
-def message(e):
-    try:
-        text = str(e)
-        return text[:1000] if type(text) is str else ""
-    except BaseException:
-        return ""
-
-
+plain_or_none, builtin_base, message = _helpers()
 serve()

@@ -26,15 +26,32 @@ fs.openSync("/dev/null", "r");
 
 const child = spawn(process.execPath, [...process.execArgv, path.join(__dirname, "program.js")],
   { stdio: ["ignore", "inherit", "inherit", "pipe"] });
-child.on("error", (e) => abort(`cannot start the program: ${e.message}`));
-if (!child.pid || !child.stdio[3]) abort("cannot start the program");
+if (!child.pid || !child.stdio[3]) {
+  fs.writeSync(2, "rlvr: cannot start the program process\n");
+  process.exit(1);
+}
 const fd = child.stdio[3]._handle.fd;
 const chan = channel(fd, fd, () => exitStatus() === null);
 
-function abort(why) {
-  try { process.kill(child.pid, "SIGKILL"); } catch {}
+function abort(why, kill = false) {
   fs.writeSync(2, `rlvr: ${why}\n`);
-  process.exit(1);
+  finish(1, kill);
+}
+
+/** End the run with `code` once the program has exited; synchronous, so no test can catch it. */
+function finish(code, kill = false) {
+  stopProgram(kill);
+  process.exit(code);
+}
+
+/** Told to stop, the program flushes its output and exits; `kill` for one that misbehaved. */
+function stopProgram(kill) {
+  if (kill) {
+    try { process.kill(child.pid, "SIGKILL"); } catch {}
+  } else {
+    chan.send(["bye"]);
+  }
+  for (let i = 0; exitStatus() === null; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(1, 0.01 * 2 ** i));
 }
 
 /** The program's wait status from /proc/PID/stat once it is a zombie (this process reaps it later), else null. */
@@ -56,7 +73,7 @@ function gone() {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
     status = exitStatus();
   }
-  if (status === null) abort("the program closed its channel");
+  if (status === null) abort("the program closed its channel", true);
   const signal = status & 0x7f;
   const code = signal ? 128 + signal : status >> 8;
   if (code === 0) abort("the program exited before its tests finished");
@@ -79,7 +96,7 @@ function stub(name) {
     try {
       outcome = settle(name, args, sent, reply);
     } catch {
-      abort(`the program process sent a malformed reply to ${name}()`);
+      abort(`the program process sent a malformed reply to ${name}()`, true);
     }
     if ("error" in outcome) throw outcome.error;
     return outcome.value;
@@ -144,7 +161,7 @@ try {
     globalThis[name] = e[0] === "fn" ? stub(name) : decode(e[1]);
   }
 } catch {
-  abort("the program process sent malformed exports");
+  abort("the program process sent malformed exports", true);
 }
 
 const run = vm.runInThisContext(`(function (require, module, exports, __filename, __dirname) {${tests}\n})`, { filename: "tests.js" });
@@ -153,11 +170,8 @@ try {
   run.call(testModule.exports, testRequire, testModule, testModule.exports, "/sandbox/tests.js", "/sandbox");
 } catch (e) {
   console.error(e);
-  try { process.kill(child.pid, "SIGKILL"); } catch {}
-  process.exit(1);
+  finish(1);
 }
-child.on("exit", () => {
-  fs.writeSync(1, `\n${token}\n`);
-  process.exit(0);
-});
-chan.send(["bye"]);
+stopProgram(false);
+fs.writeSync(1, `\n${token}\n`);
+process.exit(0);

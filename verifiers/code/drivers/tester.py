@@ -66,35 +66,39 @@ class Program:
         try:
             return from_line(line)
         except Exception:
-            abort("the program process sent a malformed reply")
+            abort("the program process sent a malformed reply", kill=True)
 
     def gone(self, status):
         """The program ended before the tests did: end with its status (signals as 128 + N)."""
+        self.pid = None
         code = os.waitstatus_to_exitcode(status)
         if code == 0:
             abort("the program exited before its tests finished")
         finish(128 - code if code < 0 else code)
 
-    def finish(self):
+    def stop(self, kill=False):
+        """End the program: on end of input it flushes its output and exits; `kill` for one that misbehaved."""
+        if self.pid is None:
+            return
+        if kill:
+            os.kill(self.pid, 9)
         os.close(self.req_w)
         os.waitpid(self.pid, 0)
+        self.pid = None
 
 
 program = None
 
 
-def abort(why):
+def abort(why, kill=False):
     print("rlvr: " + why, file=sys.stderr)
-    if program is not None:
-        try:
-            os.kill(program.pid, 9)
-        except OSError:
-            pass
-    finish(1)
+    finish(1, kill)
 
 
-def finish(code):
+def finish(code, kill=False):
     # os._exit: no exception the tests could catch, no atexit hook of theirs
+    if program is not None:
+        program.stop(kill)
     for f in (sys.stdout, sys.stderr):
         try:
             f.flush()
@@ -126,7 +130,7 @@ def stub(name):
             else:
                 cls = exc = message = None
         except Exception:
-            abort(f"the program process sent a malformed reply to {name}()")
+            abort(f"the program process sent a malformed reply to {name}()", kill=True)
         if isinstance(cls, type) and issubclass(cls, Exception):
             raise_as(cls, message)
         # SystemExit and the like: the run ends here, as it would have in one process
@@ -197,15 +201,14 @@ def main():
     try:
         g = exports_to_globals(reply[1] if reply[0] == "exports" and type(reply[1]) is dict else {})
     except Exception:
-        abort("the program process sent malformed exports")
+        abort("the program process sent malformed exports", kill=True)
     try:
         exec(compile(tree, "tests.py", "exec"), g)
     except BaseException:
         traceback.print_exc()
-        os.kill(program.pid, 9)
         finish(1)
     sys.stdout.flush()
-    program.finish()
+    program.stop()
     os.write(out, ("\n" + token + "\n").encode())
     finish(0)
 

@@ -8,13 +8,16 @@
 
 
 def _rlvr_wire():
-    import json
+    import _json, json
     type_, hex_, int_, str_, len_ = type, hex, int, str, len
     bool_, float_, complex_, bytes_ = bool, float, complex, bytes
     list_, tuple_, dict_, set_, frozenset_ = list, tuple, dict, set, frozenset
     float_hex, float_fromhex, bytes_hex, bytes_fromhex = float.hex, float.fromhex, bytes.hex, bytes.fromhex
-    dumps = json.JSONEncoder(ensure_ascii=True, check_circular=False, allow_nan=False, separators=(",", ":")).encode
-    loads = json.JSONDecoder().decode
+    # the C encoder and scanner themselves: json.dumps/loads look up len, isinstance and their
+    # helpers at call time, where a program's patches would reach them
+    dump_chunks = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ":", ",", False, False, False)
+    scan = json.JSONDecoder().scan_once
+    join = "".join
     none_type = type_(None)
 
     class NotPlain(Exception):
@@ -77,9 +80,13 @@ def _rlvr_wire():
         raise ValueError("malformed value")
 
     def to_line(msg):
-        return (dumps(msg) + "\n").encode()
+        return (join(dump_chunks(msg, 0)) + "\n").encode()
 
     def from_line(line):
-        return loads(line.decode())
+        text = line.decode()
+        value, end = scan(text, 0)
+        if end != len_(text):
+            raise ValueError("malformed message")
+        return value
 
     return NotPlain, encode, decode, to_line, from_line
