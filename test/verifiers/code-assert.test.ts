@@ -118,3 +118,10 @@ test("the program's process holds neither the token nor the tests, nor can it re
   expect(r).toMatchObject({ reward: 0, verdict: "runtime_error", stdout: "True 0 False ['mem', 'environ']\n" });
   expect(r.detail).toContain("AssertionError");
 });
+
+test("javascript tests that go on in promises and timers count only once they finish", async () => {
+  const row = jsRow("Promise.resolve().then(() => assert.strictEqual(f(2), 4));\nsetTimeout(() => assert.strictEqual(f(3), 6), 10);");
+  const [good, late] = await Promise.all([run(row, "function f(x) {\n  return 2 * x;\n}"), run(row, "function f(x) {\n  return x === 2 ? 4 : 0;\n}")]);
+  expect(good, JSON.stringify(good)).toMatchObject({ reward: 1, verdict: "pass" });
+  expect(late, JSON.stringify(late)).toMatchObject({ reward: 0, verdict: "runtime_error" });
+});

@@ -166,12 +166,22 @@ try {
 
 const run = vm.runInThisContext(`(function (require, module, exports, __filename, __dirname) {${tests}\n})`, { filename: "tests.js" });
 const testModule = { exports: {} };
+const failed = (e) => {
+  console.error(e);
+  finish(1);
+};
+process.on("uncaughtException", failed);
+process.on("unhandledRejection", failed);
 try {
   run.call(testModule.exports, testRequire, testModule, testModule.exports, "/sandbox/tests.js", "/sandbox");
 } catch (e) {
-  console.error(e);
-  finish(1);
+  failed(e);
 }
-stopProgram(false);
-fs.writeSync(1, `\n${token}\n`);
-process.exit(0);
+// the tests may go on in callbacks and promises: the token waits until nothing is left to run
+child.unref();
+child.stdio[3].unref();
+process.on("beforeExit", () => {
+  stopProgram(false);
+  fs.writeSync(1, `\n${token}\n`);
+  process.exit(0);
+});

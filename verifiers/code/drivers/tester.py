@@ -161,11 +161,14 @@ def write_back(args, sent, after):
             arg.update(new)
 
 
-def exports_to_globals(exports):
+def exports_to_globals(names, exports):
     """The tests' globals: the program's functions as stubs, its plain data, stdlib modules it imported."""
     g = {"__name__": "__main__", "__builtins__": builtins}
     stdlib = getattr(sys, "stdlib_module_names", frozenset())
-    for name, export in exports.items():
+    for name in names:
+        export = exports.get(name)
+        if export is None:
+            continue
         kind = export[0]
         if kind == "fn":
             g[name] = stub(name)
@@ -199,7 +202,7 @@ def main():
     program.send(["names", names])
     reply = program.recv()
     try:
-        g = exports_to_globals(reply[1] if reply[0] == "exports" and type(reply[1]) is dict else {})
+        g = exports_to_globals(names, reply[1] if reply[0] == "exports" and type(reply[1]) is dict else {})
     except Exception:
         abort("the program process sent malformed exports", kill=True)
     try:
