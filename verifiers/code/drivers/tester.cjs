@@ -30,6 +30,7 @@ if (!child.pid || !child.stdio[3]) {
   fs.writeSync(2, "rlvr: cannot start the program process\n");
   process.exit(1);
 }
+// the raw descriptor under the socket: the calls are synchronous, and Node has no sync socket read
 const fd = child.stdio[3]._handle.fd;
 const chan = channel(fd, fd, () => exitStatus() === null);
 
