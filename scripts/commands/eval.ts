@@ -140,8 +140,10 @@ async function makePolicy(a: EvalArgs, warn: (line: string) => void, which: "pol
       if (e instanceof EndpointError) fail(e.message);
       throw e;
     }
+    // not an error: some servers (llama.cpp) answer to any model name whatever they list
+    const unlisted = info.models.length && !info.models.includes(modelName!) ? ` (not among the models it lists: ${info.models.join(", ")})` : "";
     const context = info.maxModelLen === null ? "context length not reported" : `context ${info.maxModelLen} tokens (max_tokens is cut to fit it)`;
-    console.log(`endpoint ${endpoint}, ${which === "policy" ? "" : "summarizer "}model ${modelName}: ${context}`);
+    console.log(`endpoint ${endpoint}, ${which === "policy" ? "" : "summarizer "}model ${modelName}${unlisted}: ${context}`);
     return policy;
   }
   const backend = await initBackend(a.backend as BackendName);

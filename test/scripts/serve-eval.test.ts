@@ -71,7 +71,7 @@ test("with its defaults (max_tokens 2048 against a 256-token context): each budg
   expect(r.stdout).toContain("max_tokens cut to fit the model's context for 8 of 12 samples");
   const lines = fs.readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l));
   expect(lines.map((l) => l.id)).toEqual([...Array(4).fill("short-1"), ...Array(4).fill("short-2"), ...Array(4).fill("long")]);
-  for (const l of lines.slice(8)) expect(l.error).toMatch(/HTTP 400 .*leaves no room in this model's context of 256 tokens/);
+  for (const l of lines.slice(8)) expect(l.error).toMatch(/^HTTP 400 from .*\/v1\/chat\/completions: .*context/);
   for (const id of ["short-1", "short-2"]) {
     const budgets = new Set(lines.filter((l) => l.id === id).map((l) => l.max_tokens));
     expect(budgets.size).toBe(1); // the room the server counted for that prompt
@@ -87,3 +87,12 @@ test("with its defaults (max_tokens 2048 against a 256-token context): each budg
   expect(summary.overall.errors).toBe(4);
   expect(summary.capped).toBe(8);
 }, 180_000);
+
+test("a --model-name the server does not serve ends the run at the first request, in one line naming what it serves", async () => {
+  const out = path.join(tmp, "wrong-name.jsonl");
+  const r = await rlvr(["eval", "--dataset", "synthetic:arith?level=1&count=2&seed=4", "--endpoint", `${server.url}/v1`, "--model-name", "m", "--max-tokens", "8", "--out", out]);
+  expect(r.code).toBe(1);
+  expect(r.stdout).toContain(`endpoint ${server.url}/v1, model m (not among the models it lists: arith-base): context length not reported`);
+  // the server's own wording is the serve engineer's; the client adds what /v1/models lists
+  expect(r.stderr).toMatch(new RegExp(`^rlvr eval: HTTP 404 from ${server.url}/v1/chat/completions: [^\n]*"m"[^\n]* \\(${server.url}/v1/models lists "arith-base"\\)\n$`));
+}, 120_000);

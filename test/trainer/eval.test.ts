@@ -204,12 +204,12 @@ const params: SamplingParams = { n: 1, temperature: 0.6, top_p: 1, max_tokens: 3
 
 describe("endpoint client", () => {
   test("retries 503, 429 (honouring Retry-After) and a hung request, then succeeds; the key is sent but never shown", async () => {
-    const hang = () => {}; // never answers: the client's timeout must fire
+    const hang = () => {}; // never answers: the client's timeout must fire (5 s: far above a local answer even under load)
     const srv = await scriptedServer([status(503), status(429, { "retry-after": "0" }), hang, ok("\\boxed{4}")]);
     const delays: number[] = [];
     const retries: string[] = [];
     const policy = new EndpointPolicy({
-      ...ENDPOINT_DEFAULTS, baseUrl: srv.url, model: "m", api: "chat", apiKey: "sk-secret-123", concurrency: 2, timeoutMs: 300, backoffMs: 1, maxBackoffMs: 5,
+      ...ENDPOINT_DEFAULTS, baseUrl: srv.url, model: "m", api: "chat", apiKey: "sk-secret-123", concurrency: 2, timeoutMs: 5000, backoffMs: 1, maxBackoffMs: 5,
       sleep: async (ms) => { delays.push(ms); },
       onRetry: (r) => retries.push(r.why),
     });
@@ -219,7 +219,7 @@ describe("endpoint client", () => {
       expect(srv.seen).toHaveLength(4);
       expect(retries[0]).toMatch(/HTTP 503 .*failing on purpose with 503/);
       expect(retries[1]).toMatch(/HTTP 429/);
-      expect(retries[2]).toMatch(/no answer .* within 300 ms/);
+      expect(retries[2]).toMatch(/no answer .* within 5000 ms/);
       expect(delays[1]).toBe(0); // Retry-After: 0
       expect(srv.seen[0].headers.authorization).toBe("Bearer sk-secret-123");
       expect(srv.seen[0].url).toBe("/v1/chat/completions");
@@ -232,7 +232,7 @@ describe("endpoint client", () => {
 
   test("a 400 is not retried and its message is reported; giving up after max retries says so", async () => {
     const bad = await scriptedServer([status(400)]);
-    const policy = (url: string, maxRetries: number) => new EndpointPolicy({ ...ENDPOINT_DEFAULTS, baseUrl: url, model: "m", api: "completion", apiKey: "sk-x", concurrency: 1, timeoutMs: 1000, maxRetries, backoffMs: 1, maxBackoffMs: 2 });
+    const policy = (url: string, maxRetries: number) => new EndpointPolicy({ ...ENDPOINT_DEFAULTS, baseUrl: url, model: "m", api: "completion", apiKey: "sk-x", concurrency: 1, timeoutMs: 30_000, maxRetries, backoffMs: 1, maxBackoffMs: 2 });
     try {
       const err = await policy(bad.url, 5).generate([{ prompt: "p", key: 0 }], params).catch((e) => e);
       expect(err).toBeInstanceOf(EndpointError);
@@ -252,14 +252,18 @@ describe("endpoint client", () => {
   });
 
   test("concurrency stays within its bound; each sample gets its own seed", async () => {
+    // answers are held until 3 requests are in flight (then 20 ms more, for any excess to show), so
+    // the peak is reached however slowly requests arrive on a loaded machine
     let inFlight = 0, peak = 0;
+    const held: (() => void)[] = [];
     const srv = await scriptedServer([(_, __, res) => {
       inFlight++;
       peak = Math.max(peak, inFlight);
-      setTimeout(() => { inFlight--; ok("\\boxed{1}")(_, __, res); }, 20);
+      held.push(() => { inFlight--; ok("\\boxed{1}")(_, __, res); });
+      if (inFlight === 3) setTimeout(() => held.splice(0).forEach((answer) => answer()), 20);
     }]);
     try {
-      const policy = new EndpointPolicy({ ...ENDPOINT_DEFAULTS, baseUrl: srv.url, model: "m", api: "chat", concurrency: 3, timeoutMs: 5000 });
+      const policy = new EndpointPolicy({ ...ENDPOINT_DEFAULTS, baseUrl: srv.url, model: "m", api: "chat", concurrency: 3, timeoutMs: 30_000 });
       const out = await policy.generate(Array.from({ length: 4 }, (_, i) => ({ prompt: `p${i}`, key: i })), { ...params, n: 3 });
       expect(out.flat()).toHaveLength(12);
       expect(peak).toBe(3);
