@@ -23,7 +23,7 @@ export interface Row {
   unique_id?: string;
   language?: "python" | "javascript" | string;
   tests?: CodeTests;
-  /** SFT only: the exact prompt text, used verbatim instead of `problem\n` (trainer/sft.ts formatPrompt). */
+  /** SFT only: the exact prompt text, used verbatim instead of `problem\n` (trainer/prompt.ts formatPrompt). */
   sft_prompt?: string;
   [field: string]: unknown;
 }

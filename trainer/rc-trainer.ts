@@ -39,7 +39,8 @@ import {
 } from "./reasoning-cache.ts";
 import { deriveSeed, Rng } from "./rng.ts";
 import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
-import { DataCursor, DataOrder, evaluateAccuracy, SftEvalConfig } from "./sft.ts";
+import { DataCursor, DataOrder } from "./data-order.ts";
+import { evaluateAccuracy, HeldOutEvalConfig } from "./eval/held-out.ts";
 import { completionMetrics, completionsDirOf, grpoLoop, startGrpoRun, updatePolicy, writeCompletions, type GrpoOptions, type GrpoRun, type Rollouts } from "./trainer.ts";
 import { disposingAfter } from "./run-loop.ts";
 
@@ -250,7 +251,7 @@ export async function rcStep(run: RcRun, step: number): Promise<RcStep> {
  * Held-out pass@1 of RC decoding at `turns` turns (eval.k samples per problem, eval.temperature),
  * graded by the math verifier on each turn's reasoning; the last turn's is eval/rc_accuracy.
  */
-export async function evaluateRc(run: RcRun, rows: Row[], cfg: z.infer<typeof SftEvalConfig>, turns: number, seed: number): Promise<number[]> {
+export async function evaluateRc(run: RcRun, rows: Row[], cfg: z.infer<typeof HeldOutEvalConfig>, turns: number, seed: number): Promise<number[]> {
   const policy = new LocalPolicy(run.name, run.model, run.tokenizer, SamplerConfig.parse({ batch_size: run.sampler.batch_size }), false);
   const problems = rows.map((row, key) => ({ problem: problemText(row), key }));
   const transcripts = await runReasoningCache({ policy, problems, config: loopConfig(run.rc, turns), sampling: { n: cfg.k, temperature: cfg.temperature, top_p: 1, seed } });
@@ -316,7 +317,7 @@ export async function runRcGrpo(rows: Row[], o: RcGrpoOptions): Promise<{ runDir
 
 /** Held-out pass@1 of plain decoding (eval/accuracy) and of RC decoding by turn (eval/rc_accuracy*). */
 async function evaluateBoth(run: RcRun, o: RcGrpoOptions, step: number, record: Record<string, number>, evalTurns: number): Promise<void> {
-  const cfg = o.evalConfig ?? SftEvalConfig.parse({});
+  const cfg = o.evalConfig ?? HeldOutEvalConfig.parse({});
   const acc = await evaluateAccuracy(run.model, o.tokenizer, o.evalRows!, cfg, deriveSeed(o.seed, step, 0xe7a1));
   record["eval/accuracy"] = acc.pass1;
   record[`eval/pass@${acc.k}`] = acc.passK;

@@ -13,12 +13,12 @@ import { loadCheckpoint } from "./model/checkpoint.ts";
 import { ModelConfig } from "./model/config.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";
 import { Transformer } from "./model/transformer.ts";
-import { loadGrader } from "./eval/grader.ts";
-import { passAtK } from "./eval/metrics.ts";
+import { BatchPlan, PlanState } from "./data-order.ts";
+import { evaluateAccuracy, type HeldOutEvalConfig } from "./eval/held-out.ts";
 import { learningRate, OptimizerConfig } from "./optimizer.ts";
-import { Rng } from "./rng.ts";
+import { formatPrompt } from "./prompt.ts";
 import { disposingAfter, runLoop, RunGuardConfig, startRun, type RunStatus } from "./run-loop.ts";
-import { promptTokens, SamplerConfig, sampleGroups } from "./sampler.ts";
+import { promptTokens } from "./sampler.ts";
 
 export const SftTrainConfig = z.strictObject({
   steps: z.int().min(1).default(1000).describe("Optimizer steps."),
@@ -31,23 +31,6 @@ export const SftTrainConfig = z.strictObject({
   ...RunGuardConfig,
 });
 
-export const SftEvalConfig = z.strictObject({
-  temperature: z.number().min(0).default(1.0).describe("Sampling temperature of the held-out evaluation."),
-  k: z.int().min(1).default(1).describe("Samples per problem: pass@1 is their mean accuracy, pass@k the unbiased estimate."),
-  max_new_tokens: z.int().min(1).default(128).describe("Budget per evaluation completion."),
-  verifier: z.string().min(1).default("math").describe("Grades held-out samples: a built-in verifier name (math, countdown, code, …) or a module path; a sample is correct when its reward is 1. `math` compares the boxed answer with the row's `answer`."),
-});
-
-/**
- * Every row becomes `<bos> prompt` + `solution <eos>`; the prompt is the problem and a newline, or a
- * row's `sft_prompt` used verbatim when it has one (RC-format chain rows: a prompt that already holds
- * a summary or is a summary call; like any prompt it carries no loss).
- */
-export function formatPrompt(row: Row): string {
-  if (typeof row.sft_prompt === "string") return row.sft_prompt;
-  return `${row.problem ?? row.prompt ?? ""}\n`;
-}
-
 export interface SftData {
   train: Row[];
   eval: Row[];
@@ -59,7 +42,7 @@ export interface SftOptions {
   model: ModelConfig;
   train: z.infer<typeof SftTrainConfig>;
   optimizer: OptimizerConfig;
-  eval: z.infer<typeof SftEvalConfig>;
+  eval: HeldOutEvalConfig;
   /** Parent of runs/<name>/. */
   outputDir: string;
   /** Continue from the newest checkpoint of runs/<name>/. */
@@ -100,97 +83,6 @@ export function makeBatch(tokenizer: Tokenizer, rows: Row[], maxLen: number): Lm
   });
   const B = rows.length;
   return { tokens: tf.tensor2d(tokens, [B, T], "int32"), targets: tf.tensor2d(targets, [B, T], "int32"), mask: tf.tensor2d(mask, [B, T]), start: 0 };
-}
-
-/** Where a data order stands; a checkpoint's data_cursor is validated against it on resume. */
-export const DataCursor = z.strictObject({ epoch: z.int().min(0), index: z.int().min(0) });
-export type DataCursor = z.infer<typeof DataCursor>;
-
-/** Data order: a fresh seeded permutation per epoch; the cursor (epoch, index) is all the state. */
-export class DataOrder {
-  private order: number[] = [];
-  private orderEpoch = -1;
-  constructor(private readonly size: number, private readonly seed: number, public cursor = { epoch: 0, index: 0 }) {
-    if (size === 0) throw new Error("the training set is empty");
-  }
-
-  next(count: number): number[] {
-    const out: number[] = [];
-    while (out.length < count) {
-      if (this.orderEpoch !== this.cursor.epoch) {
-        this.order = new Rng([this.seed >>> 0, this.cursor.epoch >>> 0, 0x5f7d, 1]).shuffle(Array.from({ length: this.size }, (_, i) => i));
-        this.orderEpoch = this.cursor.epoch;
-      }
-      out.push(this.order[this.cursor.index++]);
-      if (this.cursor.index === this.size) this.cursor = { epoch: this.cursor.epoch + 1, index: 0 };
-    }
-    return out;
-  }
-}
-
-/** A batch plan's state: the data-order cursor at the start of the current pool, and the pool's batches handed out. */
-export const PlanState = DataCursor.extend({ offset: z.int().min(0) });
-export type PlanState = z.infer<typeof PlanState>;
-
-/**
- * Length-bucketed batches: a pool of `poolBatches` batches is drawn in data order, sorted by
- * length and cut into batches, which are then shuffled. Batches of similar lengths waste less
- * compute on padding; the state (pool start + offset) is all a resumed run needs.
- */
-export class BatchPlan {
-  private pool: number[][] = [];
-  private start: { epoch: number; index: number };
-  private offset: number;
-  private readonly order: DataOrder;
-
-  constructor(private readonly lengths: number[], private readonly batchSize: number, private readonly seed: number, state: PlanState = { epoch: 0, index: 0, offset: 0 }, private readonly poolBatches = 8) {
-    this.order = new DataOrder(lengths.length, seed, { epoch: state.epoch, index: state.index });
-    this.start = { epoch: state.epoch, index: state.index };
-    this.offset = state.offset;
-    if (this.offset > 0) this.fill();
-  }
-
-  get state(): PlanState {
-    return { ...this.start, offset: this.offset };
-  }
-
-  next(): number[] {
-    if (this.pool.length === 0 || this.offset === this.poolBatches) {
-      this.start = { ...this.order.cursor };
-      this.offset = 0;
-      this.fill();
-    }
-    return this.pool[this.offset++];
-  }
-
-  private fill(): void {
-    this.order.cursor = { ...this.start };
-    const picked = this.order.next(this.batchSize * this.poolBatches);
-    picked.sort((a, b) => this.lengths[a] - this.lengths[b] || a - b);
-    const batches = Array.from({ length: this.poolBatches }, (_, i) => picked.slice(i * this.batchSize, (i + 1) * this.batchSize));
-    this.pool = new Rng([this.seed >>> 0, this.start.epoch >>> 0, this.start.index >>> 0, 0xb0c]).shuffle(batches);
-  }
-}
-
-/** Held-out accuracy: k samples per problem graded by `cfg.verifier` (math by default). */
-export async function evaluateAccuracy(model: Transformer, tokenizer: Tokenizer, rows: Row[], cfg: z.infer<typeof SftEvalConfig>, seed: number): Promise<{ pass1: number; passK: number; k: number; n: number }> {
-  const sampler = SamplerConfig.parse({ num_generations: cfg.k, max_new_tokens: cfg.max_new_tokens, temperature: cfg.temperature });
-  const completions = await sampleGroups(model, tokenizer, rows.map(formatPrompt), sampler, seed);
-  const grader = await loadGrader(cfg.verifier);
-  let pass1 = 0;
-  let passK = 0;
-  try {
-    for (const [i, row] of rows.entries()) {
-      const group = completions.filter((c) => c.group === i);
-      const verdicts = await Promise.all(group.map((c) => grader.grade(c.text, row).then((v) => v.correct)));
-      const correct = verdicts.filter(Boolean).length;
-      pass1 += correct / group.length;
-      passK += passAtK(group.length, correct, cfg.k);
-    }
-  } finally {
-    await grader.close();
-  }
-  return { pass1: pass1 / rows.length, passK: passK / rows.length, k: cfg.k, n: rows.length };
 }
 
 /** Runs supervised training to `train.steps`; returns the final metrics. */

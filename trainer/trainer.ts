@@ -27,7 +27,9 @@ import { completionBatch } from "./rollout.ts";
 import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
 import type { RunDir } from "./run-dir.ts";
 import { disposingAfter, runLoop, RunGuardConfig, startRun, type LoopHooks, type RunStart, type RunStatus } from "./run-loop.ts";
-import { DataCursor, DataOrder, evaluateAccuracy, formatPrompt, SftEvalConfig } from "./sft.ts";
+import { DataCursor, DataOrder } from "./data-order.ts";
+import { evaluateAccuracy, HeldOutEvalConfig } from "./eval/held-out.ts";
+import { formatPrompt } from "./prompt.ts";
 
 export const GrpoTrainConfig = z.strictObject({
   steps: z.int().min(1).default(100).describe("GRPO steps (one generation round and num_iterations updates each)."),
@@ -311,7 +313,7 @@ export interface GrpoOptions {
   status?: RunStatus;
   /** Held-out rows for eval/accuracy, and how to sample them. */
   evalRows?: Row[];
-  evalConfig?: z.infer<typeof SftEvalConfig>;
+  evalConfig?: z.infer<typeof HeldOutEvalConfig>;
   /** A live progress display (a bar on a TTY); when given, per-step lines are left to it. */
   progress?: { update(step: number, total: number, record: Record<string, number>): void };
 }
@@ -333,7 +335,7 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
     grpoLoop(o, start, {
       step: (s) => grpoStep(run, s),
       evaluate: async (s, record) => {
-        const acc = await evaluateAccuracy(model, o.tokenizer, o.evalRows!, o.evalConfig ?? SftEvalConfig.parse({}), deriveSeed(o.seed, s, 0xe7a1));
+        const acc = await evaluateAccuracy(model, o.tokenizer, o.evalRows!, o.evalConfig ?? HeldOutEvalConfig.parse({}), deriveSeed(o.seed, s, 0xe7a1));
         record["eval/accuracy"] = acc.pass1;
         record[`eval/pass@${acc.k}`] = acc.passK;
       },

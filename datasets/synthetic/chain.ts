@@ -29,7 +29,7 @@
  * - summary: prompt `Summary so far: <equation d>\nReasoning: <that reasoning>\nNew summary:`,
  *   target ` <last complete equation of the reasoning>` (the old summary when it has none); in a fifth
  *   of them the reasoning is cut at a random byte after its first equation, as H_R can cut it.
- * The prompt is in the row's `sft_prompt` field (trainer/sft.ts uses it verbatim and puts no loss on
+ * The prompt is in the row's `sft_prompt` field (trainer/prompt.ts uses it verbatim and puts no loss on
  * it), the target in `solution`. No row holds more than `window` operations of reasoning.
  */
 import { RC_TEMPLATES, renderTemplate } from "../../trainer/reasoning-cache.ts";

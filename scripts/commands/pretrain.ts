@@ -9,7 +9,8 @@ import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
 import { loadGrader } from "../../trainer/eval/grader.ts";
 import type { RunStatus } from "../../trainer/run-loop.ts";
-import { runSft, SftEvalConfig, SftTrainConfig } from "../../trainer/sft.ts";
+import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
+import { runSft, SftTrainConfig } from "../../trainer/sft.ts";
 import { progressBar } from "./progress.ts";
 import { checkpointStateOrExit, recipeOrExit, reportOnInterrupt, runCommandBuilder, type RunArgs } from "./run-command.ts";
 
@@ -24,7 +25,7 @@ export const PretrainRecipe = z.strictObject({
   }).describe("Training rows and held-out rows."),
   train: SftTrainConfig.prefault({}).describe("Steps, batch, label smoothing, logs, checkpoints, guards."),
   optimizer: OptimizerConfig.prefault({}).describe("AdamW and its learning-rate schedule."),
-  eval: SftEvalConfig.prefault({}).describe("How the held-out rows are sampled and graded."),
+  eval: HeldOutEvalConfig.prefault({}).describe("How the held-out rows are sampled and graded."),
   output_dir: z.string().default("runs").describe("Parent directory of the run directory."),
 });
 

@@ -11,7 +11,7 @@ import { RcTrainConfig, runRcGrpo } from "../../trainer/rc-trainer.ts";
 import type { RunStatus } from "../../trainer/run-loop.ts";
 import { loadGrader } from "../../trainer/eval/grader.ts";
 import { SamplerConfig } from "../../trainer/sampler.ts";
-import { SftEvalConfig } from "../../trainer/sft.ts";
+import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
 import { GrpoTrainConfig, runGrpo } from "../../trainer/trainer.ts";
 import { loadVerifiers, VerifierSpec } from "../../verifiers/registry.ts";
 import { progressBar } from "./progress.ts";
@@ -31,7 +31,7 @@ export const GrpoRecipe = z.strictObject({
   grpo: GrpoConfig.prefault({}).describe("The GRPO loss: group size, budget, loss type, clipping, KL."),
   optimizer: OptimizerConfig.prefault({}).describe("AdamW and its learning-rate schedule."),
   train: GrpoTrainConfig.prefault({}).describe("Steps, batch, dynamic sampling, logs, checkpoints, guards."),
-  eval: SftEvalConfig.prefault({}).describe("How the held-out rows are sampled and graded."),
+  eval: HeldOutEvalConfig.prefault({}).describe("How the held-out rows are sampled and graded."),
   output_dir: z.string().default("runs").describe("Parent directory of the run directory."),
   rc: RcTrainConfig.optional()
     .describe("Reasoning-cache RL (trainer/REASONING-CACHE.md): each step rolls out rc.turns RC turns per prompt, then trains on K = grpo.num_generations reasoning completions per (problem, summary state), one GRPO group each (grpo.max_completion_length is replaced by rc.reason_tokens; train.dynamic_sampling is not supported). Absent: plain GRPO."),

@@ -12,7 +12,7 @@ import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
 import { Rng } from "../../trainer/rng.ts";
 import { promptTokens, sampleGroups, SamplerConfig } from "../../trainer/sampler.ts";
-import { formatPrompt } from "../../trainer/sft.ts";
+import { formatPrompt } from "../../trainer/prompt.ts";
 import { tinyConfig } from "../helpers.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");

@@ -19,7 +19,7 @@ import { rcRun, rcStep, RcTrainConfig, runRcGrpo, type RcGrpoOptions, type RcRun
 import { checkContext, RC_TEMPLATES, renderTemplate } from "../../trainer/reasoning-cache.ts";
 import { loadRecipe } from "../../trainer/recipe.ts";
 import { SamplerConfig } from "../../trainer/sampler.ts";
-import { SftEvalConfig } from "../../trainer/sft.ts";
+import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
 import { GrpoTrainConfig } from "../../trainer/trainer.ts";
 import { tinyConfig, withoutTimes } from "../helpers.ts";
 
@@ -186,7 +186,7 @@ test("steps leave no tensors behind", async () => {
   // whole runs, with the held-out plain and RC evaluations, free everything they made
   const evalRows: Row[] = [{ problem: "e0", answer: "1" }, { problem: "e1", answer: "2" }];
   const start = tf.memory().numTensors;
-  await runRcGrpo(rows, options("leak", 2, {}, { evalRows, evalConfig: SftEvalConfig.parse({ k: 2, temperature: 1, max_new_tokens: 4 }), train: GrpoTrainConfig.parse({ steps: 2, prompts_per_step: B, eval_every: 1 }) }));
+  await runRcGrpo(rows, options("leak", 2, {}, { evalRows, evalConfig: HeldOutEvalConfig.parse({ k: 2, temperature: 1, max_new_tokens: 4 }), train: GrpoTrainConfig.parse({ steps: 2, prompts_per_step: B, eval_every: 1 }) }));
   expect(metrics("leak")[1]).toHaveProperty(["eval/rc_accuracy"]);
   expect(tf.memory().numTensors).toBe(start);
 });

@@ -20,7 +20,8 @@ import { OptimizerConfig } from "../../trainer/optimizer.ts";
 import { RunDirError } from "../../trainer/run-dir.ts";
 import { RunStoppedError } from "../../trainer/run-loop.ts";
 import { SamplerConfig } from "../../trainer/sampler.ts";
-import { runSft, SftEvalConfig, SftTrainConfig, type SftOptions } from "../../trainer/sft.ts";
+import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
+import { runSft, SftTrainConfig, type SftOptions } from "../../trainer/sft.ts";
 import { GrpoTrainConfig, runGrpo, type GrpoOptions } from "../../trainer/trainer.ts";
 import { UserError } from "../../trainer/user-error.ts";
 import { tinyConfig, withoutTimes } from "../helpers.ts";
@@ -60,7 +61,7 @@ function sft(name: string, steps: number, extra: Partial<SftOptions> = {}, train
     name, seed: 3, model: tinyConfig({ vocab_size: 259, context_length: 32 }),
     train: SftTrainConfig.parse({ steps, batch_size: 4, eval_every: 0, save_every: 1, keep_last: 1, log_every: 100, ...train }),
     optimizer: OptimizerConfig.parse({ lr: 3e-3 }),
-    eval: SftEvalConfig.parse({ k: 1, max_new_tokens: 4 }),
+    eval: HeldOutEvalConfig.parse({ k: 1, max_new_tokens: 4 }),
     outputDir: tmp, resume: false, log: () => {},
     ...extra,
   };

@@ -9,7 +9,9 @@ import { loadCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
 import { passAtK } from "../../trainer/eval/metrics.ts";
-import { BatchPlan, DataOrder, makeBatch, runSft, SftEvalConfig, SftTrainConfig, type SftOptions } from "../../trainer/sft.ts";
+import { BatchPlan, DataOrder } from "../../trainer/data-order.ts";
+import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
+import { makeBatch, runSft, SftTrainConfig, type SftOptions } from "../../trainer/sft.ts";
 import { tinyConfig } from "../helpers.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-sft-"));
@@ -28,7 +30,7 @@ function options(name: string, steps: number, extra: Partial<SftOptions> = {}): 
     model: tinyConfig({ vocab_size: 259, context_length: 32 }),
     train: SftTrainConfig.parse({ steps, batch_size: 4, eval_every: 0, save_every: 3, keep_last: 2, log_every: 100 }),
     optimizer: OptimizerConfig.parse({ lr: 3e-3, warmup_steps: 2 }),
-    eval: SftEvalConfig.parse({ k: 2, max_new_tokens: 8 }),
+    eval: HeldOutEvalConfig.parse({ k: 2, max_new_tokens: 8 }),
     outputDir: tmp,
     resume: false,
     log: () => {},
@@ -46,7 +48,8 @@ test("a batch scores only the solution and <eos>, shifted by one", () => {
 });
 
 test("a row's sft_prompt is the prompt verbatim (no newline added) and carries no loss", async () => {
-  const { encodeExample, formatPrompt } = await import("../../trainer/sft.ts");
+  const { encodeExample } = await import("../../trainer/sft.ts");
+  const { formatPrompt } = await import("../../trainer/prompt.ts");
   const row: Row = { problem: "P", sft_prompt: "P\nx.", solution: " y." };
   expect(formatPrompt(row)).toBe("P\nx.");
   expect(formatPrompt({ problem: "P" })).toBe("P\n");
@@ -132,16 +135,16 @@ test("a run stopped at a checkpoint and resumed ends with exactly the weights of
 
 test("held-out accuracy is graded by the configured verifier, and only a full reward counts", async () => {
   const { Transformer } = await import("../../trainer/model/transformer.ts");
-  const { evaluateAccuracy } = await import("../../trainer/sft.ts");
+  const { evaluateAccuracy } = await import("../../trainer/eval/held-out.ts");
   const model = Transformer.init(tinyConfig({ vocab_size: 259, context_length: 32 }), 5);
   // the reward depends on the row, not the (random) completion, so the expected accuracy is known
   const verifier = path.join(tmp, "by-row.mjs");
   fs.writeFileSync(verifier, `export default { name: "by-row", verify: (c, row) => ({ reward: row.reward, reason: "r" }) };`);
   const graded: Row[] = [{ problem: "a", reward: 1 }, { problem: "b", reward: 0.5 }, { problem: "c", reward: 1 }, { problem: "d", reward: 0 }];
-  const acc = await evaluateAccuracy(model, tok, graded, SftEvalConfig.parse({ k: 2, max_new_tokens: 3, verifier }), 1);
+  const acc = await evaluateAccuracy(model, tok, graded, HeldOutEvalConfig.parse({ k: 2, max_new_tokens: 3, verifier }), 1);
   expect(acc).toEqual({ pass1: 0.5, passK: 0.5, k: 2, n: 4 });
   // the default, math, reads the boxed answer: a random model's completions match no gold
-  const math = await evaluateAccuracy(model, tok, [{ problem: "a", answer: "7" }], SftEvalConfig.parse({ k: 2, max_new_tokens: 3 }), 1);
+  const math = await evaluateAccuracy(model, tok, [{ problem: "a", answer: "7" }], HeldOutEvalConfig.parse({ k: 2, max_new_tokens: 3 }), 1);
   expect(math.pass1).toBe(0);
   model.dispose();
 }, 60_000);

@@ -236,14 +236,15 @@ test("skip_zero_advantage is refused where completions with A = 0 still have a g
 });
 
 test("the sandboxed code verifier in the loop: programs run against each row's tests and their verdicts become rewards", async () => {
-  const { runSft, SftEvalConfig, SftTrainConfig } = await import("../../trainer/sft.ts");
+  const { runSft, SftTrainConfig } = await import("../../trainer/sft.ts");
+  const { HeldOutEvalConfig } = await import("../../trainer/eval/held-out.ts");
   const { loadVerifier } = await import("../../verifiers/registry.ts");
   // a tiny model that has memorized one program, so its samples are (mostly) that program
   const program = "```python\nprint(1)\n```";
   const sft = await runSft({ train: [{ problem: "q", solution: program }], eval: [] }, tok, {
     name: "coder", seed: 1, model: tinyConfig({ vocab_size: 259, context_length: 32 }),
     train: SftTrainConfig.parse({ steps: 60, batch_size: 4, eval_every: 0, save_every: 60, log_every: 100 }),
-    optimizer: OptimizerConfig.parse({ lr: 1e-2, warmup_steps: 2 }), eval: SftEvalConfig.parse({}),
+    optimizer: OptimizerConfig.parse({ lr: 1e-2, warmup_steps: 2 }), eval: HeldOutEvalConfig.parse({}),
     outputDir: tmp, resume: false, log: () => {},
   });
   const code = await loadVerifier("code");

@@ -6,7 +6,7 @@
 import type { Row } from "../../datasets/row.ts";
 
 export const TEMPLATES = {
-  /** What rlvr's models see in pretraining and GRPO (trainer/sft.ts formatPrompt). */
+  /** What rlvr's models see in pretraining and GRPO (trainer/prompt.ts formatPrompt). */
   rlvr: "{problem}\n",
   boxed: "{problem}\nPlease reason step by step, and put your final answer within \\boxed{}.",
   /** lighteval's MATH-500 instruction. */
