@@ -25,15 +25,18 @@ export function requestPath(req: http.IncomingMessage): string {
 /**
  * The body as JSON, read up to `maxBytes`: 415 unless Content-Type is application/json (a
  * text/plain POST is one any web page may send cross-origin), 413 past the limit — declared by
- * Content-Length or found while streaming, without buffering the rest — and 400 when it is not JSON.
+ * Content-Length (before the client sends it, if it asked) or found while streaming, without
+ * buffering the rest — and 400 when it is not JSON.
  */
-export async function readJson(req: http.IncomingMessage, maxBytes: number): Promise<unknown> {
+export async function readJson(req: http.IncomingMessage, res: http.ServerResponse, maxBytes: number): Promise<unknown> {
   const type = (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
   if (type !== "application/json") {
     throw new ApiError(415, `Content-Type must be application/json, not ${type ? JSON.stringify(type) : "missing"}`, null, "unsupported_media_type");
   }
   const tooLarge = () => new ApiError(413, `the request body is larger than this server's limit of ${maxBytes} bytes (--max-body-bytes)`, null, "body_too_large");
   if (Number(req.headers["content-length"] ?? 0) > maxBytes) throw tooLarge();
+  // a client that asked first (Expect: 100-continue, as curl does for large bodies) sends it only now
+  if (req.headers.expect?.toLowerCase() === "100-continue") res.writeContinue();
   const parts: Buffer[] = [];
   let size = 0;
   for await (const part of req as AsyncIterable<Buffer>) {

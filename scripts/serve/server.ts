@@ -67,13 +67,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (limits.maxQueue < limits.maxSequences) throw new Error(`the queue (${limits.maxQueue} sequences) must hold one request of the most sequences allowed (${limits.maxSequences})`);
   const engine = new Engine(options.model, options.tokenizer, { maxBatch: options.maxBatch ?? 32, collectMs: options.collectMs, maxQueue: limits.maxQueue });
   const api = new Api(options, engine, limits);
-  const server = http.createServer((req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) =>
     api.handle(req, res).catch((err) => {
       // only a failure to write the error itself lands here: give up on this connection
       options.log?.(`rlvr serve: ${String(err)}`);
       res.destroy();
     });
-  });
+  const server = http.createServer(handle);
+  // Expect: 100-continue is answered by readJson once the headers pass, so a refused body is never sent
+  server.on("checkContinue", handle);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 8000, options.host ?? "127.0.0.1", resolve);
@@ -145,7 +147,7 @@ class Api {
 
   /** POST /v1/completions and /v1/chat/completions. */
   private async generate(endpoint: Endpoint, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const body = await readJson(req, this.limits.maxBodyBytes);
+    const body = await readJson(req, res, this.limits.maxBodyBytes);
     const request = endpoint === "chat" ? parseChatRequest(body) : parseCompletionRequest(body);
     this.checkModel(request.model);
     checkSequences(request, this.limits.maxSequences);

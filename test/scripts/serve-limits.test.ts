@@ -86,6 +86,24 @@ describe("the body limit holds while the body is read (413)", () => {
     await stillServes();
   });
 
+  test("a client that asks first (Expect: 100-continue) is refused before it sends the body; a small one is let in", async () => {
+    const ask = (length: number, body: string) =>
+      new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
+        let continued = false;
+        const req = http.request(`${server.url}/v1/completions`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", "Content-Length": String(length), Expect: "100-continue" },
+        });
+        req.on("continue", () => ((continued = true), req.end(body)));
+        req.on("response", (res) => (res.resume(), res.on("end", () => resolve({ status: res.statusCode!, continued }))));
+        req.on("error", reject);
+        req.flushHeaders();
+      });
+    expect(await ask(4_000_000, "")).toEqual({ status: 413, continued: false });
+    const small = JSON.stringify({ prompt: "x", max_tokens: 1 });
+    expect(await ask(Buffer.byteLength(small), small)).toEqual({ status: 200, continued: true });
+  });
+
   test("a body that never ends is refused once past the limit, not read to its end", async () => {
     let sent = 0;
     const endless = new ReadableStream({
