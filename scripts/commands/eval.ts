@@ -14,7 +14,7 @@ import { ResultsError, summaryPathOf } from "../../trainer/eval/results.ts";
 import { RC_TEMPLATES, RcContextError, ReasoningCacheConfig } from "../../trainer/reasoning-cache.ts";
 import { CheckpointError, loadCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
-import { progressBar } from "./progress.ts";
+import { terminalProgressBar } from "./progress.ts";
 
 interface EvalArgs {
   backend: string;
@@ -214,7 +214,7 @@ export const evalCommand: CommandModule<{ backend: string }, EvalArgs> = {
       fail(`--verifier: ${(e as Error).message}`);
     }
     // on a terminal a bar with an ETA, log lines above it; piped, a line per chunk of problems
-    const bar = process.stdout.isTTY && process.stderr.isTTY ? progressBar("eval") : undefined;
+    const bar = terminalProgressBar("eval");
     const warn = (line: string) => (bar ? bar.log(line) : console.warn(line));
     const policy = await makePolicy(a, warn);
     const summarizer = rc?.summarizer ? await makePolicy(a, warn, "summarizer") : undefined;
