@@ -11,7 +11,7 @@ import { loadGrader } from "../../trainer/eval/grader.ts";
 import type { RunStatus } from "../../trainer/run-loop.ts";
 import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
 import { runSft, SftTrainConfig } from "../../trainer/sft.ts";
-import { progressBar } from "./progress.ts";
+import { terminalProgressBar } from "./progress.ts";
 import { checkpointStateOrExit, recipeOrExit, reportOnInterrupt, runCommandBuilder, type RunArgs } from "./run-command.ts";
 
 export const PretrainRecipe = z.strictObject({
@@ -44,7 +44,7 @@ export const pretrainCommand: CommandModule<{ backend: string }, RunArgs> = {
     const train = await loadSource(recipe.data.train, console.warn);
     const evalRows = recipe.data.eval ? await loadSource(recipe.data.eval, console.warn) : [];
     console.log(`${train.length} training rows, ${evalRows.length} held-out rows; ${recipe.train.steps} steps of ${recipe.train.batch_size}`);
-    const bar = process.stdout.isTTY ? progressBar("pretrain") : undefined;
+    const bar = terminalProgressBar("pretrain");
     const status: RunStatus = { runDir: "", step: 0, steps: recipe.train.steps, checkpoint: null };
     const stopReporting = reportOnInterrupt("pretrain", status, () => bar?.stop());
     const result = await runSft({ train, eval: evalRows }, tokenizer, {

@@ -14,7 +14,7 @@ import { SamplerConfig } from "../../trainer/sampler.ts";
 import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
 import { GrpoTrainConfig, runGrpo } from "../../trainer/trainer.ts";
 import { loadVerifiers, VerifierSpec } from "../../verifiers/registry.ts";
-import { progressBar } from "./progress.ts";
+import { terminalProgressBar } from "./progress.ts";
 import { checkpointStateOrExit, recipeOrExit, reportOnInterrupt, runCommandBuilder, type RunArgs } from "./run-command.ts";
 
 export const GrpoRecipe = z.strictObject({
@@ -55,7 +55,7 @@ export const trainCommand: CommandModule<{ backend: string }, RunArgs> = {
       console.log(`rlvr train ${recipe.name}: backend ${backend}, base ${recipe.base} (step ${baseState.step})`);
       const rows = await loadSource(recipe.data.train, console.warn);
       const evalRows = recipe.data.eval ? await loadSource(recipe.data.eval, console.warn) : [];
-      const bar = process.stdout.isTTY ? progressBar("train") : undefined;
+      const bar = terminalProgressBar("train");
       const status: RunStatus = { runDir: "", step: 0, steps: recipe.train.steps, checkpoint: null };
       const stopReporting = reportOnInterrupt("train", status, () => bar?.stop());
       const train = recipe.rc ? (o: Parameters<typeof runGrpo>[1]) => runRcGrpo(rows, { ...o, rc: recipe.rc! }) : (o: Parameters<typeof runGrpo>[1]) => runGrpo(rows, o);

@@ -129,3 +129,16 @@ test("train and pretrain --help list the recipe's sections and point to recipes/
     expect(r.stdout).toContain("--overwrite");
   }
 });
+
+test("on a terminal rlvr train shows a bar with an ETA; piped it prints one line per step", () => {
+  const file = recipe("tty", "steps: 3, prompts_per_step: 2, save_every: 0");
+  // script(1) gives the command a pseudo-terminal, as a user's shell would
+  const tty = spawnSync("script", ["-qec", `${process.execPath} ${RLVR} train ${file} --backend wasm`, "/dev/null"], { cwd: ROOT, encoding: "utf8" });
+  expect(tty.status).toBe(0);
+  expect(tty.stdout).toMatch(/train .*3\/3.*ETA/);
+  expect(tty.stdout).not.toMatch(/^step 1\/3 /m);
+  const piped = rlvr("train", file, "--backend", "wasm", "--overwrite");
+  expect(piped.status).toBe(0);
+  expect(piped.stdout).toMatch(/^step 1\/3 .*\nstep 2\/3 .*\nstep 3\/3 /m);
+  expect(piped.stdout + piped.stderr).not.toContain("ETA");
+});
