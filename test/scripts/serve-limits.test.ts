@@ -1,5 +1,7 @@
 /** `rlvr serve` stays up: what a request may ask (sequences, body size, content type, URL), the bounded queue, and no crash whatever is sent. */
+import { spawn } from "node:child_process";
 import http from "node:http";
+import path from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startServer, type RunningServer } from "../../scripts/serve/server.ts";
@@ -166,4 +168,21 @@ test("a full queue answers 429 with Retry-After at once; the server keeps answer
     await busy.close();
   }
   await queued;
+});
+
+test("rlvr serve: the limits are flags, documented in --help and checked in one line", async () => {
+  const ROOT = path.resolve(import.meta.dirname, "../..");
+  const rlvr = (args: string[]) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(ROOT, "scripts/rlvr.mjs"), "serve", ...args], { cwd: ROOT });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (out += d));
+      child.on("close", (code) => resolve({ code, out }));
+    });
+  const help = await rlvr(["--help"]);
+  for (const flag of ["--max-sequences", "--max-queue", "--max-body-bytes"]) expect(help.out).toContain(flag);
+  const bad = await rlvr(["checkpoints/arith-base", "--max-sequences", "64", "--max-queue", "32"]);
+  expect(bad.code).toBe(1);
+  expect(bad.out).toBe("rlvr serve: --max-queue (32) must be at least --max-sequences (64), or the largest request could never be queued\n");
 });
