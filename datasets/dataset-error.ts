@@ -3,7 +3,7 @@
  * Parquet row group / Arrow record batch and row), the field when one is at fault, what was wrong
  * and how to fix it.
  */
-import { UserError } from "../trainer/user-error.ts";
+import { UserError } from "./user-error.ts";
 
 /** Where in a file a row sits: `line` is 1-based like an editor's; `row` is 0-based like `ds[i]`. */
 export interface RowPlace {

@@ -7,7 +7,7 @@
 import yargs, { type CommandModule } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { BACKEND_NAMES } from "../trainer/backend.ts";
-import { UserError } from "../trainer/user-error.ts";
+import { UserError } from "../datasets/user-error.ts";
 import { benchCommand } from "./commands/bench.ts";
 import { evalCommand } from "./commands/eval.ts";
 import { pretrainCommand } from "./commands/pretrain.ts";

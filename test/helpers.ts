@@ -2,7 +2,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { modelConfig, type ModelConfig } from "../trainer/model/config.ts";
 import type { LmBatch } from "../trainer/lm.ts";
-import { Rng } from "../trainer/rng.ts";
+import { Rng } from "../datasets/rng.ts";
 
 /** A metrics line without its wall-clock figures, which differ between two runs of the same seed. */
 export function withoutTimes(m: Record<string, number>): Record<string, number> {

@@ -7,7 +7,7 @@
 import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs";
 import { batchMatMulInto } from "./kernels/bmm.ts";
-import { UserError } from "./user-error.ts";
+import { UserError } from "../datasets/user-error.ts";
 
 export const BACKEND_NAMES = ["auto", "wasm", "cpu", "node", "node-gpu"] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];

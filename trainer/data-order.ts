@@ -5,7 +5,7 @@
  * read back from state.json.
  */
 import { z } from "zod";
-import { Rng } from "./rng.ts";
+import { Rng } from "../datasets/rng.ts";
 
 /** Where a data order stands; a checkpoint's data_cursor is validated against it on resume. */
 export const DataCursor = z.strictObject({ epoch: z.int().min(0), index: z.int().min(0) });

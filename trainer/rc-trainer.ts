@@ -26,18 +26,9 @@ import { LocalPolicy, type Policy } from "./eval/policy.ts";
 import { loadCheckpoint } from "./model/checkpoint.ts";
 import type { Transformer } from "./model/transformer.ts";
 import { AdamW, learningRate } from "./optimizer.ts";
-import {
-  checkContext,
-  DEFAULT_REASON_TEMPLATE,
-  DEFAULT_SUMMARY_TEMPLATE,
-  renderTemplate,
-  runReasoningCache,
-  templateProblem,
-  type RcProblem,
-  type RcTranscript,
-  type ReasoningCacheConfig,
-} from "./reasoning-cache.ts";
-import { deriveSeed, Rng } from "./rng.ts";
+import { checkContext, runReasoningCache, type RcProblem, type RcTranscript, type ReasoningCacheConfig } from "./reasoning-cache.ts";
+import { DEFAULT_REASON_TEMPLATE, DEFAULT_SUMMARY_TEMPLATE, renderTemplate, templateProblem } from "../datasets/rc-templates.ts";
+import { deriveSeed, Rng } from "../datasets/rng.ts";
 import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
 import { DataCursor, DataOrder } from "./data-order.ts";
 import { evaluateAccuracy, HeldOutEvalConfig } from "./eval/held-out.ts";

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, parse as parseYaml, type Document } from "yaml";
 import type { z } from "zod";
-import { UserError } from "./user-error.ts";
+import { UserError } from "../datasets/user-error.ts";
 
 export class RecipeError extends UserError {
   override name = "RecipeError";

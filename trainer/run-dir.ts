@@ -10,7 +10,7 @@ import path from "node:path";
 import { saveCheckpoint } from "./model/checkpoint.ts";
 import type { Transformer } from "./model/transformer.ts";
 import type { AdamW } from "./optimizer.ts";
-import { UserError } from "./user-error.ts";
+import { UserError } from "../datasets/user-error.ts";
 
 /** fresh: the directory must be empty or absent; resume: continue from its newest checkpoint; overwrite: delete it first. */
 export type RunMode = "fresh" | "resume" | "overwrite";

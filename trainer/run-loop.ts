@@ -11,7 +11,7 @@ import { loadCheckpoint, restoreOptimizer, CheckpointError, STATE_FILE } from ".
 import type { Transformer } from "./model/transformer.ts";
 import { AdamW, type OptimizerConfig } from "./optimizer.ts";
 import { RunDir, RunDirError, type RunMode } from "./run-dir.ts";
-import { UserError } from "./user-error.ts";
+import { UserError } from "../datasets/user-error.ts";
 import path from "node:path";
 
 /** The divergence guards' settings, declared once and spread into each trainer's train config. */

@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { Tokenizer } from "./model/tokenizer.ts";
 import { KVCache, type Transformer } from "./model/transformer.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../datasets/rng.ts";
 
 export const SamplerConfig = z.strictObject({
   num_generations: z.int().min(1).default(8).describe("G: completions sampled per prompt (one GRPO group)."),

@@ -21,7 +21,7 @@ import type { Tokenizer } from "./model/tokenizer.ts";
 import type { Transformer } from "./model/transformer.ts";
 import type { AdamW } from "./optimizer.ts";
 import { learningRate, type OptimizerConfig } from "./optimizer.ts";
-import { deriveSeed } from "./rng.ts";
+import { deriveSeed } from "../datasets/rng.ts";
 import { writeCompletionsTable } from "./metrics.ts";
 import { completionBatch } from "./rollout.ts";
 import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";

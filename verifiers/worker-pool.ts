@@ -8,7 +8,7 @@ import { Worker } from "node:worker_threads";
 import type { Row } from "../datasets/row.ts";
 import type { Verifier, VerifyContext, VerifyResult } from "./types.ts";
 import type { VerifyCall, WorkerReply } from "./worker.ts";
-import { UserError } from "../trainer/user-error.ts";
+import { UserError } from "../datasets/user-error.ts";
 
 /** A verifier module that cannot be used: missing, failing to import, or exporting the wrong shape. */
 export class VerifierLoadError extends UserError {

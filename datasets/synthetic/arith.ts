@@ -18,7 +18,7 @@
  * the left operand of the next step (`(-9/2)*2=-9`). The canonical form is the arithmetic alone
  * (`arith:items:12,+5,-3,*2`), so a story retold with another name is the same problem.
  */
-import type { Rng } from "../../trainer/rng.ts";
+import type { Rng } from "../rng.ts";
 import { add, div, frac, isInteger, magnitude, mul, show, showOperand, sub, type Fraction } from "./fraction.ts";
 import { between, pick, type Problem } from "./task.ts";
 

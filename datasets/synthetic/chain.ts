@@ -32,8 +32,8 @@
  * The prompt is in the row's `sft_prompt` field (trainer/prompt.ts uses it verbatim and puts no loss on
  * it), the target in `solution`. No row holds more than `window` operations of reasoning.
  */
-import { RC_TEMPLATES, renderTemplate } from "../../trainer/reasoning-cache.ts";
-import type { Rng } from "../../trainer/rng.ts";
+import { RC_TEMPLATES, renderTemplate } from "../rc-templates.ts";
+import type { Rng } from "../rng.ts";
 import { between, type Problem, type TaskOptions } from "./task.ts";
 
 /** Labels of labeled chains, in order: a..z then A..Z. */

@@ -16,7 +16,7 @@
  * | 4     | 4       | 1–100   | 1–999     |
  * | 5     | 5       | 1–100   | 1–999     |
  */
-import type { Rng } from "../../trainer/rng.ts";
+import type { Rng } from "../rng.ts";
 import { between, pick, type Problem } from "./task.ts";
 
 const LEVELS: Record<number, { count: number; max: number; targetMax: number }> = {

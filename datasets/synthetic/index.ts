@@ -7,8 +7,8 @@
  */
 import { z } from "zod";
 import type { Row } from "../row.ts";
-import { Rng } from "../../trainer/rng.ts";
-import { UserError } from "../../trainer/user-error.ts";
+import { Rng } from "../rng.ts";
+import { UserError } from "../user-error.ts";
 import { generateArith } from "./arith.ts";
 import { chainLevel, generateChain } from "./chain.ts";
 import { generateCountdown } from "./countdown.ts";

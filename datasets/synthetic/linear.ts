@@ -13,7 +13,7 @@
  * (`D=2*(-1)-3*1=-5. x=(7*(-1)-3*1)/(-5)=2. y=(2*1-7*1)/(-5)=1. \boxed{(2,1)}`).
  * Answers: `x=-3/4` (the math grader also accepts a bare `-3/4`) or `(2,1/2)`.
  */
-import type { Rng } from "../../trainer/rng.ts";
+import type { Rng } from "../rng.ts";
 import { div, frac, show, type Fraction } from "./fraction.ts";
 import { between, pick, type Problem } from "./task.ts";
 

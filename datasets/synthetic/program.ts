@@ -15,7 +15,7 @@
  * seen in train with other examples; a family without parameters (`the sum of xs`) is therefore
  * wholly train or wholly test.
  */
-import type { Rng } from "../../trainer/rng.ts";
+import type { Rng } from "../rng.ts";
 import { between, pick, type Language, type Problem, type TaskOptions } from "./task.ts";
 
 type Value = number | string | number[];

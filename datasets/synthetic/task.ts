@@ -2,7 +2,7 @@
  * What every task generator returns, and the small draws they share. A generator turns a seeded
  * Rng and a level into one problem with its exact answer; index.ts adds the split and the row ids.
  */
-import type { Rng } from "../../trainer/rng.ts";
+import type { Rng } from "../rng.ts";
 
 export type Language = "python" | "javascript";
 

@@ -17,7 +17,7 @@ import { modelConfig } from "../../trainer/model/config.ts";
 import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
-import { Rng } from "../../trainer/rng.ts";
+import { Rng } from "../../datasets/rng.ts";
 import { SamplerConfig } from "../../trainer/sampler.ts";
 import { GrpoTrainConfig, runGrpo } from "../../trainer/trainer.ts";
 import type { Verifier } from "../../verifiers/types.ts";

@@ -10,7 +10,7 @@ import { lmTrainStep, type LmBatch } from "../../trainer/lm.ts";
 import { modelConfig, type ModelConfig } from "../../trainer/model/config.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
 import { AdamW, OptimizerConfig } from "../../trainer/optimizer.ts";
-import { Rng } from "../../trainer/rng.ts";
+import { Rng } from "../../datasets/rng.ts";
 import { median } from "./stats.ts";
 import type { BenchOptions } from "./types.ts";
 

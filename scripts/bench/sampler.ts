@@ -7,7 +7,7 @@ import { initBackend, type BackendName } from "../../trainer/backend.ts";
 import { modelConfig } from "../../trainer/model/config.ts";
 import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
-import { Rng } from "../../trainer/rng.ts";
+import { Rng } from "../../datasets/rng.ts";
 import { SamplerConfig, sampleGroups } from "../../trainer/sampler.ts";
 import type { BenchOptions } from "./types.ts";
 

@@ -4,7 +4,7 @@
  * sequence's own generator, so it draws the same tokens in any batch.
  */
 import type { Tokenizer } from "../../trainer/model/tokenizer.ts";
-import type { Rng } from "../../trainer/rng.ts";
+import type { Rng } from "../../datasets/rng.ts";
 import { drawToken } from "../../trainer/sampler.ts";
 
 export interface SequenceSpec {

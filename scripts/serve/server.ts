@@ -11,7 +11,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Tokenizer } from "../../trainer/model/tokenizer.ts";
 import type { Transformer } from "../../trainer/model/transformer.ts";
-import { Rng } from "../../trainer/rng.ts";
+import { Rng } from "../../datasets/rng.ts";
 import { promptTokens } from "../../trainer/sampler.ts";
 import { CancelledError, Engine, QueueFullError } from "./engine.ts";
 import { readJson, requestPath, sendJson } from "./http.ts";

@@ -10,7 +10,7 @@ import { startServer, type RunningServer } from "../../scripts/serve/server.ts";
 import { initBackend } from "../../trainer/backend.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
-import { Rng } from "../../trainer/rng.ts";
+import { Rng } from "../../datasets/rng.ts";
 import { promptTokens, sampleGroups, SamplerConfig } from "../../trainer/sampler.ts";
 import { formatPrompt } from "../../trainer/prompt.ts";
 import { tinyConfig } from "../helpers.ts";

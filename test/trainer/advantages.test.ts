@@ -1,6 +1,6 @@
 import { expect, test } from "vitest";
 import { dynamicSamplingFilter, groupAdvantages, groupStats, type RewardScale } from "../../trainer/advantages.ts";
-import { Rng } from "../../trainer/rng.ts";
+import { Rng } from "../../datasets/rng.ts";
 
 const f32 = (xs: number[]) => new Float32Array(xs);
 

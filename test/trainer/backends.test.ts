@@ -4,7 +4,7 @@ import { initBackend } from "../../trainer/backend.ts";
 import { lmTrainStep } from "../../trainer/lm.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
 import { AdamW, OptimizerConfig } from "../../trainer/optimizer.ts";
-import { UserError } from "../../trainer/user-error.ts";
+import { UserError } from "../../datasets/user-error.ts";
 import { disposeBatch, randomBatch, tinyConfig } from "../helpers.ts";
 
 /** Trains a fresh tiny model (same seed) on one fixed batch; returns the per-step NLL. */

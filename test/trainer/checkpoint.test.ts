@@ -9,7 +9,7 @@ import { lmTrainStep } from "../../trainer/lm.ts";
 import { loadCheckpoint, restoreOptimizer, saveCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
 import { AdamW, OptimizerConfig } from "../../trainer/optimizer.ts";
-import { Rng } from "../../trainer/rng.ts";
+import { Rng } from "../../datasets/rng.ts";
 import { disposeBatch, randomBatch, tinyConfig } from "../helpers.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-ckpt-"));

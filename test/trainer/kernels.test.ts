@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, expect, test } from "vitest";
 import { initBackend } from "../../trainer/backend.ts";
-import { Rng } from "../../trainer/rng.ts";
+import { Rng } from "../../datasets/rng.ts";
 
 beforeAll(async () => {
   await initBackend("wasm");

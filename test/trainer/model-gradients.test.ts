@@ -3,7 +3,7 @@ import { beforeAll, expect, test } from "vitest";
 import { initBackend } from "../../trainer/backend.ts";
 import { lmLoss } from "../../trainer/lm.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
-import { Rng } from "../../trainer/rng.ts";
+import { Rng } from "../../datasets/rng.ts";
 import { randomBatch, tinyConfig } from "../helpers.ts";
 
 beforeAll(async () => {

@@ -12,17 +12,8 @@ import { summaryPathOf } from "../../trainer/eval/results.ts";
 import { saveCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
-import {
-  accuracyByTurn,
-  DEFAULT_REASON_TEMPLATE,
-  DEFAULT_SUMMARY_TEMPLATE,
-  RcContextError,
-  ReasoningCacheConfig,
-  renderTemplate,
-  runReasoningCache,
-  templateProblem,
-  truncateToTokens,
-} from "../../trainer/reasoning-cache.ts";
+import { accuracyByTurn, RcContextError, ReasoningCacheConfig, runReasoningCache, truncateToTokens } from "../../trainer/reasoning-cache.ts";
+import { DEFAULT_REASON_TEMPLATE, DEFAULT_SUMMARY_TEMPLATE, renderTemplate, templateProblem } from "../../datasets/rc-templates.ts";
 import { tinyConfig } from "../helpers.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");

@@ -23,7 +23,7 @@ import { SamplerConfig } from "../../trainer/sampler.ts";
 import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
 import { runSft, SftTrainConfig, type SftOptions } from "../../trainer/sft.ts";
 import { GrpoTrainConfig, runGrpo, type GrpoOptions } from "../../trainer/trainer.ts";
-import { UserError } from "../../trainer/user-error.ts";
+import { UserError } from "../../datasets/user-error.ts";
 import { tinyConfig, withoutTimes } from "../helpers.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-guards-"));

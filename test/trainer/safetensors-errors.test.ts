@@ -10,8 +10,8 @@ import { afterAll, expect, test } from "vitest";
 import { loadCheckpoint, saveCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "../../trainer/model/safetensors.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
-import { Rng } from "../../trainer/rng.ts";
-import { UserError } from "../../trainer/user-error.ts";
+import { Rng } from "../../datasets/rng.ts";
+import { UserError } from "../../datasets/user-error.ts";
 import { tinyConfig } from "../helpers.ts";
 
 const FILE = "m.safetensors";

@@ -3,7 +3,7 @@ import { beforeAll, expect, test } from "vitest";
 import { initBackend } from "../../trainer/backend.ts";
 import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
-import { Rng } from "../../trainer/rng.ts";
+import { Rng } from "../../datasets/rng.ts";
 import { drawToken, promptTokens, SamplerConfig, sampleGroups } from "../../trainer/sampler.ts";
 import { tinyConfig } from "../helpers.ts";
 

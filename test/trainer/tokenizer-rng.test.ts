@@ -1,6 +1,6 @@
 import { expect, test } from "vitest";
 import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
-import { deriveSeed, Rng } from "../../trainer/rng.ts";
+import { deriveSeed, Rng } from "../../datasets/rng.ts";
 
 test("every UTF-8 string round-trips through the byte tokenizer", () => {
   const tok = new ByteTokenizer();

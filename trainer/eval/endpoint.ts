@@ -9,7 +9,7 @@
  */
 import pLimit from "p-limit";
 import type { Generation, Policy, PromptRequest, SamplingParams } from "./policy.ts";
-import { UserError } from "../user-error.ts";
+import { UserError } from "../../datasets/user-error.ts";
 
 export interface EndpointOptions {
   /** Base URL including `/v1`, e.g. http://localhost:8000/v1. */

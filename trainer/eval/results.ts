@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { SampleResult } from "./metrics.ts";
-import { UserError } from "../user-error.ts";
+import { UserError } from "../../datasets/user-error.ts";
 
 /** Everything that decides which samples an evaluation draws; a resume must match it. */
 export interface EvalSettings {

@@ -12,7 +12,7 @@ import { ModelConfig } from "./config.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors.ts";
 import { parameterSpecs, selectionBiasName, Transformer } from "./transformer.ts";
 import type { AdamW } from "../optimizer.ts";
-import { UserError } from "../user-error.ts";
+import { UserError } from "../../datasets/user-error.ts";
 
 export const MODEL_FILE = "model.safetensors";
 export const OPTIMIZER_FILE = "optimizer.safetensors";

@@ -3,7 +3,7 @@
  * header length, a JSON header {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__},
  * padded with spaces to 8 bytes, then the raw little-endian buffers. Only F32 is written.
  */
-import { UserError } from "../user-error.ts";
+import { UserError } from "../../datasets/user-error.ts";
 
 export interface NamedTensor {
   shape: number[];

@@ -5,7 +5,7 @@
  * stable: they are the safetensors tensor names (see `parameterSpecs`).
  */
 import * as tf from "@tensorflow/tfjs";
-import { Rng } from "../rng.ts";
+import { Rng } from "../../datasets/rng.ts";
 import type { ModelConfig } from "./config.ts";
 import { layerNorm, linear, matmulPlain, rmsNorm, ffn, type FfnWeights } from "./layers.ts";
 import { moeForward, updateSelectionBias, type MoeStats, type MoeWeights } from "./moe.ts";

@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { slotCgroup } from "./cgroup.ts";
 import { runtimes, type Language } from "./runtimes.ts";
 import { spawnCapped } from "./spawn.ts";
-import { UserError } from "../../trainer/user-error.ts";
+import { UserError } from "../../datasets/user-error.ts";
 
 export interface Limits {
   /** Wall-clock limit per program run, in milliseconds. */

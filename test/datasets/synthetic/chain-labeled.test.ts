@@ -2,7 +2,7 @@
 import { expect, test } from "vitest";
 import { CHAIN_LABELS, chainContinuation } from "../../../datasets/synthetic/chain.ts";
 import { generate, parseDatasetSpec, SyntheticConfig } from "../../../datasets/synthetic/index.ts";
-import { RC_TEMPLATES, renderTemplate, templateProblem } from "../../../trainer/reasoning-cache.ts";
+import { RC_TEMPLATES, renderTemplate, templateProblem } from "../../../datasets/rc-templates.ts";
 import { checkEquations } from "./oracle.ts";
 
 /** Equations of a labeled text: [label, unlabeled equation]. */
