@@ -1,11 +1,10 @@
 /**
- * Language-model losses on the transformer: per-token log-probabilities of given targets, and the
- * supervised next-token loss with a mask, plus one supervised training step (forward, backward,
- * AdamW). The SFT loop, the GRPO loss and the benchmark all build on these.
+ * Language-model losses on the transformer: per-token log-probabilities of given targets (with the
+ * token entropy), and the supervised next-token loss with a mask. The update (trainer/update.ts),
+ * the GRPO loss and the benchmark build on these.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { AdamW, StepResult } from "./optimizer.ts";
-import { mergeMoeStats, type MoeStats } from "./model/moe.ts";
+import type { MoeStats } from "./model/moe.ts";
 import type { Transformer } from "./model/transformer.ts";
 
 /** Log-probability of each target token: log-probabilities [N, V], targets [N] int32 → [N]. */
@@ -65,87 +64,4 @@ export function lmLoss(model: Transformer, batch: LmBatch, training = true, labe
   const nll = maskedMean(logp);
   const fit = meanLogp ? tf.add(tf.mul(nll, 1 - labelSmoothing), tf.mul(maskedMean(meanLogp), labelSmoothing)) : nll;
   return { loss: tf.add(fit, aux) as tf.Scalar, nll, moe };
-}
-
-export interface LmStepResult extends StepResult {
-  loss: number;
-  nll: number;
-  moe: Map<number, MoeStats>;
-}
-
-export type LossFn = () => { loss: tf.Scalar; moe: Map<number, MoeStats> };
-
-/**
- * One optimizer update of `model` on the scalar `lossFn` returns (which must also report the
- * step's MoE routing): backward, clip, AdamW, then the aux-free router-bias nudge. A non-finite
- * loss or gradient skips the update and changes nothing. Several loss functions are micro-batches
- * of one step: their gradients add up (each loss carries its own share of the step) before the
- * single update, so peak memory is one micro-batch's.
- */
-export function applyUpdate(model: Transformer, optimizer: AdamW, lr: number, lossFns: LossFn | LossFn[]): StepResult & { loss: number; moe: Map<number, MoeStats> } {
-  const parts: Map<number, MoeStats>[] = [];
-  let loss = 0;
-  let grads: Map<string, tf.Tensor> | undefined;
-  try {
-    for (const lossFn of Array.isArray(lossFns) ? lossFns : [lossFns]) {
-      const g = microBatchGrads(model, lossFn, parts);
-      loss += g.loss;
-      grads = grads ? addInto(grads, g.grads) : g.grads;
-    }
-    const moe = mergeRouting(parts);
-    const step = Number.isFinite(loss) ? optimizer.step(grads!, lr) : { gradNorm: Number.NaN, skipped: true };
-    if (!step.skipped) model.updateRouterBias(moe);
-    return { ...step, loss, moe };
-  } finally {
-    if (grads) tf.dispose([...grads.values()]);
-  }
-}
-
-function microBatchGrads(model: Transformer, lossFn: LossFn, parts: Map<number, MoeStats>[]): { loss: number; grads: Map<string, tf.Tensor> } {
-  const { value, grads } = tf.variableGrads(() => {
-    const out = lossFn();
-    parts.push(out.moe);
-    return out.loss;
-  }, model.variables());
-  const named = new Map<string, tf.Tensor>();
-  for (const [name, v] of model.params) if (grads[v.name]) named.set(name, grads[v.name]);
-  const used = new Set(named.values());
-  tf.dispose(Object.values(grads).filter((g) => !used.has(g)));
-  const loss = value.dataSync()[0];
-  value.dispose();
-  return { loss, grads: named };
-}
-
-/** acc += more, freeing the old sums and `more`. */
-function addInto(acc: Map<string, tf.Tensor>, more: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
-  for (const [name, g] of more) {
-    const prev = acc.get(name);
-    if (!prev) {
-      acc.set(name, g);
-      continue;
-    }
-    acc.set(name, tf.add(prev, g));
-    tf.dispose([prev, g]);
-  }
-  return acc;
-}
-
-/** Per-layer routing stats of the step's micro-batches merged into one record per layer. */
-function mergeRouting(parts: Map<number, MoeStats>[]): Map<number, MoeStats> {
-  if (parts.length === 1) return parts[0];
-  const layers = new Set(parts.flatMap((p) => [...p.keys()]));
-  return new Map([...layers].map((layer) => [layer, mergeMoeStats(parts.map((p) => p.get(layer)).filter((s): s is MoeStats => s !== undefined))]));
-}
-
-/** One supervised update on a batch (label smoothing ε as in lmLoss). */
-export function lmTrainStep(model: Transformer, optimizer: AdamW, batch: LmBatch, lr: number, labelSmoothing = 0): LmStepResult {
-  let nll = 0;
-  let moe = new Map<number, MoeStats>();
-  const step = applyUpdate(model, optimizer, lr, () => {
-    const out = lmLoss(model, batch, true, labelSmoothing);
-    nll = out.nll.dataSync()[0];
-    moe = out.moe;
-    return out;
-  });
-  return { ...step, nll, moe };
 }

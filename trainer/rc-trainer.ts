@@ -32,7 +32,10 @@ import { deriveSeed, Rng } from "../datasets/rng.ts";
 import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
 import { DataCursor, DataOrder } from "./data-order.ts";
 import { evaluateAccuracy, HeldOutEvalConfig } from "./eval/held-out.ts";
-import { completionMetrics, completionsDirOf, grpoLoop, startGrpoRun, updatePolicy, writeCompletions, type GrpoOptions, type GrpoRun, type Rollouts } from "./trainer.ts";
+import { completionsDirOf, grpoLoop, startGrpoRun, type GrpoOptions, type GrpoRun } from "./grpo-trainer.ts";
+import { writeCompletions } from "./completions-table.ts";
+import { completionMetrics, type Rollouts } from "./rollout.ts";
+import { updatePolicy } from "./update.ts";
 import { disposingAfter } from "./run-loop.ts";
 
 export const RcReplayConfig = z.strictObject({

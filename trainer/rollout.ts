@@ -1,37 +1,68 @@
 /**
- * Turns sampled groups into a training batch: each prompt left-padded to the longest prompt, each
- * completion right-padded to the longest completion, so every completion starts at the same
- * position and its token log-probs come out of one forward pass as [B, L].
+ * Rollouts: G completions sampled for each prompt of a batch and scored by the recipe's verifiers,
+ * and the batch a GRPO step trains on, gathered from one or more rounds (dynamic sampling).
  */
-import * as tf from "@tensorflow/tfjs";
-import type { LmBatch } from "./lm.ts";
-import type { Tokenizer } from "./model/tokenizer.ts";
-import { promptTokens, type Completion } from "./sampler.ts";
+import type { Row } from "../datasets/row.ts";
+import { scoreCompletions } from "../verifiers/registry.ts";
+import type { GrpoRun } from "./grpo-trainer.ts";
+import { formatPrompt } from "./prompt.ts";
+import { sampleGroups, type Completion } from "./sampler.ts";
 
-/** The batch scoring completion tokens: targets [B, L], mask 1 on real completion tokens. */
-export function completionBatch(tokenizer: Tokenizer, prompts: string[], completions: Completion[]): LmBatch {
-  const promptIds = completions.map((c) => promptTokens(tokenizer, prompts[c.group]));
-  const P = Math.max(...promptIds.map((p) => p.length));
-  const L = Math.max(1, ...completions.map((c) => c.tokens.length));
-  const B = completions.length;
-  const T = P + L - 1; // the last completion token is only a target, never an input
-  const tokens = new Int32Array(B * T).fill(tokenizer.pad);
-  const targets = new Int32Array(B * L).fill(tokenizer.pad);
-  const mask = new Float32Array(B * L);
-  const padding = promptIds.map((p) => P - p.length);
-  completions.forEach((c, b) => {
-    const seq = [...promptIds[b], ...c.tokens];
-    seq.slice(0, T - padding[b]).forEach((t, j) => (tokens[b * T + padding[b] + j] = t));
-    c.tokens.forEach((t, j) => {
-      targets[b * L + j] = t;
-      mask[b * L + j] = 1;
-    });
-  });
+/** One round of generation and scoring for `rows`. */
+export interface Rollouts {
+  rows: Row[];
+  prompts: string[];
+  completions: Completion[];
+  total: Float32Array;
+  allNull: boolean[];
+  /** Each verifier's reward per completion. */
+  rewards: Record<string, (number | null)[]>;
+}
+
+
+/** Samples G completions for each row and scores them. */
+export async function rollout(run: GrpoRun, rows: Row[], seed: number): Promise<Rollouts & { metrics: Record<string, number>; sampleMs: number; verifyMs: number }> {
+  const prompts = rows.map(formatPrompt);
+  const t0 = performance.now();
+  const completions = await sampleGroups(run.model, run.tokenizer, prompts, run.sampler, seed);
+  const t1 = performance.now();
+  const scores = await scoreCompletions(run.verifiers, completions.map((c) => ({
+    completion: c.text,
+    row: rows[c.group],
+    ctx: { completionTokens: c.tokens.length, maxCompletionTokens: run.sampler.max_new_tokens },
+  })));
+  return { rows, prompts, completions, total: scores.total, allNull: scores.allNull, rewards: scores.rewards, metrics: scores.metrics,
+    sampleMs: t1 - t0, verifyMs: performance.now() - t1 };
+}
+
+/** Appends the chosen groups of a round to the step's batch, renumbering their group index. */
+export function appendGroups(kept: Rollouts, r: Rollouts, groups: number[], G: number): void {
+  const total = Array.from(kept.total);
+  for (const g of groups) {
+    const index = kept.rows.length;
+    kept.rows.push(r.rows[g]);
+    kept.prompts.push(r.prompts[g]);
+    for (let j = 0; j < G; j++) {
+      kept.completions.push({ ...r.completions[g * G + j], group: index });
+      total.push(r.total[g * G + j]);
+      kept.allNull.push(r.allNull[g * G + j]);
+      for (const [name, values] of Object.entries(r.rewards)) (kept.rewards[name] ??= []).push(values[g * G + j]);
+    }
+  }
+  kept.total = Float32Array.from(total);
+}
+
+
+/** TRL's completions/* metrics of a batch (lengths in tokens, clipped = hit the budget). */
+export function completionMetrics(completions: Completion[]): Record<string, number> {
+  const lengths = completions.map((c) => c.tokens.length);
+  const terminated = completions.filter((c) => !c.truncated).map((c) => c.tokens.length);
   return {
-    tokens: tf.tensor2d(tokens, [B, T], "int32"),
-    targets: tf.tensor2d(targets, [B, L], "int32"),
-    mask: tf.tensor2d(mask, [B, L]),
-    start: P - 1,
-    padding,
+    "completions/mean_length": lengths.reduce((a, b) => a + b, 0) / lengths.length,
+    "completions/min_length": Math.min(...lengths),
+    "completions/max_length": Math.max(...lengths),
+    "completions/clipped_ratio": completions.filter((c) => c.truncated).length / completions.length,
+    "completions/mean_terminated_length": terminated.length ? terminated.reduce((a, b) => a + b, 0) / terminated.length : 0,
   };
 }
+

@@ -8,7 +8,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { Row } from "../datasets/row.ts";
-import { lmTrainStep, type LmBatch } from "./lm.ts";
+import type { LmBatch } from "./lm.ts";
+import { lmTrainStep } from "./update.ts";
 import { loadCheckpoint } from "./model/checkpoint.ts";
 import { ModelConfig } from "./model/config.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";

@@ -19,7 +19,7 @@ import { Transformer } from "../../trainer/model/transformer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
 import { Rng } from "../../datasets/rng.ts";
 import { SamplerConfig } from "../../trainer/sampler.ts";
-import { GrpoTrainConfig, runGrpo } from "../../trainer/trainer.ts";
+import { GrpoTrainConfig, runGrpo } from "../../trainer/grpo-trainer.ts";
 import type { Verifier } from "../../verifiers/types.ts";
 import { median } from "./stats.ts";
 import type { BenchOptions } from "./types.ts";

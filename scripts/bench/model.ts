@@ -6,7 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { initBackend, type BackendName } from "../../trainer/backend.ts";
-import { lmTrainStep, type LmBatch } from "../../trainer/lm.ts";
+import type { LmBatch } from "../../trainer/lm.ts";
+import { lmTrainStep } from "../../trainer/update.ts";
 import { modelConfig, type ModelConfig } from "../../trainer/model/config.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
 import { AdamW, OptimizerConfig } from "../../trainer/optimizer.ts";

@@ -12,7 +12,7 @@ import type { RunStatus } from "../../trainer/run-loop.ts";
 import { loadGrader } from "../../trainer/eval/grader.ts";
 import { SamplerConfig } from "../../trainer/sampler.ts";
 import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
-import { GrpoTrainConfig, runGrpo } from "../../trainer/trainer.ts";
+import { GrpoTrainConfig, runGrpo } from "../../trainer/grpo-trainer.ts";
 import { loadVerifiers, VerifierSpec } from "../../verifiers/registry.ts";
 import { terminalProgressBar } from "./progress.ts";
 import { checkpointStateOrExit, recipeOrExit, reportOnInterrupt, runCommandBuilder, type RunArgs } from "./run-command.ts";

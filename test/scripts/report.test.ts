@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ema, metricCharts, moeHeatmaps } from "../../scripts/report/charts.ts";
 import { escapeHtml, inlineScript, loadEcharts, renderReport, scriptJson } from "../../scripts/report/html.ts";
 import { readRun } from "../../scripts/report/run-data.ts";
-import { writeCompletionsTable } from "../../trainer/metrics.ts";
+import { writeCompletionsTable } from "../../trainer/completions-table.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 /** A real 6-step GRPO run (beta > 0, entropy bonus, eval every 3 steps): see test/fixtures/report/README.md. */

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { expect, test } from "vitest";
 import { initBackend } from "../../trainer/backend.ts";
-import { lmTrainStep } from "../../trainer/lm.ts";
+import { lmTrainStep } from "../../trainer/update.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
 import { AdamW, OptimizerConfig } from "../../trainer/optimizer.ts";
 import { UserError } from "../../datasets/user-error.ts";

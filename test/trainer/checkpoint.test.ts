@@ -5,7 +5,7 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { initBackend } from "../../trainer/backend.ts";
-import { lmTrainStep } from "../../trainer/lm.ts";
+import { lmTrainStep } from "../../trainer/update.ts";
 import { loadCheckpoint, restoreOptimizer, saveCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
 import { AdamW, OptimizerConfig } from "../../trainer/optimizer.ts";

@@ -21,7 +21,7 @@ import { RC_TEMPLATES, renderTemplate } from "../../datasets/rc-templates.ts";
 import { loadRecipe } from "../../trainer/recipe.ts";
 import { SamplerConfig } from "../../trainer/sampler.ts";
 import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
-import { GrpoTrainConfig } from "../../trainer/trainer.ts";
+import { GrpoTrainConfig } from "../../trainer/grpo-trainer.ts";
 import { tinyConfig, withoutTimes } from "../helpers.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");

@@ -22,7 +22,7 @@ import { RunStoppedError } from "../../trainer/run-loop.ts";
 import { SamplerConfig } from "../../trainer/sampler.ts";
 import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
 import { runSft, SftTrainConfig, type SftOptions } from "../../trainer/sft.ts";
-import { GrpoTrainConfig, runGrpo, type GrpoOptions } from "../../trainer/trainer.ts";
+import { GrpoTrainConfig, runGrpo, type GrpoOptions } from "../../trainer/grpo-trainer.ts";
 import { UserError } from "../../datasets/user-error.ts";
 import { tinyConfig, withoutTimes } from "../helpers.ts";
 

@@ -12,9 +12,9 @@ import { loadCheckpoint, saveCheckpoint } from "../../trainer/model/checkpoint.t
 import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
-import { completionBatch } from "../../trainer/rollout.ts";
+import { completionBatch } from "../../trainer/completion-batch.ts";
 import { SamplerConfig, sampleGroups } from "../../trainer/sampler.ts";
-import { GrpoTrainConfig, runGrpo, type GrpoOptions } from "../../trainer/trainer.ts";
+import { GrpoTrainConfig, runGrpo, type GrpoOptions } from "../../trainer/grpo-trainer.ts";
 import { tinyConfig, withoutTimes } from "../helpers.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-grpo-"));

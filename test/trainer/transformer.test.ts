@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, expect, test } from "vitest";
 import { initBackend } from "../../trainer/backend.ts";
-import { lmTrainStep } from "../../trainer/lm.ts";
+import { lmTrainStep } from "../../trainer/update.ts";
 import { KVCache, rotate, rotation, Transformer } from "../../trainer/model/transformer.ts";
 import { AdamW, OptimizerConfig } from "../../trainer/optimizer.ts";
 import { disposeBatch, randomBatch, tinyConfig } from "../helpers.ts";

@@ -5,6 +5,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Bool, Float64, Int32, tableToIPC, Utf8, vectorFromArray, Table, type Vector } from "apache-arrow";
+import type { GrpoRun } from "./grpo-trainer.ts";
+import type { Rollouts } from "./rollout.ts";
 
 export interface CompletionRecord {
   step: number;
@@ -32,4 +34,19 @@ export function writeCompletionsTable(file: string, records: CompletionRecord[],
   const tmp = `${file}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, tableToIPC(new Table(columns), "file"));
   fs.renameSync(tmp, file);
+}
+
+/** The step's trained batch as runs/<name>/completions/step-000010.arrow. */
+export function writeCompletions(run: Pick<GrpoRun, "verifiers" | "completionsDir">, kept: Rollouts, advantages: Float32Array, step: number): void {
+  const names = run.verifiers.map((v) => v.verifier.name);
+  const records = kept.completions.map((c, i) => ({
+    step,
+    prompt: kept.prompts[c.group],
+    completion: c.text,
+    rewards: Object.fromEntries(names.map((n) => [n, kept.rewards[n]?.[i] ?? null])),
+    reward: kept.total[i],
+    advantage: advantages[i],
+    truncated: c.truncated,
+  }));
+  writeCompletionsTable(path.join(run.completionsDir!, `step-${String(step).padStart(6, "0")}.arrow`), records, names);
 }

@@ -8,28 +8,25 @@
  * pass@1 over held-out rows every eval_every steps.
  */
 import path from "node:path";
-import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { Row } from "../datasets/row.ts";
-import { scoreCompletions, type WeightedVerifier } from "../verifiers/registry.ts";
+import type { WeightedVerifier } from "../verifiers/registry.ts";
 import { dynamicSamplingFilter, groupAdvantages, groupStats } from "./advantages.ts";
-import { grpoLoss, GrpoConfig, lossMask } from "./grpo.ts";
-import { applyUpdate, batchLogProbs, type LmBatch } from "./lm.ts";
+import { GrpoConfig } from "./grpo.ts";
 import { loadCheckpoint } from "./model/checkpoint.ts";
-import type { MoeStats } from "./model/moe.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";
 import type { Transformer } from "./model/transformer.ts";
 import type { AdamW } from "./optimizer.ts";
 import { learningRate, type OptimizerConfig } from "./optimizer.ts";
 import { deriveSeed } from "../datasets/rng.ts";
-import { writeCompletionsTable } from "./metrics.ts";
-import { completionBatch } from "./rollout.ts";
-import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
+import { writeCompletions } from "./completions-table.ts";
+import { appendGroups, completionMetrics, rollout, type Rollouts } from "./rollout.ts";
+import type { SamplerConfig } from "./sampler.ts";
+import { updatePolicy } from "./update.ts";
 import type { RunDir } from "./run-dir.ts";
 import { disposingAfter, runLoop, RunGuardConfig, startRun, type LoopHooks, type RunStart, type RunStatus } from "./run-loop.ts";
 import { DataCursor, DataOrder } from "./data-order.ts";
 import { evaluateAccuracy, HeldOutEvalConfig } from "./eval/held-out.ts";
-import { formatPrompt } from "./prompt.ts";
 
 export const GrpoTrainConfig = z.strictObject({
   steps: z.int().min(1).default(100).describe("GRPO steps (one generation round and num_iterations updates each)."),
@@ -67,16 +64,6 @@ export interface GrpoRun {
   completionsDir?: string;
 }
 
-/** One round of generation and scoring for `rows`. */
-export interface Rollouts {
-  rows: Row[];
-  prompts: string[];
-  completions: Completion[];
-  total: Float32Array;
-  allNull: boolean[];
-  /** Each verifier's reward per completion. */
-  rewards: Record<string, (number | null)[]>;
-}
 
 /** One GRPO step; returns the step's metrics (TRL's names where they exist). */
 export async function grpoStep(run: GrpoRun, step: number): Promise<Record<string, number>> {
@@ -120,177 +107,6 @@ export async function grpoStep(run: GrpoRun, step: number): Promise<Record<strin
   };
 }
 
-/** The step's trained batch as runs/<name>/completions/step-000010.arrow. */
-export function writeCompletions(run: Pick<GrpoRun, "verifiers" | "completionsDir">, kept: Rollouts, advantages: Float32Array, step: number): void {
-  const names = run.verifiers.map((v) => v.verifier.name);
-  const records = kept.completions.map((c, i) => ({
-    step,
-    prompt: kept.prompts[c.group],
-    completion: c.text,
-    rewards: Object.fromEntries(names.map((n) => [n, kept.rewards[n]?.[i] ?? null])),
-    reward: kept.total[i],
-    advantage: advantages[i],
-    truncated: c.truncated,
-  }));
-  writeCompletionsTable(path.join(run.completionsDir!, `step-${String(step).padStart(6, "0")}.arrow`), records, names);
-}
-
-/** Samples G completions for each row and scores them. */
-async function rollout(run: GrpoRun, rows: Row[], seed: number): Promise<Rollouts & { metrics: Record<string, number>; sampleMs: number; verifyMs: number }> {
-  const prompts = rows.map(formatPrompt);
-  const t0 = performance.now();
-  const completions = await sampleGroups(run.model, run.tokenizer, prompts, run.sampler, seed);
-  const t1 = performance.now();
-  const scores = await scoreCompletions(run.verifiers, completions.map((c) => ({
-    completion: c.text,
-    row: rows[c.group],
-    ctx: { completionTokens: c.tokens.length, maxCompletionTokens: run.sampler.max_new_tokens },
-  })));
-  return { rows, prompts, completions, total: scores.total, allNull: scores.allNull, rewards: scores.rewards, metrics: scores.metrics,
-    sampleMs: t1 - t0, verifyMs: performance.now() - t1 };
-}
-
-/** Appends the chosen groups of a round to the step's batch, renumbering their group index. */
-function appendGroups(kept: Rollouts, r: Rollouts, groups: number[], G: number): void {
-  const total = Array.from(kept.total);
-  for (const g of groups) {
-    const index = kept.rows.length;
-    kept.rows.push(r.rows[g]);
-    kept.prompts.push(r.prompts[g]);
-    for (let j = 0; j < G; j++) {
-      kept.completions.push({ ...r.completions[g * G + j], group: index });
-      total.push(r.total[g * G + j]);
-      kept.allNull.push(r.allNull[g * G + j]);
-      for (const [name, values] of Object.entries(r.rewards)) (kept.rewards[name] ??= []).push(values[g * G + j]);
-    }
-  }
-  kept.total = Float32Array.from(total);
-}
-
-/** num_iterations updates on one generated batch; π_old is the policy that sampled it. */
-export function updatePolicy(run: GrpoRun, kept: Rollouts, advantages: Float32Array, step: number): Record<string, number> {
-  const timing = { old: 0, ref: 0 };
-  const micro = microBatches(run, kept, advantages, timing);
-  const lr = learningRate(step, run.train.steps, run.optimizerConfig);
-  let out: Record<string, number> = {};
-  const tUpdate = performance.now();
-  try {
-    // dapo's denominator: every completion's loss-mask tokens (completionBatch masks exactly c.tokens),
-    // skipped zero-advantage ones included, so skipping them leaves the update unchanged
-    const activeTokensInStep = kept.completions.reduce((s, c) => s + (run.grpo.mask_truncated_completions && c.truncated ? 0 : c.tokens.length), 0);
-    for (let it = 0; it < run.grpo.num_iterations; it++) out = updateOnce(run, micro, lr, activeTokensInStep);
-    out["timing_s/update_actor"] = (performance.now() - tUpdate) / 1000;
-    out["timing_s/old_log_prob"] = timing.old / 1000;
-    out["timing_s/ref"] = timing.ref / 1000;
-  } finally {
-    for (const m of micro) tf.dispose([m.batch.tokens, m.batch.targets, m.batch.mask, m.adv, m.mask, ...(m.oldLogp ? [m.oldLogp] : []), ...(m.refLogp ? [m.refLogp] : [])]);
-  }
-  return out;
-}
-
-/** A slice of the step's completions that goes through one forward/backward pass. */
-interface MicroBatch {
-  batch: LmBatch;
-  adv: tf.Tensor1D;
-  mask: tf.Tensor2D;
-  truncated: boolean[];
-  oldLogp?: tf.Tensor2D;
-  refLogp?: tf.Tensor2D;
-  /** Its share of the step's completions: sequence-mean losses are weighted by it. */
-  share: number;
-  /** Its share of the completions that go through the update (all of them unless skip_zero_advantage): aux losses and metrics are weighted by it. */
-  auxShare: number;
-}
-
-/**
- * Cuts the step into micro-batches of train.micro_batch_size completions, each padded to its own
- * longest sequence. π_old and π_ref log-probs are computed here, before any update.
- */
-function microBatches(run: GrpoRun, kept: Rollouts, advantages: Float32Array, timing: { old: number; ref: number }): MicroBatch[] {
-  const n = kept.completions.length;
-  const all = kept.completions.map((_, i) => i);
-  const informative = all.filter((i) => advantages[i] !== 0);
-  // a step with no signal still makes its (momentum, aux-loss, weight-decay) update, as without skipping
-  const trained = run.grpo.skip_zero_advantage && informative.length ? informative : all;
-  const size = run.train.micro_batch_size > 0 ? run.train.micro_batch_size : Math.max(1, trained.length);
-  const out: MicroBatch[] = [];
-  for (let start = 0; start < trained.length; start += size) {
-    const picked = trained.slice(start, start + size);
-    const completions = picked.map((i) => kept.completions[i]);
-    const truncated = completions.map((c) => c.truncated);
-    const batch = completionBatch(run.tokenizer, kept.prompts, completions);
-    const t0 = performance.now();
-    // π_old: with one update it is π_θ detached (ρ = 1 in value); with more it must be frozen first
-    const oldLogp = run.grpo.num_iterations > 1 ? settled(tf.tidy(() => batchLogProbs(run.model, batch, false).logp)) : undefined;
-    const t1 = performance.now();
-    const refLogp = run.reference ? settled(tf.tidy(() => batchLogProbs(run.reference!, batch, false).logp)) : undefined;
-    timing.old += t1 - t0;
-    timing.ref += performance.now() - t1;
-    out.push({
-      batch,
-      adv: tf.tensor1d(picked.map((i) => advantages[i])),
-      mask: lossMask(batch.mask, truncated, run.grpo),
-      truncated,
-      oldLogp,
-      refLogp,
-      share: completions.length / n,
-      auxShare: completions.length / trained.length,
-    });
-  }
-  return out;
-}
-
-/** Waits for a tensor's values, so that time spent on an asynchronous backend is counted where it is spent. */
-function settled<T extends tf.Tensor>(t: T): T {
-  t.dataSync();
-  return t;
-}
-
-/** One optimizer update with gradients summed over the micro-batches; metrics averaged by share. */
-function updateOnce(run: GrpoRun, micro: MicroBatch[], lr: number, activeTokensInStep: number): Record<string, number> {
-  // dapo divides by the step's active tokens already; the per-sequence means are weighted by share
-  const lossWeight = (m: MicroBatch) => (run.grpo.loss_type === "dapo" ? 1 : m.share);
-  const metrics: Record<string, number> = {};
-  let aux = 0;
-  const result = applyUpdate(run.model, run.optimizer, lr, micro.map((m) => () => {
-    // entropy always: TRL logs it, and it shows whether GRPO is sharpening the policy
-    const lp = batchLogProbs(run.model, m.batch, true, { entropy: true });
-    const inputs = { logp: lp.logp, oldLogp: m.oldLogp, refLogp: m.refLogp, entropy: lp.entropy, advantages: m.adv, mask: m.mask, truncated: m.truncated };
-    const { loss, metrics: mm } = grpoLoss(inputs, run.grpo, { activeTokensInStep });
-    for (const [k, v] of Object.entries(mm)) metrics[k] = (metrics[k] ?? 0) + v * m.auxShare;
-    aux += lp.aux.dataSync()[0] * m.auxShare;
-    return { loss: tf.add(tf.mul(loss, lossWeight(m)), tf.mul(lp.aux, m.auxShare)) as tf.Scalar, moe: lp.moe };
-  }));
-  return { loss: result.loss - aux, aux_loss: aux, grad_norm: result.gradNorm, skipped_updates: result.skipped ? 1 : 0, ...metrics, ...moeMetrics(result.moe) };
-}
-
-/** TRL's completions/* metrics of a batch (lengths in tokens, clipped = hit the budget). */
-export function completionMetrics(completions: Completion[]): Record<string, number> {
-  const lengths = completions.map((c) => c.tokens.length);
-  const terminated = completions.filter((c) => !c.truncated).map((c) => c.tokens.length);
-  return {
-    "completions/mean_length": lengths.reduce((a, b) => a + b, 0) / lengths.length,
-    "completions/min_length": Math.min(...lengths),
-    "completions/max_length": Math.max(...lengths),
-    "completions/clipped_ratio": completions.filter((c) => c.truncated).length / completions.length,
-    "completions/mean_terminated_length": terminated.length ? terminated.reduce((a, b) => a + b, 0) / terminated.length : 0,
-  };
-}
-
-function moeMetrics(moe: Map<number, MoeStats>): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (moe.size === 0) return out;
-  let violation = 0;
-  let entropy = 0;
-  let drop = 0;
-  for (const [layer, s] of moe) {
-    s.load.forEach((l, e) => (out[`moe/load/${layer}/${e}`] = l));
-    violation = Math.max(violation, s.maxViolation);
-    entropy += s.routerEntropy / moe.size;
-    drop += s.dropRate / moe.size;
-  }
-  return { ...out, "moe/max_violation": violation, "moe/router_entropy": entropy, "moe/drop_rate": drop };
-}
 
 export interface GrpoOptions {
   name: string;
@@ -364,3 +180,4 @@ export function grpoLoop(o: GrpoOptions, start: RunStart<unknown>, hooks: Omit<L
   const evalDue = (step: number) => Boolean(o.evalRows?.length) && every > 0 && (step % every === 0 || step === o.train.steps);
   return runLoop(start, o.train, { ...hooks, evalDue }, o);
 }
+
