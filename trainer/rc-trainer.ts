@@ -22,7 +22,7 @@ import { gradeAnswer } from "../verifiers/math/index.ts";
 import { scoreCompletions } from "../verifiers/registry.ts";
 import { groupAdvantages, groupStats } from "./advantages.ts";
 import { goldAnswer } from "./eval/grader.ts";
-import { LocalPolicy, type Policy } from "./eval/policy.ts";
+import { LocalPolicy, type Policy } from "./policy.ts";
 import { loadCheckpoint } from "./model/checkpoint.ts";
 import type { Transformer } from "./model/transformer.ts";
 import { AdamW, learningRate } from "./optimizer.ts";

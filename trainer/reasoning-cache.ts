@@ -19,7 +19,7 @@
  * depends on neither its batch-mates nor how problems are chunked: same seed → same transcripts.
  */
 import { z } from "zod";
-import type { Generation, Policy } from "./eval/policy.ts";
+import type { Generation, Policy } from "./policy.ts";
 import { deriveSeed } from "../datasets/rng.ts";
 import { UserError } from "../datasets/user-error.ts";
 import { DEFAULT_REASON_TEMPLATE, DEFAULT_SUMMARY_TEMPLATE, renderTemplate, templateProblem } from "../datasets/rc-templates.ts";

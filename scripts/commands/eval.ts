@@ -8,7 +8,7 @@ import { initBackend, type BackendName } from "../../trainer/backend.ts";
 import { ENDPOINT_DEFAULTS, EndpointError, EndpointPolicy } from "../../trainer/eval/endpoint.ts";
 import { evaluate, formatSummary, type RcSettings } from "../../trainer/eval/evaluate.ts";
 import { loadGrader, type Grader } from "../../trainer/eval/grader.ts";
-import { LocalPolicy, type Policy } from "../../trainer/eval/policy.ts";
+import { LocalPolicy, type Policy } from "../../trainer/policy.ts";
 import { resolveTemplate } from "../../trainer/eval/prompts.ts";
 import { ResultsError, summaryPathOf } from "../../trainer/eval/results.ts";
 import { RcContextError, ReasoningCacheConfig } from "../../trainer/reasoning-cache.ts";

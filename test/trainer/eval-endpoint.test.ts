@@ -11,7 +11,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import type { Row } from "../../datasets/row.ts";
 import { contextOverflow, EndpointError, EndpointPolicy, ENDPOINT_DEFAULTS, type EndpointOptions } from "../../trainer/eval/endpoint.ts";
 import { evaluate, formatSummary } from "../../trainer/eval/evaluate.ts";
-import type { SamplingParams } from "../../trainer/eval/policy.ts";
+import type { SamplingParams } from "../../trainer/policy.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-eval-endpoint-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -9,7 +9,7 @@ import { initBackend } from "../../trainer/backend.ts";
 import { EndpointError, EndpointPolicy, ENDPOINT_DEFAULTS } from "../../trainer/eval/endpoint.ts";
 import { equivalentAnswers, evaluate, formatSummary } from "../../trainer/eval/evaluate.ts";
 import { majorityVote, passAtK, passKs, summarize, wilson, type SampleResult } from "../../trainer/eval/metrics.ts";
-import type { Generation, Policy, PromptRequest, SamplingParams } from "../../trainer/eval/policy.ts";
+import type { Generation, Policy, PromptRequest, SamplingParams } from "../../trainer/policy.ts";
 import { renderPrompt, resolveTemplate } from "../../trainer/eval/prompts.ts";
 import { loadGrader, type Grader } from "../../trainer/eval/grader.ts";
 import { configPathOf, summaryPathOf } from "../../trainer/eval/results.ts";

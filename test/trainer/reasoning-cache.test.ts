@@ -7,7 +7,7 @@ import type { Row } from "../../datasets/row.ts";
 import { initBackend } from "../../trainer/backend.ts";
 import { evaluate, type EvalRunSettings, type RcTurnResult } from "../../trainer/eval/evaluate.ts";
 import { loadGrader, type Grader } from "../../trainer/eval/grader.ts";
-import { LocalPolicy, type Generation, type Policy, type PromptRequest, type SamplingParams } from "../../trainer/eval/policy.ts";
+import { LocalPolicy, type Generation, type Policy, type PromptRequest, type SamplingParams } from "../../trainer/policy.ts";
 import { summaryPathOf } from "../../trainer/eval/results.ts";
 import { saveCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";

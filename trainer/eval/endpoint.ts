@@ -8,7 +8,7 @@
  * The API key is read from an environment variable and never written to logs or errors.
  */
 import pLimit from "p-limit";
-import type { Generation, Policy, PromptRequest, SamplingParams } from "./policy.ts";
+import type { Generation, Policy, PromptRequest, SamplingParams } from "../policy.ts";
 import { UserError } from "../../datasets/user-error.ts";
 
 export interface EndpointOptions {

@@ -9,7 +9,7 @@ import { loadGrader, type Grader, type Verdict } from "./grader.ts";
 import { accuracyByTurn, checkContext, runReasoningCache, type ReasoningCacheConfig, type RcTranscript } from "../reasoning-cache.ts";
 import { summarize, type SampleResult, type Stats, type Summary } from "./metrics.ts";
 import { EndpointError } from "./endpoint.ts";
-import type { Generation, Policy } from "./policy.ts";
+import type { Generation, Policy } from "../policy.ts";
 import { renderPrompt } from "./prompts.ts";
 import { appendProblem, openResults, summaryPathOf, writeAtomically, type EvalSettings } from "./results.ts";
 

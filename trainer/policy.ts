@@ -3,9 +3,9 @@
  * to this interface, so the same code drives an rlvr checkpoint in this process or any
  * OpenAI-compatible endpoint (trainer/eval/endpoint.ts).
  */
-import type { Transformer } from "../model/transformer.ts";
-import type { Tokenizer } from "../model/tokenizer.ts";
-import { sampleGroups, SamplerConfig } from "../sampler.ts";
+import type { Transformer } from "./model/transformer.ts";
+import type { Tokenizer } from "./model/tokenizer.ts";
+import { sampleGroups, SamplerConfig } from "./sampler.ts";
 
 export interface SamplingParams {
   /** Completions per prompt. */
