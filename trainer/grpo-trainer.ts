@@ -16,15 +16,15 @@ import { GrpoConfig } from "./grpo.ts";
 import { loadCheckpoint } from "./model/checkpoint.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";
 import type { Transformer } from "./model/transformer.ts";
-import type { AdamW } from "./optimizer.ts";
-import { learningRate, type OptimizerConfig } from "./optimizer.ts";
+import { learningRate, OptimizerConfig, type AdamW } from "./optimizer.ts";
 import { deriveSeed } from "../datasets/rng.ts";
 import { writeCompletions } from "./completions-table.ts";
 import { appendGroups, completionMetrics, rollout, type Rollouts } from "./rollout.ts";
-import type { SamplerConfig } from "./sampler.ts";
+import { SamplerConfig } from "./sampler.ts";
+import { RcTrainConfig } from "./reasoning-cache.ts";
 import { updatePolicy } from "./update.ts";
 import type { RunDir } from "./run-dir.ts";
-import { disposingAfter, runLoop, RunGuardConfig, startRun, type LoopHooks, type RunStart, type RunStatus } from "./run-loop.ts";
+import { disposingAfter, runLoop, RunGuardConfig, startRun, type LoopHooks, type RunIo, type RunStart } from "./run-loop.ts";
 import { DataCursor, DataOrder } from "./data-order.ts";
 import { evaluateAccuracy, HeldOutEvalConfig } from "./eval/held-out.ts";
 
@@ -45,17 +45,60 @@ export const GrpoTrainConfig = z.strictObject({
 });
 export type GrpoTrainConfig = z.infer<typeof GrpoTrainConfig>;
 
-export interface GrpoRun {
-  name: string;
-  seed: number;
-  model: Transformer;
-  optimizer: AdamW;
-  optimizerConfig: OptimizerConfig;
+/**
+ * A GRPO (or RC-RL) run's settings: the recipe without its data and verifier sections, which the
+ * command resolves into rows and verifiers. Passed through as validated; derived settings come
+ * from groupSampler and groupLoss, never copied field by field.
+ */
+export const GrpoRunConfig = z.strictObject({
+  name: z.string().regex(/^[\w.-]+$/).describe("Run name: outputs go to <output_dir>/<name>/."),
+  seed: z.int().default(0).describe("Fixes data order and sampling."),
+  base: z.string().min(1).describe("Checkpoint directory of the base model (relative to the working directory)."),
+  sampler: SamplerConfig.omit({ num_generations: true, max_new_tokens: true }).prefault({})
+    .describe("Temperature, top-k/top-p, stop strings; G and the budget come from grpo.num_generations and grpo.max_completion_length."),
+  grpo: GrpoConfig.prefault({}).describe("The GRPO loss: group size, budget, loss type, clipping, KL."),
+  optimizer: OptimizerConfig.prefault({}).describe("AdamW and its learning-rate schedule."),
+  train: GrpoTrainConfig.prefault({}).describe("Steps, batch, dynamic sampling, logs, checkpoints, guards."),
+  eval: HeldOutEvalConfig.prefault({}).describe("How the held-out rows are sampled and graded."),
+  output_dir: z.string().default("runs").describe("Parent directory of the run directory."),
+  rc: RcTrainConfig.optional()
+    .describe("Reasoning-cache RL (trainer/REASONING-CACHE.md): each step rolls out rc.turns RC turns per prompt, then trains on K = grpo.num_generations reasoning completions per (problem, summary state), one GRPO group each (grpo.max_completion_length is replaced by rc.reason_tokens; train.dynamic_sampling is not supported). Absent: plain GRPO."),
+}).superRefine(checkGrpoRunConfig);
+export type GrpoRunConfig = z.infer<typeof GrpoRunConfig>;
+
+/** The checks across sections, shared with the recipe schema that extends this one. */
+export function checkGrpoRunConfig(r: Pick<GrpoRunConfig, "rc" | "train">, ctx: z.RefinementCtx): void {
+  if (r.rc && r.train.dynamic_sampling) ctx.addIssue({ code: "custom", path: ["train", "dynamic_sampling"], message: "dynamic_sampling is not supported with rc" });
+}
+
+/** The sampler of a run: the recipe's sampling settings with GRPO's group size G and completion budget (rc.reason_tokens under rc). */
+export function groupSampler(c: GrpoRunConfig): SamplerConfig {
+  return SamplerConfig.parse({ ...c.sampler, num_generations: c.grpo.num_generations, max_new_tokens: groupLoss(c).max_completion_length });
+}
+
+/** The loss settings of a run: under rc, the trained completions' budget L is H_R. */
+export function groupLoss(c: GrpoRunConfig): GrpoConfig {
+  return c.rc ? { ...c.grpo, max_completion_length: c.rc.reason_tokens } : c.grpo;
+}
+
+/** What a GRPO run needs beside its config: the rows' tokenizer, the resolved verifiers and held-out rows, and the command's I/O. */
+export interface GrpoOptions extends RunIo {
+  config: GrpoRunConfig;
   tokenizer: Tokenizer;
   verifiers: WeightedVerifier[];
+  /** Held-out rows for eval/accuracy every train.eval_every steps. */
+  evalRows?: Row[];
+}
+
+export interface GrpoRun {
+  config: GrpoRunConfig;
+  /** groupSampler(config) and groupLoss(config). */
   sampler: SamplerConfig;
   grpo: GrpoConfig;
-  train: GrpoTrainConfig;
+  model: Transformer;
+  optimizer: AdamW;
+  tokenizer: Tokenizer;
+  verifiers: WeightedVerifier[];
   rows: Row[];
   order: DataOrder;
   /** Frozen copy of the base model for the KL term; only when grpo.beta > 0. */
@@ -64,12 +107,11 @@ export interface GrpoRun {
   completionsDir?: string;
 }
 
-
 /** One GRPO step; returns the step's metrics (TRL's names where they exist). */
 export async function grpoStep(run: GrpoRun, step: number): Promise<Record<string, number>> {
   const t0 = performance.now();
   const G = run.grpo.num_generations;
-  const rounds = run.train.dynamic_sampling ? run.train.max_generation_rounds : 1;
+  const rounds = run.config.train.dynamic_sampling ? run.config.train.max_generation_rounds : 1;
   const kept: Rollouts = { rows: [], prompts: [], completions: [], total: new Float32Array(0), allNull: [], rewards: {} };
   let firstRound: Record<string, number> = {};
   let dropped = 0;
@@ -77,27 +119,27 @@ export async function grpoStep(run: GrpoRun, step: number): Promise<Record<strin
   let sampleMs = 0;
   let verifyMs = 0;
   let sampledTokens = 0;
-  for (let round = 0; round < rounds && kept.rows.length < run.train.prompts_per_step; round++) {
+  for (let round = 0; round < rounds && kept.rows.length < run.config.train.prompts_per_step; round++) {
     roundsUsed++;
-    const rows = run.order.next(run.train.prompts_per_step).map((i) => run.rows[i]);
-    const r = await rollout(run, rows, deriveSeed(run.seed, step, round));
+    const rows = run.order.next(run.config.train.prompts_per_step).map((i) => run.rows[i]);
+    const r = await rollout(run, rows, deriveSeed(run.config.seed, step, round));
     sampleMs += r.sampleMs;
     verifyMs += r.verifyMs;
     sampledTokens += r.completions.reduce((s, c) => s + c.tokens.length, 0);
     if (round === 0) firstRound = { ...r.metrics, ...groupStats(r.total, G, r.allNull), ...completionMetrics(r.completions) };
-    const groups = run.train.dynamic_sampling ? dynamicSamplingFilter(r.total, G, r.allNull) : { keep: rows.map((_, i) => i), dropped: 0 };
+    const groups = run.config.train.dynamic_sampling ? dynamicSamplingFilter(r.total, G, r.allNull) : { keep: rows.map((_, i) => i), dropped: 0 };
     dropped += groups.dropped;
-    appendGroups(kept, r, groups.keep.slice(0, run.train.prompts_per_step - kept.rows.length), G);
+    appendGroups(kept, r, groups.keep.slice(0, run.config.train.prompts_per_step - kept.rows.length), G);
   }
   const advantages = groupAdvantages(kept.total, G, { scale: run.grpo.scale_rewards, allNull: kept.allNull });
   const update = kept.rows.length ? updatePolicy(run, kept, advantages, step) : { skipped_updates: 0, "timing_s/old_log_prob": 0, "timing_s/ref": 0, "timing_s/update_actor": 0 };
-  if (run.completionsDir && (step + 1) % run.train.completions_every === 0) writeCompletions(run, kept, advantages, step + 1);
+  if (run.completionsDir && (step + 1) % run.config.train.completions_every === 0) writeCompletions(run, kept, advantages, step + 1);
   return {
     step: step + 1,
     ...firstRound,
     ...update,
-    ...(run.train.dynamic_sampling ? { "dynamic_sampling/dropped_groups": dropped, "dynamic_sampling/rounds": roundsUsed, "dynamic_sampling/groups": kept.rows.length } : {}),
-    learning_rate: learningRate(step, run.train.steps, run.optimizerConfig),
+    ...(run.config.train.dynamic_sampling ? { "dynamic_sampling/dropped_groups": dropped, "dynamic_sampling/rounds": roundsUsed, "dynamic_sampling/groups": kept.rows.length } : {}),
+    learning_rate: learningRate(step, run.config.train.steps, run.config.optimizer),
     num_tokens: kept.completions.reduce((s, c) => s + c.tokens.length, 0),
     "sample/tokens_per_s": sampledTokens / (sampleMs / 1000),
     // verl's names: where a step's time goes (seconds; every round of dynamic sampling included)
@@ -108,57 +150,30 @@ export async function grpoStep(run: GrpoRun, step: number): Promise<Record<strin
 }
 
 
-export interface GrpoOptions {
-  name: string;
-  seed: number;
-  /** Checkpoint directory of the base model. */
-  base: string;
-  tokenizer: Tokenizer;
-  verifiers: WeightedVerifier[];
-  sampler: SamplerConfig;
-  grpo: GrpoConfig;
-  optimizer: OptimizerConfig;
-  train: GrpoTrainConfig;
-  outputDir: string;
-  /** Continue from the run's newest checkpoint. */
-  resume: boolean;
-  /** Delete an earlier run under this name first (without it, a non-empty run directory is refused). */
-  overwrite?: boolean;
-  log: (line: string) => void;
-  /** Kept current as the run goes, for an interrupt handler. */
-  status?: RunStatus;
-  /** Held-out rows for eval/accuracy, and how to sample them. */
-  evalRows?: Row[];
-  evalConfig?: z.infer<typeof HeldOutEvalConfig>;
-  /** A live progress display (a bar on a TTY); when given, per-step lines are left to it. */
-  progress?: { update(step: number, total: number, record: Record<string, number>): void };
-}
-
 /** Runs GRPO from a base checkpoint (or the run's newest checkpoint with `resume`). */
 export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: string; step: number }> {
+  const c = o.config;
   const start = startGrpoRun(o, { epoch: 0, index: 0 }, DataCursor);
-  if (start.resumedFrom) o.log(`resuming ${o.name} from ${start.resumedFrom} (step ${start.step})`);
+  if (start.resumedFrom) o.log(`resuming ${c.name} from ${start.resumedFrom} (step ${start.step})`);
   const { model, optimizer, dir } = start;
   const run: GrpoRun = {
-    name: o.name, seed: o.seed, model, optimizer, optimizerConfig: o.optimizer, tokenizer: o.tokenizer, verifiers: o.verifiers,
-    // the group size and budget are GRPO's: a sampler drawing another G would misalign every group
-    sampler: { ...o.sampler, num_generations: o.grpo.num_generations, max_new_tokens: o.grpo.max_completion_length },
-    grpo: o.grpo, train: o.train, rows, order: new DataOrder(rows.length, o.seed, start.cursor),
-    reference: o.grpo.beta > 0 ? loadCheckpoint(o.base).model : undefined,
-    completionsDir: completionsDirOf(o, dir),
+    config: c, sampler: groupSampler(c), grpo: groupLoss(c), model, optimizer, tokenizer: o.tokenizer, verifiers: o.verifiers,
+    rows, order: new DataOrder(rows.length, c.seed, start.cursor),
+    reference: c.grpo.beta > 0 ? loadCheckpoint(c.base).model : undefined,
+    completionsDir: completionsDirOf(c, dir),
   };
   const step = await disposingAfter(run, () =>
     grpoLoop(o, start, {
       step: (s) => grpoStep(run, s),
       evaluate: async (s, record) => {
-        const acc = await evaluateAccuracy(model, o.tokenizer, o.evalRows!, o.evalConfig ?? HeldOutEvalConfig.parse({}), deriveSeed(o.seed, s, 0xe7a1));
+        const acc = await evaluateAccuracy(model, o.tokenizer, o.evalRows!, c.eval, deriveSeed(c.seed, s, 0xe7a1));
         record["eval/accuracy"] = acc.pass1;
         record[`eval/pass@${acc.k}`] = acc.passK;
       },
       line: (r, s) => {
         const fixed = (v: number | undefined, d: number) => (v === undefined ? "-" : v.toFixed(d));
         const evalPart = r["eval/accuracy"] === undefined ? "" : `  eval/accuracy ${(100 * r["eval/accuracy"]).toFixed(1)}%`;
-        return `step ${s}/${o.train.steps}  reward ${fixed(r.reward, 3)}  loss ${fixed(r.loss, 4)}  grad_norm ${fixed(r.grad_norm, 3)}${evalPart}  ${r.step_time.toFixed(1)} s/step`;
+        return `step ${s}/${c.train.steps}  reward ${fixed(r.reward, 3)}  loss ${fixed(r.loss, 4)}  grad_norm ${fixed(r.grad_norm, 3)}${evalPart}  ${r.step_time.toFixed(1)} s/step`;
       },
       cursor: () => run.order.cursor,
     }),
@@ -167,17 +182,16 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
 }
 
 /** Where a run writes its completions tables, or undefined when it writes none. */
-export const completionsDirOf = (o: GrpoOptions, dir: RunDir) => (o.train.completions_every > 0 ? path.join(dir.path, "completions") : undefined);
+export const completionsDirOf = (c: GrpoRunConfig, dir: RunDir) => (c.train.completions_every > 0 ? path.join(dir.path, "completions") : undefined);
 
 /** A GRPO-family run's start: the base checkpoint's weights, or the run's newest checkpoint with `resume`. */
 export function startGrpoRun<C>(o: GrpoOptions, fresh: C, cursorSchema: z.ZodType<C>): RunStart<C> {
-  return startRun(o, () => loadCheckpoint(o.base).model, fresh, cursorSchema);
+  return startRun(o.config, o, () => loadCheckpoint(o.config.base).model, fresh, cursorSchema);
 }
 
 /** The shared run loop with GRPO's evaluation schedule: every eval_every steps and at the end (0 = never). */
 export function grpoLoop(o: GrpoOptions, start: RunStart<unknown>, hooks: Omit<LoopHooks, "evalDue">): Promise<number> {
-  const every = o.train.eval_every;
-  const evalDue = (step: number) => Boolean(o.evalRows?.length) && every > 0 && (step % every === 0 || step === o.train.steps);
-  return runLoop(start, o.train, { ...hooks, evalDue }, o);
+  const train = o.config.train;
+  const evalDue = (step: number) => Boolean(o.evalRows?.length) && train.eval_every > 0 && (step % train.eval_every === 0 || step === train.steps);
+  return runLoop(start, train, { ...hooks, evalDue }, o);
 }
-

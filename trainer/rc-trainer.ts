@@ -26,53 +26,17 @@ import { LocalPolicy, type Policy } from "./policy.ts";
 import { loadCheckpoint } from "./model/checkpoint.ts";
 import type { Transformer } from "./model/transformer.ts";
 import { AdamW, learningRate } from "./optimizer.ts";
-import { checkContext, runReasoningCache, type RcProblem, type RcTranscript, type ReasoningCacheConfig } from "./reasoning-cache.ts";
-import { DEFAULT_REASON_TEMPLATE, DEFAULT_SUMMARY_TEMPLATE, renderTemplate, templateProblem } from "../datasets/rc-templates.ts";
+import { checkContext, loopConfig, runReasoningCache, type RcProblem, type RcTrainConfig, type RcTranscript } from "./reasoning-cache.ts";
+import { renderTemplate } from "../datasets/rc-templates.ts";
 import { deriveSeed, Rng } from "../datasets/rng.ts";
 import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
 import { DataCursor, DataOrder } from "./data-order.ts";
 import { evaluateAccuracy, HeldOutEvalConfig } from "./eval/held-out.ts";
-import { completionsDirOf, grpoLoop, startGrpoRun, type GrpoOptions, type GrpoRun } from "./grpo-trainer.ts";
+import { completionsDirOf, groupLoss, groupSampler, grpoLoop, startGrpoRun, type GrpoOptions, type GrpoRun } from "./grpo-trainer.ts";
 import { writeCompletions } from "./completions-table.ts";
 import { completionMetrics, type Rollouts } from "./rollout.ts";
 import { updatePolicy } from "./update.ts";
 import { disposingAfter } from "./run-loop.ts";
-
-export const RcReplayConfig = z.strictObject({
-  size: z.int().min(0).default(0)
-    .describe("Summaries of earlier steps kept for replay, each with its problem and turn; the oldest go first. 0 = no replay buffer."),
-  share: z.number().min(0).max(1).default(0.5)
-    .describe("Chance that each non-empty state is drawn from the buffer instead of this step's rollout (the empty summary is never replaced)."),
-});
-
-export const RcTrainConfig = z
-  .strictObject({
-    turns: z.int().min(1).default(3)
-      .describe("T_train: RC turns rolled out per problem with the current policy, without gradient; its summaries s_1..s_{T−1} are the candidate states."),
-    states_per_rollout: z.int().min(1).default(2)
-      .describe("N_summ: states trained on per rollout: the empty summary s_0 always, plus N_summ − 1 others drawn without replacement from s_1..s_{T−1} (or the replay buffer); at most turns. Each state gets K = grpo.num_generations completions."),
-    reason_tokens: z.int().min(1).default(64)
-      .describe("H_R: most new tokens of a reasoning turn, in the rollouts and in the trained completions (replaces grpo.max_completion_length, which rc ignores)."),
-    summary_tokens: z.int().min(1).default(32)
-      .describe("H_S: most tokens of a summary (generated with this budget, then truncated to it when re-encoded)."),
-    reason_template: z.string().default(DEFAULT_REASON_TEMPLATE)
-      .describe("I_R: the reasoning prompt of the rollouts and of the trained completions; {problem} and {summary} (the state), each once."),
-    summary_template: z.string().default(DEFAULT_SUMMARY_TEMPLATE)
-      .describe("I_S: the summary prompt of the rollouts; {reasoning} once, {problem} and {summary} (the previous summary) at most once."),
-    eval_turns: z.int().min(0).default(0)
-      .describe("Turns of the RC decoding in the held-out evaluation (eval/rc_accuracy, every train.eval_every steps); 0 = turns. More than turns measures extrapolation."),
-    replay: RcReplayConfig.prefault({}).describe("Replay buffer of earlier summaries."),
-  })
-  .superRefine((c, ctx) => {
-    const r = templateProblem("reason", c.reason_template);
-    if (r) ctx.addIssue({ code: "custom", path: ["reason_template"], message: `reasoning template: ${r}` });
-    const s = templateProblem("summary", c.summary_template);
-    if (s) ctx.addIssue({ code: "custom", path: ["summary_template"], message: `summary template: ${s}` });
-    if (c.states_per_rollout > c.turns) {
-      ctx.addIssue({ code: "custom", path: ["states_per_rollout"], message: `N_summ = ${c.states_per_rollout} states need at least ${c.states_per_rollout} turns (s_0..s_{T−1}); turns is ${c.turns}` });
-    }
-  });
-export type RcTrainConfig = z.infer<typeof RcTrainConfig>;
 
 /** A summary kept from an earlier step: its problem (row index), text and turn (the t of s_t). */
 export interface ReplayEntry {
@@ -120,15 +84,10 @@ const ROLLOUT = 0x7c01, STATES = 0x7c02, COMPLETIONS = 0x7c03;
 /** The problem text, as formatPrompt and evaluation read it. */
 export const problemText = (row: Row) => String(row.problem ?? row.prompt ?? "");
 
-/** The RC loop's config for `turns` turns with the run's budgets and templates. */
-export function loopConfig(rc: RcTrainConfig, turns = rc.turns): ReasoningCacheConfig {
-  return { turns, reason_tokens: rc.reason_tokens, summary_tokens: rc.summary_tokens, reason_template: rc.reason_template, summary_template: rc.summary_template };
-}
-
 /** Step 1: one RC rollout of rc.turns turns per row, with the current policy. */
 async function rollOut(run: RcRun, rowIds: number[], step: number): Promise<RcStep["rollouts"]> {
   const problems: RcProblem[] = rowIds.map((i) => ({ problem: problemText(run.rows[i]), key: i }));
-  const sampling = { n: 1, temperature: run.sampler.temperature, top_p: run.sampler.top_p, seed: deriveSeed(run.seed, step, ROLLOUT) };
+  const sampling = { n: 1, temperature: run.sampler.temperature, top_p: run.sampler.top_p, seed: deriveSeed(run.config.seed, step, ROLLOUT) };
   const transcripts = await runReasoningCache({ policy: run.policy, problems, config: loopConfig(run.rc), sampling });
   return rowIds.map((row, b) => ({ row, transcript: transcripts[b][0] }));
 }
@@ -139,7 +98,7 @@ async function rollOut(run: RcRun, rowIds: number[], step: number): Promise<RcSt
  * s_t of its own rollout (t from 1..T−1, without replacement).
  */
 export function chooseStates(run: RcRun, rollouts: RcStep["rollouts"], step: number): RcState[] {
-  const rng = Rng.forKeys(run.seed, step, STATES);
+  const rng = Rng.forKeys(run.config.seed, step, STATES);
   const pool = run.rc.replay.size > 0 ? rng.shuffle(run.replay.map((_, i) => i)) : [];
   const states: RcState[] = [];
   for (const { row, transcript } of rollouts) {
@@ -205,12 +164,12 @@ export function stateMetrics(states: RcState[], turns: number): Record<string, n
 export async function rcStep(run: RcRun, step: number): Promise<RcStep> {
   const t0 = performance.now();
   const K = run.grpo.num_generations;
-  const rowIds = run.order.next(run.train.prompts_per_step);
+  const rowIds = run.order.next(run.config.train.prompts_per_step);
   const rollouts = await rollOut(run, rowIds, step);
   const states = chooseStates(run, rollouts, step);
   const prompts = states.map((s) => renderTemplate(run.rc.reason_template, { problem: problemText(run.rows[s.row]), summary: s.summary }));
   const sampler = { ...run.sampler, num_generations: K, max_new_tokens: run.rc.reason_tokens };
-  const completions = await sampleGroups(run.model, run.tokenizer, prompts, sampler, deriveSeed(run.seed, step, COMPLETIONS));
+  const completions = await sampleGroups(run.model, run.tokenizer, prompts, sampler, deriveSeed(run.config.seed, step, COMPLETIONS));
   const sampleMs = performance.now() - t0;
   const scores = await scoreCompletions(run.verifiers, completions.map((c) => ({
     completion: c.text,
@@ -222,7 +181,7 @@ export async function rcStep(run: RcRun, step: number): Promise<RcStep> {
   const rcMetrics = { ...(await rolloutMetrics(run, rollouts)), ...stateMetrics(states, run.rc.turns) };
   const update = updatePolicy(run, kept, advantages, step);
   pushReplay(run, rollouts);
-  if (run.completionsDir && (step + 1) % run.train.completions_every === 0) writeCompletions(run, kept, advantages, step + 1);
+  if (run.completionsDir && (step + 1) % run.config.train.completions_every === 0) writeCompletions(run, kept, advantages, step + 1);
   const sampled = completions.reduce((s, c) => s + c.tokens.length, 0) + rcMetrics["rc/rollout_tokens"];
   const metrics = {
     step: step + 1,
@@ -233,7 +192,7 @@ export async function rcStep(run: RcRun, step: number): Promise<RcStep> {
     ...rcMetrics,
     "rc/groups": states.length,
     "rc/replay_size": run.replay.length,
-    learning_rate: learningRate(step, run.train.steps, run.optimizerConfig),
+    learning_rate: learningRate(step, run.config.train.steps, run.config.optimizer),
     num_tokens: completions.reduce((s, c) => s + c.tokens.length, 0),
     "sample/tokens_per_s": sampled / (sampleMs / 1000),
     step_time: (performance.now() - t0) / 1000,
@@ -246,7 +205,7 @@ export async function rcStep(run: RcRun, step: number): Promise<RcStep> {
  * graded by the math verifier on each turn's reasoning; the last turn's is eval/rc_accuracy.
  */
 export async function evaluateRc(run: RcRun, rows: Row[], cfg: z.infer<typeof HeldOutEvalConfig>, turns: number, seed: number): Promise<number[]> {
-  const policy = new LocalPolicy(run.name, run.model, run.tokenizer, SamplerConfig.parse({ batch_size: run.sampler.batch_size }), false);
+  const policy = new LocalPolicy(run.config.name, run.model, run.tokenizer, SamplerConfig.parse({ batch_size: run.sampler.batch_size }), false);
   const problems = rows.map((row, key) => ({ problem: problemText(row), key }));
   const transcripts = await runReasoningCache({ policy, problems, config: loopConfig(run.rc, turns), sampling: { n: cfg.k, temperature: cfg.temperature, top_p: 1, seed } });
   return Array.from({ length: turns }, (_, t) => {
@@ -258,23 +217,20 @@ export async function evaluateRc(run: RcRun, rows: Row[], cfg: z.infer<typeof He
   });
 }
 
-export interface RcGrpoOptions extends GrpoOptions {
-  rc: RcTrainConfig;
-}
-
 /**
  * The state of an RC run around a model and its optimizer: K = grpo.num_generations, and H_R
- * replaces the sampler's budget and grpo.max_completion_length. `cursor` is a checkpoint's.
+ * replaces the sampler's budget and grpo.max_completion_length (groupSampler, groupLoss). `cursor` is a checkpoint's.
  */
-export function rcRun(rows: Row[], o: RcGrpoOptions, model: Transformer, optimizer: AdamW, cursor: RcCursor = { epoch: 0, index: 0 }, completionsDir?: string): RcRun {
-  const sampler: SamplerConfig = { ...o.sampler, num_generations: o.grpo.num_generations, max_new_tokens: o.rc.reason_tokens };
+export function rcRun(rows: Row[], o: GrpoOptions, model: Transformer, optimizer: AdamW, cursor: RcCursor = { epoch: 0, index: 0 }, completionsDir?: string): RcRun {
+  const c = o.config;
+  if (!c.rc) throw new Error("rcRun: the config has no rc section");
+  const sampler = groupSampler(c);
   return {
-    name: o.name, seed: o.seed, model, optimizer, optimizerConfig: o.optimizer, tokenizer: o.tokenizer, verifiers: o.verifiers,
-    sampler, grpo: { ...o.grpo, max_completion_length: o.rc.reason_tokens }, train: o.train, rows,
-    order: new DataOrder(rows.length, o.seed, { epoch: cursor.epoch, index: cursor.index }),
-    reference: o.grpo.beta > 0 ? loadCheckpoint(o.base).model : undefined,
+    config: c, sampler, grpo: groupLoss(c), model, optimizer, tokenizer: o.tokenizer, verifiers: o.verifiers, rows,
+    order: new DataOrder(rows.length, c.seed, { epoch: cursor.epoch, index: cursor.index }),
+    reference: c.grpo.beta > 0 ? loadCheckpoint(c.base).model : undefined,
     completionsDir,
-    rc: o.rc, policy: new LocalPolicy(o.name, model, o.tokenizer, sampler, false), replay: [...(cursor.rc_replay ?? [])],
+    rc: c.rc, policy: new LocalPolicy(c.name, model, o.tokenizer, sampler, false), replay: [...(cursor.rc_replay ?? [])],
   };
 }
 
@@ -288,21 +244,23 @@ export type RcCursor = z.infer<typeof RcCursor>;
  * Runs RC-RL from a base checkpoint (or the run's newest checkpoint with `resume`). K is
  * grpo.num_generations; H_R replaces the sampler budget and grpo.max_completion_length.
  */
-export async function runRcGrpo(rows: Row[], o: RcGrpoOptions): Promise<{ runDir: string; step: number }> {
-  if (o.train.dynamic_sampling) throw new Error("rc: train.dynamic_sampling is not supported with reasoning-cache training");
+export async function runRcGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: string; step: number }> {
+  const c = o.config;
+  const rc = c.rc;
+  if (!rc) throw new Error("runRcGrpo: the config has no rc section");
   const start = startGrpoRun<RcCursor>(o, { epoch: 0, index: 0 }, RcCursor);
-  if (start.resumedFrom) o.log(`resuming ${o.name} from ${start.resumedFrom} (step ${start.step}, ${start.cursor.rc_replay?.length ?? 0} summaries in the replay buffer)`);
+  if (start.resumedFrom) o.log(`resuming ${c.name} from ${start.resumedFrom} (step ${start.step}, ${start.cursor.rc_replay?.length ?? 0} summaries in the replay buffer)`);
   const { dir } = start;
-  const run = rcRun(rows, o, start.model, start.optimizer, start.cursor, completionsDirOf(o, dir));
-  const evalTurns = o.rc.eval_turns || o.rc.turns;
+  const run = rcRun(rows, o, start.model, start.optimizer, start.cursor, completionsDirOf(c, dir));
+  const evalTurns = rc.eval_turns || rc.turns;
   const step = await disposingAfter(run, async () => {
     // every problem must fit the context bound before step 0, not when the data order reaches it
-    checkContext(rows.map((r, key) => ({ problem: problemText(r), key })), loopConfig(o.rc), run.policy);
-    if (o.evalRows?.length && o.train.eval_every > 0) checkContext(o.evalRows.map((r, key) => ({ problem: problemText(r), key })), loopConfig(o.rc, evalTurns), run.policy);
+    checkContext(rows.map((r, key) => ({ problem: problemText(r), key })), loopConfig(rc), run.policy);
+    if (o.evalRows?.length && c.train.eval_every > 0) checkContext(o.evalRows.map((r, key) => ({ problem: problemText(r), key })), loopConfig(rc, evalTurns), run.policy);
     return grpoLoop(o, start, {
       step: async (s) => (await rcStep(run, s)).metrics,
       evaluate: (s, record) => evaluateBoth(run, o, s, record, evalTurns),
-      line: (r, s) => progressLine(r, s, o.train.steps, run.rc.turns),
+      line: (r, s) => progressLine(r, s, c.train.steps, rc.turns),
       cursor: (): RcCursor => ({ ...run.order.cursor, rc_replay: run.replay }),
     });
   });
@@ -310,12 +268,12 @@ export async function runRcGrpo(rows: Row[], o: RcGrpoOptions): Promise<{ runDir
 }
 
 /** Held-out pass@1 of plain decoding (eval/accuracy) and of RC decoding by turn (eval/rc_accuracy*). */
-async function evaluateBoth(run: RcRun, o: RcGrpoOptions, step: number, record: Record<string, number>, evalTurns: number): Promise<void> {
-  const cfg = o.evalConfig ?? HeldOutEvalConfig.parse({});
-  const acc = await evaluateAccuracy(run.model, o.tokenizer, o.evalRows!, cfg, deriveSeed(o.seed, step, 0xe7a1));
+async function evaluateBoth(run: RcRun, o: GrpoOptions, step: number, record: Record<string, number>, evalTurns: number): Promise<void> {
+  const { eval: cfg, seed } = o.config;
+  const acc = await evaluateAccuracy(run.model, o.tokenizer, o.evalRows!, cfg, deriveSeed(seed, step, 0xe7a1));
   record["eval/accuracy"] = acc.pass1;
   record[`eval/pass@${acc.k}`] = acc.passK;
-  const byTurn = await evaluateRc(run, o.evalRows!, cfg, evalTurns, deriveSeed(o.seed, step, 0xe7a2));
+  const byTurn = await evaluateRc(run, o.evalRows!, cfg, evalTurns, deriveSeed(seed, step, 0xe7a2));
   record["eval/rc_accuracy"] = byTurn[byTurn.length - 1];
   byTurn.forEach((a, t) => (record[`eval/rc_accuracy_turn_${t + 1}`] = a));
 }

@@ -24,27 +24,67 @@ import { deriveSeed } from "../datasets/rng.ts";
 import { UserError } from "../datasets/user-error.ts";
 import { DEFAULT_REASON_TEMPLATE, DEFAULT_SUMMARY_TEMPLATE, renderTemplate, templateProblem } from "../datasets/rc-templates.ts";
 
+/** The loop's budgets and templates, declared once for RC decoding and for RC-RL's rollouts. */
+const RcLoopFields = {
+  reason_tokens: z.int().min(1).default(64).describe("H_R: most new tokens of one reasoning turn (in RC-RL also the trained completions' budget, replacing grpo.max_completion_length)."),
+  summary_tokens: z.int().min(1).default(32).describe("H_S: most tokens of a summary (generated with this budget, then truncated to it when re-encoded)."),
+  reason_template: z
+    .string()
+    .default(DEFAULT_REASON_TEMPLATE)
+    .describe("I_R: the reasoning prompt; {problem} and {summary} (the previous summary, empty in turn 1), each once."),
+  summary_template: z
+    .string()
+    .default(DEFAULT_SUMMARY_TEMPLATE)
+    .describe("I_S: the summary prompt; {reasoning} (this turn's reasoning) once, {problem} and {summary} (the previous summary) at most once."),
+};
+
+function checkTemplates(c: { reason_template: string; summary_template: string }, ctx: z.RefinementCtx): void {
+  const r = templateProblem("reason", c.reason_template);
+  if (r) ctx.addIssue({ code: "custom", path: ["reason_template"], message: `reasoning template: ${r}` });
+  const s = templateProblem("summary", c.summary_template);
+  if (s) ctx.addIssue({ code: "custom", path: ["summary_template"], message: `summary template: ${s}` });
+}
+
 export const ReasoningCacheConfig = z
   .strictObject({
     turns: z.int().min(1).default(4).describe("T: reasoning turns; a summary is written between turns, none after the last."),
-    reason_tokens: z.int().min(1).default(64).describe("H_R: most new tokens of one reasoning turn."),
-    summary_tokens: z.int().min(1).default(32).describe("H_S: most tokens of a summary (generated with this budget, then truncated to it when re-encoded)."),
-    reason_template: z
-      .string()
-      .default(DEFAULT_REASON_TEMPLATE)
-      .describe("I_R: the reasoning prompt; {problem} and {summary} (the previous summary, empty in turn 1), each once."),
-    summary_template: z
-      .string()
-      .default(DEFAULT_SUMMARY_TEMPLATE)
-      .describe("I_S: the summary prompt; {reasoning} (this turn's reasoning) once, {problem} and {summary} (the previous summary) at most once."),
+    ...RcLoopFields,
+  })
+  .superRefine(checkTemplates);
+export type ReasoningCacheConfig = z.infer<typeof ReasoningCacheConfig>;
+
+export const RcReplayConfig = z.strictObject({
+  size: z.int().min(0).default(0)
+    .describe("Summaries of earlier steps kept for replay, each with its problem and turn; the oldest go first. 0 = no replay buffer."),
+  share: z.number().min(0).max(1).default(0.5)
+    .describe("Chance that each non-empty state is drawn from the buffer instead of this step's rollout (the empty summary is never replaced)."),
+});
+
+/** RC-RL (trainer/rc-trainer.ts): the loop's fields for its rollouts, and how states are drawn from them. */
+export const RcTrainConfig = z
+  .strictObject({
+    turns: z.int().min(1).default(3)
+      .describe("T_train: RC turns rolled out per problem with the current policy, without gradient; its summaries s_1..s_{T−1} are the candidate states."),
+    states_per_rollout: z.int().min(1).default(2)
+      .describe("N_summ: states trained on per rollout: the empty summary s_0 always, plus N_summ − 1 others drawn without replacement from s_1..s_{T−1} (or the replay buffer); at most turns. Each state gets K = grpo.num_generations completions."),
+    ...RcLoopFields,
+    eval_turns: z.int().min(0).default(0)
+      .describe("Turns of the RC decoding in the held-out evaluation (eval/rc_accuracy, every train.eval_every steps); 0 = turns. More than turns measures extrapolation."),
+    replay: RcReplayConfig.prefault({}).describe("Replay buffer of earlier summaries."),
   })
   .superRefine((c, ctx) => {
-    const r = templateProblem("reason", c.reason_template);
-    if (r) ctx.addIssue({ code: "custom", path: ["reason_template"], message: `reasoning template: ${r}` });
-    const s = templateProblem("summary", c.summary_template);
-    if (s) ctx.addIssue({ code: "custom", path: ["summary_template"], message: `summary template: ${s}` });
+    checkTemplates(c, ctx);
+    if (c.states_per_rollout > c.turns) {
+      ctx.addIssue({ code: "custom", path: ["states_per_rollout"], message: `N_summ = ${c.states_per_rollout} states need at least ${c.states_per_rollout} turns (s_0..s_{T−1}); turns is ${c.turns}` });
+    }
   });
-export type ReasoningCacheConfig = z.infer<typeof ReasoningCacheConfig>;
+export type RcTrainConfig = z.infer<typeof RcTrainConfig>;
+
+/** The loop's config for `turns` turns with an RC-RL run's budgets and templates. */
+export function loopConfig(rc: RcTrainConfig, turns = rc.turns): ReasoningCacheConfig {
+  const { reason_tokens, summary_tokens, reason_template, summary_template } = rc;
+  return { turns, reason_tokens, summary_tokens, reason_template, summary_template };
+}
 
 /** One problem to run: its text and a stable key (the dataset row index) that keys its seeds. */
 export interface RcProblem {

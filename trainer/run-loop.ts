@@ -59,13 +59,23 @@ export interface RunStart<C> {
   resumedFrom: string | null;
 }
 
-export interface StartOptions {
-  outputDir: string;
-  name: string;
+/** What the command gives a run beside its config: how to start it, where its lines and progress go. */
+export interface RunIo {
   /** Continue from the run's newest checkpoint. */
   resume: boolean;
-  /** Delete an earlier run under this name first. */
+  /** Delete an earlier run under this name first (without it, a non-empty run directory is refused). */
   overwrite?: boolean;
+  log: (line: string) => void;
+  /** A live progress display (a bar on a TTY); when given, per-step lines are left to it, but for evaluations. */
+  progress?: { update(step: number, total: number, record: Record<string, number>): void };
+  /** Kept current as the run goes (see RunStatus). */
+  status?: RunStatus;
+}
+
+/** The recipe fields every run has. */
+export interface RunConfig {
+  name: string;
+  output_dir: string;
   optimizer: OptimizerConfig;
 }
 
@@ -74,13 +84,13 @@ export interface StartOptions {
  * checkpoint's weights, AdamW moments, step and data cursor (validated by `cursorSchema`; metric
  * lines after that step are dropped).
  */
-export function startRun<C>(o: StartOptions, init: () => Transformer, fresh: C, cursorSchema: z.ZodType<C>): RunStart<C> {
-  if (o.resume && o.overwrite) throw new RunDirError("--resume and --overwrite contradict each other: pick one");
-  const mode: RunMode = o.resume ? "resume" : o.overwrite ? "overwrite" : "fresh";
-  const { dir, resumeFrom } = RunDir.open(o.outputDir, o.name, mode);
+export function startRun<C>(c: RunConfig, io: Pick<RunIo, "resume" | "overwrite">, init: () => Transformer, fresh: C, cursorSchema: z.ZodType<C>): RunStart<C> {
+  if (io.resume && io.overwrite) throw new RunDirError("--resume and --overwrite contradict each other: pick one");
+  const mode: RunMode = io.resume ? "resume" : io.overwrite ? "overwrite" : "fresh";
+  const { dir, resumeFrom } = RunDir.open(c.output_dir, c.name, mode);
   if (!resumeFrom) {
     const model = init();
-    return { dir, model, optimizer: new AdamW(model.params, o.optimizer), step: 0, cursor: fresh, resumedFrom: null };
+    return { dir, model, optimizer: new AdamW(model.params, c.optimizer), step: 0, cursor: fresh, resumedFrom: null };
   }
   const { model, state } = loadCheckpoint(resumeFrom);
   const cursor = cursorSchema.safeParse(state.data_cursor);
@@ -89,7 +99,7 @@ export function startRun<C>(o: StartOptions, init: () => Transformer, fresh: C, 
     const issue = cursor.error.issues[0];
     throw new CheckpointError(`${path.join(resumeFrom, STATE_FILE)}: ${["data_cursor", ...issue.path].join(".")}: ${issue.message}`);
   }
-  const optimizer = new AdamW(model.params, o.optimizer);
+  const optimizer = new AdamW(model.params, c.optimizer);
   try {
     restoreOptimizer(resumeFrom, state, optimizer);
   } catch (e) {
@@ -115,16 +125,8 @@ export interface LoopHooks {
   cursor(): unknown;
 }
 
-export interface LoopOptions {
-  log: (line: string) => void;
-  /** A live progress display (a bar on a TTY); when given, per-step lines are left to it, but for evaluations. */
-  progress?: { update(step: number, total: number, record: Record<string, number>): void };
-  /** Kept current as the run goes (see RunStatus). */
-  status?: RunStatus;
-}
-
 /** Runs steps `start.step` … `settings.steps`; returns the last step. */
-export async function runLoop(start: Pick<RunStart<unknown>, "dir" | "model" | "optimizer" | "step">, settings: LoopSettings, hooks: LoopHooks, o: LoopOptions): Promise<number> {
+export async function runLoop(start: Pick<RunStart<unknown>, "dir" | "model" | "optimizer" | "step">, settings: LoopSettings, hooks: LoopHooks, o: Pick<RunIo, "log" | "progress" | "status">): Promise<number> {
   const { dir, model } = start;
   const status = Object.assign(o.status ?? ({} as RunStatus), { runDir: dir.path, step: start.step, steps: settings.steps, checkpoint: dir.latestCheckpoint() });
   let step = start.step;

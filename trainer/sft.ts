@@ -15,10 +15,10 @@ import { ModelConfig } from "./model/config.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";
 import { Transformer } from "./model/transformer.ts";
 import { BatchPlan, PlanState } from "./data-order.ts";
-import { evaluateAccuracy, type HeldOutEvalConfig } from "./eval/held-out.ts";
+import { evaluateAccuracy, HeldOutEvalConfig } from "./eval/held-out.ts";
 import { learningRate, OptimizerConfig } from "./optimizer.ts";
 import { formatPrompt } from "./prompt.ts";
-import { disposingAfter, runLoop, RunGuardConfig, startRun, type RunStatus } from "./run-loop.ts";
+import { disposingAfter, runLoop, RunGuardConfig, startRun, type RunIo } from "./run-loop.ts";
 import { promptTokens } from "./sampler.ts";
 
 export const SftTrainConfig = z.strictObject({
@@ -37,26 +37,21 @@ export interface SftData {
   eval: Row[];
 }
 
-export interface SftOptions {
-  name: string;
-  seed: number;
-  model: ModelConfig;
-  train: z.infer<typeof SftTrainConfig>;
-  optimizer: OptimizerConfig;
-  eval: HeldOutEvalConfig;
-  /** Parent of runs/<name>/. */
-  outputDir: string;
-  /** Continue from the newest checkpoint of runs/<name>/. */
-  resume: boolean;
-  /** Delete an earlier run under this name first (without it, a non-empty run directory is refused). */
-  overwrite?: boolean;
-  /** Kept current as the run goes, for an interrupt handler. */
-  status?: RunStatus;
-  /** Start from this checkpoint's weights (its model config wins) with a fresh optimizer and schedule. */
-  initFrom?: string;
-  log: (line: string) => void;
-  /** A live progress display (a bar on a TTY); when given, per-step lines are left to it. */
-  progress?: { update(step: number, total: number, record: Record<string, number>): void };
+/** A pretraining run's settings: the recipe without its data section, which the command resolves into rows. */
+export const SftRunConfig = z.strictObject({
+  name: z.string().regex(/^[\w.-]+$/).describe("Run name: outputs go to <output_dir>/<name>/."),
+  seed: z.int().default(0).describe("Fixes initialization and data order."),
+  model: ModelConfig.prefault({}).describe("The model to train (defaults: the reference tiny config)."),
+  init_from: z.string().min(1).optional().describe("Checkpoint directory to continue pretraining from: its weights and model config replace `model`; the optimizer and schedule start fresh."),
+  train: SftTrainConfig.prefault({}).describe("Steps, batch, label smoothing, logs, checkpoints, guards."),
+  optimizer: OptimizerConfig.prefault({}).describe("AdamW and its learning-rate schedule."),
+  eval: HeldOutEvalConfig.prefault({}).describe("How the held-out rows are sampled and graded."),
+  output_dir: z.string().default("runs").describe("Parent directory of the run directory."),
+});
+export type SftRunConfig = z.infer<typeof SftRunConfig>;
+
+export interface SftOptions extends RunIo {
+  config: SftRunConfig;
 }
 
 /** Token ids and loss mask of one example: mask is 1 on the solution and <eos>. */
@@ -88,33 +83,34 @@ export function makeBatch(tokenizer: Tokenizer, rows: Row[], maxLen: number): Lm
 
 /** Runs supervised training to `train.steps`; returns the final metrics. */
 export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions): Promise<{ step: number; runDir: string; lastEval?: Record<string, number> }> {
-  const init = () => (o.initFrom ? loadCheckpoint(o.initFrom).model : Transformer.init(o.model, o.seed));
-  const start = startRun<PlanState>(o, init, { epoch: 0, index: 0, offset: 0 }, PlanState);
-  if (start.resumedFrom) o.log(`resuming ${o.name} from ${start.resumedFrom} (step ${start.step})`);
-  else if (o.initFrom) o.log(`starting from the weights of ${o.initFrom}`);
+  const c = o.config;
+  const init = () => (c.init_from ? loadCheckpoint(c.init_from).model : Transformer.init(c.model, c.seed));
+  const start = startRun<PlanState>(c, o, init, { epoch: 0, index: 0, offset: 0 }, PlanState);
+  if (start.resumedFrom) o.log(`resuming ${c.name} from ${start.resumedFrom} (step ${start.step})`);
+  else if (c.init_from) o.log(`starting from the weights of ${c.init_from}`);
   const { model, optimizer } = start;
   const lengths = data.train.map((r) => formatPrompt(r).length + (r.solution ?? "").length);
-  const batches = new BatchPlan(lengths, o.train.batch_size, o.seed, start.cursor);
+  const batches = new BatchPlan(lengths, c.train.batch_size, c.seed, start.cursor);
   let lastEval: Record<string, number> | undefined;
   const t0 = performance.now();
   const step = await disposingAfter(start, () =>
-    runLoop(start, o.train, {
+    runLoop(start, c.train, {
       step: async (s) => {
         const rows = batches.next().map((i) => data.train[i]);
         const batch = makeBatch(tokenizer, rows, model.config.context_length);
-        const lr = learningRate(s, o.train.steps, o.optimizer);
-        const r = lmTrainStep(model, optimizer, batch, lr, o.train.label_smoothing);
+        const lr = learningRate(s, c.train.steps, c.optimizer);
+        const r = lmTrainStep(model, optimizer, batch, lr, c.train.label_smoothing);
         tf.dispose([batch.tokens, batch.targets, batch.mask]);
         return { step: s + 1, loss: r.nll, aux_loss: r.loss - r.nll, grad_norm: r.gradNorm, learning_rate: lr, epoch: batches.state.epoch, skipped_updates: r.skipped ? 1 : 0 };
       },
       // "0 = only at the end": a pretraining run always ends with its held-out figure
-      evalDue: (s) => data.eval.length > 0 && ((o.train.eval_every > 0 && s % o.train.eval_every === 0) || s === o.train.steps),
+      evalDue: (s) => data.eval.length > 0 && ((c.train.eval_every > 0 && s % c.train.eval_every === 0) || s === c.train.steps),
       evaluate: async (s, record) => {
-        const acc = await evaluateAccuracy(model, tokenizer, data.eval, o.eval, o.seed + s);
+        const acc = await evaluateAccuracy(model, tokenizer, data.eval, c.eval, c.seed + s);
         lastEval = { "eval/accuracy": acc.pass1, [`eval/pass@${acc.k}`]: acc.passK };
         Object.assign(record, lastEval);
       },
-      line: (record, s) => progressLine(record, s, o.train.steps, start.step, t0),
+      line: (record, s) => progressLine(record, s, c.train.steps, start.step, t0),
       cursor: () => batches.state,
     }, o),
   );

@@ -100,7 +100,7 @@ export function lmTrainStep(model: Transformer, optimizer: AdamW, batch: LmBatch
 export function updatePolicy(run: GrpoRun, kept: Rollouts, advantages: Float32Array, step: number): Record<string, number> {
   const timing = { old: 0, ref: 0 };
   const micro = microBatches(run, kept, advantages, timing);
-  const lr = learningRate(step, run.train.steps, run.optimizerConfig);
+  const lr = learningRate(step, run.config.train.steps, run.config.optimizer);
   let out: Record<string, number> = {};
   const tUpdate = performance.now();
   try {
@@ -141,7 +141,7 @@ function microBatches(run: GrpoRun, kept: Rollouts, advantages: Float32Array, ti
   const informative = all.filter((i) => advantages[i] !== 0);
   // a step with no signal still makes its (momentum, aux-loss, weight-decay) update, as without skipping
   const trained = run.grpo.skip_zero_advantage && informative.length ? informative : all;
-  const size = run.train.micro_batch_size > 0 ? run.train.micro_batch_size : Math.max(1, trained.length);
+  const size = run.config.train.micro_batch_size > 0 ? run.config.train.micro_batch_size : Math.max(1, trained.length);
   const out: MicroBatch[] = [];
   for (let start = 0; start < trained.length; start += size) {
     const picked = trained.slice(start, start + size);

@@ -11,15 +11,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { initBackend, type BackendName } from "../../trainer/backend.ts";
-import { GrpoConfig } from "../../trainer/grpo.ts";
 import { saveCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { modelConfig } from "../../trainer/model/config.ts";
 import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
-import { OptimizerConfig } from "../../trainer/optimizer.ts";
 import { Rng } from "../../datasets/rng.ts";
-import { SamplerConfig } from "../../trainer/sampler.ts";
-import { GrpoTrainConfig, runGrpo } from "../../trainer/grpo-trainer.ts";
+import { GrpoRunConfig, runGrpo } from "../../trainer/grpo-trainer.ts";
 import type { Verifier } from "../../verifiers/types.ts";
 import { median } from "./stats.ts";
 import type { BenchOptions } from "./types.ts";
@@ -46,13 +43,17 @@ export async function run(opts: BenchOptions & { reference?: boolean }): Promise
     const steps = opts.quick ? 2 : 4;
     const times: number[] = [];
     await runGrpo(rows, {
-      name: "bench", seed: 0, base: path.join(tmp, "base"), tokenizer: new ByteTokenizer(),
+      config: GrpoRunConfig.parse({
+        name: "bench", seed: 0, base: path.join(tmp, "base"),
+        sampler: { temperature: 1 },
+        grpo: { num_generations: 8, max_completion_length: 64, loss_type: "bnpo", epsilon: 0.2 },
+        optimizer: { lr: 1e-5, weight_decay: 0.01, max_grad_norm: 1, schedule: "constant" },
+        train: { steps, prompts_per_step: 8, save_every: 0, completions_every: 0, keep_last: 1 },
+        output_dir: tmp,
+      }),
+      tokenizer: new ByteTokenizer(),
       verifiers: [{ verifier: coinFlip, weight: 1 }],
-      sampler: SamplerConfig.parse({ temperature: 1, num_generations: 8, max_new_tokens: 64 }),
-      grpo: GrpoConfig.parse({ num_generations: 8, max_completion_length: 64, loss_type: "bnpo", epsilon: 0.2 }),
-      optimizer: OptimizerConfig.parse({ lr: 1e-5, weight_decay: 0.01, max_grad_norm: 1, schedule: "constant" }),
-      train: GrpoTrainConfig.parse({ steps, prompts_per_step: 8, save_every: 0, completions_every: 0, keep_last: 1 }),
-      outputDir: tmp, resume: false,
+      resume: false,
       log: () => {},
       progress: { update: (_s, _t, r) => times.push(r.step_time * 1000) },
     });

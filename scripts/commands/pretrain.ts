@@ -4,29 +4,26 @@ import type { CommandModule } from "yargs";
 import { z } from "zod";
 import { DataSource, loadSource } from "../../datasets/source.ts";
 import { initBackend, type BackendName } from "../../trainer/backend.ts";
-import { ModelConfig } from "../../trainer/model/config.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
-import { OptimizerConfig } from "../../trainer/optimizer.ts";
 import { loadGrader } from "../../trainer/eval/grader.ts";
 import type { RunStatus } from "../../trainer/run-loop.ts";
-import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
-import { runSft, SftTrainConfig } from "../../trainer/sft.ts";
+import { runSft, SftRunConfig } from "../../trainer/sft.ts";
 import { terminalProgressBar } from "./progress.ts";
 import { checkpointStateOrExit, recipeOrExit, reportOnInterrupt, runCommandBuilder, type RunArgs } from "./run-command.ts";
 
+const { name, seed, model, init_from, ...settings } = SftRunConfig.shape;
+
+/** A pretraining recipe: the run's config (trainer/sft.ts SftRunConfig) with the data this command loads. */
 export const PretrainRecipe = z.strictObject({
-  name: z.string().regex(/^[\w.-]+$/).describe("Run name: outputs go to <output_dir>/<name>/."),
-  seed: z.int().default(0).describe("Fixes initialization and data order."),
-  model: ModelConfig.prefault({}).describe("The model to train (defaults: the reference tiny config)."),
-  init_from: z.string().min(1).optional().describe("Checkpoint directory to continue pretraining from: its weights and model config replace `model`; the optimizer and schedule start fresh."),
+  name,
+  seed,
+  model,
+  init_from,
   data: z.strictObject({
     train: DataSource.describe("Training rows."),
     eval: DataSource.optional().describe("Held-out rows for periodic accuracy (pass@1 / pass@k through the math verifier)."),
   }).describe("Training rows and held-out rows."),
-  train: SftTrainConfig.prefault({}).describe("Steps, batch, label smoothing, logs, checkpoints, guards."),
-  optimizer: OptimizerConfig.prefault({}).describe("AdamW and its learning-rate schedule."),
-  eval: HeldOutEvalConfig.prefault({}).describe("How the held-out rows are sampled and graded."),
-  output_dir: z.string().default("runs").describe("Parent directory of the run directory."),
+  ...settings,
 });
 
 export const pretrainCommand: CommandModule<{ backend: string }, RunArgs> = {
@@ -47,17 +44,11 @@ export const pretrainCommand: CommandModule<{ backend: string }, RunArgs> = {
     const bar = terminalProgressBar("pretrain");
     const status: RunStatus = { runDir: "", step: 0, steps: recipe.train.steps, checkpoint: null };
     const stopReporting = reportOnInterrupt("pretrain", status, () => bar?.stop());
+    const { data: _data, ...config } = recipe;
     const result = await runSft({ train, eval: evalRows }, tokenizer, {
-      name: recipe.name,
-      seed: recipe.seed,
-      model: recipe.model,
-      train: recipe.train,
-      optimizer: recipe.optimizer,
-      eval: recipe.eval,
-      outputDir: recipe.output_dir,
+      config,
       resume: argv.resume,
       overwrite: argv.overwrite,
-      initFrom: recipe.init_from,
       log: bar ? bar.log : (line) => console.log(line),
       progress: bar,
       status,

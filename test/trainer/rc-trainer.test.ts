@@ -15,13 +15,13 @@ import { saveCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
 import { Transformer } from "../../trainer/model/transformer.ts";
 import { AdamW, OptimizerConfig } from "../../trainer/optimizer.ts";
-import { rcRun, rcStep, RcTrainConfig, runRcGrpo, type RcGrpoOptions, type RcRun } from "../../trainer/rc-trainer.ts";
-import { checkContext } from "../../trainer/reasoning-cache.ts";
+import { rcRun, rcStep, runRcGrpo, type RcRun } from "../../trainer/rc-trainer.ts";
+import { checkContext, RcTrainConfig } from "../../trainer/reasoning-cache.ts";
 import { RC_TEMPLATES, renderTemplate } from "../../datasets/rc-templates.ts";
 import { loadRecipe } from "../../trainer/recipe.ts";
-import { SamplerConfig } from "../../trainer/sampler.ts";
 import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
-import { GrpoTrainConfig } from "../../trainer/grpo-trainer.ts";
+import { GrpoRunConfig, GrpoTrainConfig, type GrpoOptions } from "../../trainer/grpo-trainer.ts";
+import { splitRunOptions } from "../run-options.ts";
 import { tinyConfig, withoutTimes } from "../helpers.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -50,17 +50,20 @@ const lowercase: Verifier = {
 const rows: Row[] = Array.from({ length: 6 }, (_, i) => ({ problem: `p${i}`, answer: "" }));
 const K = 4, B = 3, H_R = 6, H_S = 4;
 
-function options(name: string, steps: number, rc: Record<string, unknown> = {}, extra: Partial<RcGrpoOptions> = {}): RcGrpoOptions {
+function options(name: string, steps: number, rc: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): GrpoOptions {
+  const { config, io } = splitRunOptions(extra);
   return {
-    name, seed: 5, base, tokenizer: tok,
-    verifiers: [{ verifier: lowercase, weight: 1 }],
-    sampler: SamplerConfig.parse({}),
-    grpo: GrpoConfig.parse({ num_generations: K, loss_type: "dapo" }),
-    optimizer: OptimizerConfig.parse({ lr: 1e-2, schedule: "constant", weight_decay: 0 }),
-    train: GrpoTrainConfig.parse({ steps, prompts_per_step: B, save_every: 2, keep_last: 3, log_every: 100 }),
-    outputDir: tmp, resume: false, log: () => {},
-    rc: RcTrainConfig.parse({ turns: 3, states_per_rollout: 2, reason_tokens: H_R, summary_tokens: H_S, ...rc }),
-    ...extra,
+    config: GrpoRunConfig.parse({
+      name, seed: 5, base,
+      grpo: GrpoConfig.parse({ num_generations: K, loss_type: "dapo" }),
+      optimizer: OptimizerConfig.parse({ lr: 1e-2, schedule: "constant", weight_decay: 0 }),
+      train: GrpoTrainConfig.parse({ steps, prompts_per_step: B, save_every: 2, keep_last: 3, log_every: 100 }),
+      output_dir: tmp,
+      rc: RcTrainConfig.parse({ turns: 3, states_per_rollout: 2, reason_tokens: H_R, summary_tokens: H_S, ...rc }),
+      ...config,
+    }),
+    tokenizer: tok, verifiers: [{ verifier: lowercase, weight: 1 }], resume: false, log: () => {},
+    ...io,
   };
 }
 
@@ -68,7 +71,7 @@ function options(name: string, steps: number, rc: Record<string, unknown> = {}, 
 function makeRun(rc: Record<string, unknown> = {}): RcRun {
   const o = options("inproc", 10, rc);
   const model = Transformer.init(tinyConfig({ vocab_size: 259, context_length: 64 }), 1);
-  return rcRun(rows, o, model, new AdamW(model.params, o.optimizer));
+  return rcRun(rows, o, model, new AdamW(model.params, o.config.optimizer));
 }
 const disposeRun = (run: RcRun) => {
   run.optimizer.dispose();
@@ -187,7 +190,7 @@ test("steps leave no tensors behind", async () => {
   // whole runs, with the held-out plain and RC evaluations, free everything they made
   const evalRows: Row[] = [{ problem: "e0", answer: "1" }, { problem: "e1", answer: "2" }];
   const start = tf.memory().numTensors;
-  await runRcGrpo(rows, options("leak", 2, {}, { evalRows, evalConfig: HeldOutEvalConfig.parse({ k: 2, temperature: 1, max_new_tokens: 4 }), train: GrpoTrainConfig.parse({ steps: 2, prompts_per_step: B, eval_every: 1 }) }));
+  await runRcGrpo(rows, options("leak", 2, {}, { evalRows, eval: HeldOutEvalConfig.parse({ k: 2, temperature: 1, max_new_tokens: 4 }), train: GrpoTrainConfig.parse({ steps: 2, prompts_per_step: B, eval_every: 1 }) }));
   expect(metrics("leak")[1]).toHaveProperty(["eval/rc_accuracy"]);
   expect(tf.memory().numTensors).toBe(start);
 });
@@ -208,7 +211,7 @@ test("the same seed gives the same metrics and weights; a killed run resumed fro
   fs.rmSync(path.join(tmp, "killed/checkpoints/step-000004"), { recursive: true });
   expect(metrics("killed").length).toBe(4);
   const log: string[] = [];
-  await runRcGrpo(rows, options("killed", 4, rc, { resume: true, log: (l) => log.push(l) }));
+  await runRcGrpo(rows, options("killed", 4, rc, { resume: true, log: (l: string) => log.push(l) }));
   expect(log[0]).toContain("(step 2, 6 summaries in the replay buffer)");
   expect(metrics("killed").map(withoutTimes)).toEqual(a.map(withoutTimes));
   expect(weights("killed", 4).equals(weights("same-a", 4))).toBe(true);

@@ -11,7 +11,6 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import type { Row } from "../../datasets/row.ts";
 import type { Verifier } from "../../verifiers/types.ts";
 import { initBackend } from "../../trainer/backend.ts";
-import { GrpoConfig } from "../../trainer/grpo.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { decodeSafetensors, encodeSafetensors } from "../../trainer/model/safetensors.ts";
 import { ByteTokenizer } from "../../trainer/model/tokenizer.ts";
@@ -19,10 +18,9 @@ import { Transformer } from "../../trainer/model/transformer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
 import { RunDirError } from "../../trainer/run-dir.ts";
 import { RunStoppedError } from "../../trainer/run-loop.ts";
-import { SamplerConfig } from "../../trainer/sampler.ts";
-import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
-import { runSft, SftTrainConfig, type SftOptions } from "../../trainer/sft.ts";
-import { GrpoTrainConfig, runGrpo, type GrpoOptions } from "../../trainer/grpo-trainer.ts";
+import { runSft, SftRunConfig, type SftOptions } from "../../trainer/sft.ts";
+import { GrpoRunConfig, runGrpo, type GrpoOptions } from "../../trainer/grpo-trainer.ts";
+import { splitRunOptions } from "../run-options.ts";
 import { UserError } from "../../datasets/user-error.ts";
 import { tinyConfig, withoutTimes } from "../helpers.ts";
 
@@ -43,27 +41,35 @@ const lowercase: Verifier = {
 };
 const rows: Row[] = Array.from({ length: 8 }, (_, i) => ({ problem: `p${i}`, answer: "" }));
 
-function grpo(name: string, steps: number, extra: Partial<GrpoOptions> = {}, train: Record<string, unknown> = {}): GrpoOptions {
+function grpo(name: string, steps: number, extra: Record<string, unknown> = {}, train: Record<string, unknown> = {}): GrpoOptions {
+  const { config, io } = splitRunOptions(extra);
   return {
-    name, seed: 5, base, tokenizer: tok,
-    verifiers: [{ verifier: lowercase, weight: 1 }],
-    sampler: SamplerConfig.parse({}),
-    grpo: GrpoConfig.parse({ num_generations: 4, max_completion_length: 4 }),
-    optimizer: OptimizerConfig.parse({ lr: 1e-2, schedule: "constant", weight_decay: 0 }),
-    train: GrpoTrainConfig.parse({ steps, prompts_per_step: 2, save_every: 1, keep_last: 1, log_every: 100, ...train }),
-    outputDir: tmp, resume: false, log: () => {},
-    ...extra,
+    config: GrpoRunConfig.parse({
+      name, seed: 5, base,
+      grpo: { num_generations: 4, max_completion_length: 4 },
+      optimizer: { lr: 1e-2, schedule: "constant", weight_decay: 0 },
+      train: { steps, prompts_per_step: 2, save_every: 1, keep_last: 1, log_every: 100, ...train },
+      output_dir: tmp,
+      ...config,
+    }),
+    tokenizer: tok, verifiers: [{ verifier: lowercase, weight: 1 }], resume: false, log: () => {},
+    ...io,
   };
 }
 const sftRows: Row[] = Array.from({ length: 12 }, (_, i) => ({ problem: `${i}+1`, solution: `\\boxed{${i + 1}}`, answer: String(i + 1) }));
-function sft(name: string, steps: number, extra: Partial<SftOptions> = {}, train: Record<string, unknown> = {}): SftOptions {
+function sft(name: string, steps: number, extra: Record<string, unknown> = {}, train: Record<string, unknown> = {}): SftOptions {
+  const { config, io } = splitRunOptions(extra);
   return {
-    name, seed: 3, model: tinyConfig({ vocab_size: 259, context_length: 32 }),
-    train: SftTrainConfig.parse({ steps, batch_size: 4, eval_every: 0, save_every: 1, keep_last: 1, log_every: 100, ...train }),
-    optimizer: OptimizerConfig.parse({ lr: 3e-3 }),
-    eval: HeldOutEvalConfig.parse({ k: 1, max_new_tokens: 4 }),
-    outputDir: tmp, resume: false, log: () => {},
-    ...extra,
+    config: SftRunConfig.parse({
+      name, seed: 3, model: tinyConfig({ vocab_size: 259, context_length: 32 }),
+      train: { steps, batch_size: 4, eval_every: 0, save_every: 1, keep_last: 1, log_every: 100, ...train },
+      optimizer: { lr: 3e-3 },
+      eval: { k: 1, max_new_tokens: 4 },
+      output_dir: tmp,
+      ...config,
+    }),
+    resume: false, log: () => {},
+    ...io,
   };
 }
 const runPath = (name: string, ...rest: string[]) => path.join(tmp, name, ...rest);
@@ -153,7 +159,7 @@ test("pretraining stops after max_bad_steps non-finite updates in a row, as GRPO
   saveCheckpoint(overflowing, poisoned, { step: 0 });
   poisoned.dispose();
   const lines: string[] = [];
-  const err = await runSft({ train: sftRows, eval: [] }, tok, sft("bad-sft", 6, { initFrom: overflowing, log: (l) => lines.push(l) }, { max_bad_steps: 3, max_abs_weight: 1e39 })).catch((e) => e);
+  const err = await runSft({ train: sftRows, eval: [] }, tok, sft("bad-sft", 6, { init_from: overflowing, log: (l: string) => lines.push(l) }, { max_bad_steps: 3, max_abs_weight: 1e39 })).catch((e) => e);
   expect(err).toBeInstanceOf(RunStoppedError);
   expect(err.message).toContain("3 consecutive steps had a non-finite loss or gradient; stopping at step 3");
   expect(lines.filter((l) => l.includes("update skipped")).length).toBe(3);

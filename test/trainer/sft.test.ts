@@ -11,7 +11,8 @@ import { OptimizerConfig } from "../../trainer/optimizer.ts";
 import { passAtK } from "../../trainer/eval/metrics.ts";
 import { BatchPlan, DataOrder } from "../../trainer/data-order.ts";
 import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
-import { makeBatch, runSft, SftTrainConfig, type SftOptions } from "../../trainer/sft.ts";
+import { makeBatch, runSft, SftRunConfig, SftTrainConfig, type SftOptions } from "../../trainer/sft.ts";
+import { splitRunOptions } from "../run-options.ts";
 import { tinyConfig } from "../helpers.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-sft-"));
@@ -23,18 +24,22 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const rows: Row[] = Array.from({ length: 12 }, (_, i) => ({ problem: `${i}+1`, solution: `\\boxed{${i + 1}}`, answer: String(i + 1) }));
 
-function options(name: string, steps: number, extra: Partial<SftOptions> = {}): SftOptions {
+function options(name: string, steps: number, extra: Record<string, unknown> = {}): SftOptions {
+  const { config, io } = splitRunOptions(extra);
   return {
-    name,
-    seed: 3,
-    model: tinyConfig({ vocab_size: 259, context_length: 32 }),
-    train: SftTrainConfig.parse({ steps, batch_size: 4, eval_every: 0, save_every: 3, keep_last: 2, log_every: 100 }),
-    optimizer: OptimizerConfig.parse({ lr: 3e-3, warmup_steps: 2 }),
-    eval: HeldOutEvalConfig.parse({ k: 2, max_new_tokens: 8 }),
-    outputDir: tmp,
+    config: SftRunConfig.parse({
+      name,
+      seed: 3,
+      model: tinyConfig({ vocab_size: 259, context_length: 32 }),
+      train: SftTrainConfig.parse({ steps, batch_size: 4, eval_every: 0, save_every: 3, keep_last: 2, log_every: 100 }),
+      optimizer: OptimizerConfig.parse({ lr: 3e-3, warmup_steps: 2 }),
+      eval: HeldOutEvalConfig.parse({ k: 2, max_new_tokens: 8 }),
+      output_dir: tmp,
+      ...config,
+    }),
     resume: false,
     log: () => {},
-    ...extra,
+    ...io,
   };
 }
 

@@ -14,7 +14,8 @@ import { Transformer } from "../../trainer/model/transformer.ts";
 import { OptimizerConfig } from "../../trainer/optimizer.ts";
 import { completionBatch } from "../../trainer/completion-batch.ts";
 import { SamplerConfig, sampleGroups } from "../../trainer/sampler.ts";
-import { GrpoTrainConfig, runGrpo, type GrpoOptions } from "../../trainer/grpo-trainer.ts";
+import { GrpoRunConfig, GrpoTrainConfig, runGrpo, type GrpoOptions } from "../../trainer/grpo-trainer.ts";
+import { splitRunOptions } from "../run-options.ts";
 import { tinyConfig, withoutTimes } from "../helpers.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-grpo-"));
@@ -35,16 +36,19 @@ const lowercase: Verifier = {
 };
 const rows: Row[] = Array.from({ length: 8 }, (_, i) => ({ problem: `p${i}`, answer: "" }));
 
-function options(name: string, steps: number, extra: Partial<GrpoOptions> = {}): GrpoOptions {
+function options(name: string, steps: number, extra: Record<string, unknown> = {}): GrpoOptions {
+  const { config, io } = splitRunOptions(extra);
   return {
-    name, seed: 5, base, tokenizer: tok,
-    verifiers: [{ verifier: lowercase, weight: 1 }],
-    sampler: SamplerConfig.parse({}),
-    grpo: GrpoConfig.parse({ num_generations: 8, max_completion_length: 6, loss_type: "dapo" }),
-    optimizer: OptimizerConfig.parse({ lr: 1e-2, schedule: "constant", weight_decay: 0 }),
-    train: GrpoTrainConfig.parse({ steps, prompts_per_step: 4, save_every: 2, keep_last: 2, log_every: 100 }),
-    outputDir: tmp, resume: false, log: () => {},
-    ...extra,
+    config: GrpoRunConfig.parse({
+      name, seed: 5, base,
+      grpo: GrpoConfig.parse({ num_generations: 8, max_completion_length: 6, loss_type: "dapo" }),
+      optimizer: OptimizerConfig.parse({ lr: 1e-2, schedule: "constant", weight_decay: 0 }),
+      train: GrpoTrainConfig.parse({ steps, prompts_per_step: 4, save_every: 2, keep_last: 2, log_every: 100 }),
+      output_dir: tmp,
+      ...config,
+    }),
+    tokenizer: tok, verifiers: [{ verifier: lowercase, weight: 1 }], resume: false, log: () => {},
+    ...io,
   };
 }
 const metrics = (run: string) => fs.readFileSync(path.join(tmp, run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
@@ -147,7 +151,7 @@ test("non-finite losses skip updates and stop the run after max_bad_steps, keepi
   saveCheckpoint(nanBase, poisoned, { step: 0 });
   poisoned.dispose();
   const lines: string[] = [];
-  await expect(runGrpo(rows, options("nan", 5, { base: nanBase, log: (l) => lines.push(l), train: GrpoTrainConfig.parse({ steps: 5, prompts_per_step: 2, max_bad_steps: 2, save_every: 1, max_abs_weight: 1e39 }) })))
+  await expect(runGrpo(rows, options("nan", 5, { base: nanBase, log: (l: string) => lines.push(l), train: GrpoTrainConfig.parse({ steps: 5, prompts_per_step: 2, max_bad_steps: 2, save_every: 1, max_abs_weight: 1e39 }) })))
     .rejects.toThrow("2 consecutive steps had a non-finite loss or gradient; stopping at step 2; no checkpoint of this run was saved");
   expect(fs.readdirSync(path.join(tmp, "nan", "checkpoints"))).toEqual([]);
   expect(lines.filter((l) => l.includes("update skipped")).length).toBe(2);
@@ -236,16 +240,19 @@ test("skip_zero_advantage is refused where completions with A = 0 still have a g
 });
 
 test("the sandboxed code verifier in the loop: programs run against each row's tests and their verdicts become rewards", async () => {
-  const { runSft, SftTrainConfig } = await import("../../trainer/sft.ts");
+  const { runSft, SftRunConfig, SftTrainConfig } = await import("../../trainer/sft.ts");
   const { HeldOutEvalConfig } = await import("../../trainer/eval/held-out.ts");
   const { loadVerifier } = await import("../../verifiers/registry.ts");
   // a tiny model that has memorized one program, so its samples are (mostly) that program
   const program = "```python\nprint(1)\n```";
   const sft = await runSft({ train: [{ problem: "q", solution: program }], eval: [] }, tok, {
-    name: "coder", seed: 1, model: tinyConfig({ vocab_size: 259, context_length: 32 }),
-    train: SftTrainConfig.parse({ steps: 60, batch_size: 4, eval_every: 0, save_every: 60, log_every: 100 }),
-    optimizer: OptimizerConfig.parse({ lr: 1e-2, warmup_steps: 2 }), eval: HeldOutEvalConfig.parse({}),
-    outputDir: tmp, resume: false, log: () => {},
+    config: SftRunConfig.parse({
+      name: "coder", seed: 1, model: tinyConfig({ vocab_size: 259, context_length: 32 }),
+      train: SftTrainConfig.parse({ steps: 60, batch_size: 4, eval_every: 0, save_every: 60, log_every: 100 }),
+      optimizer: OptimizerConfig.parse({ lr: 1e-2, warmup_steps: 2 }), eval: HeldOutEvalConfig.parse({}),
+      output_dir: tmp,
+    }),
+    resume: false, log: () => {},
   });
   const code = await loadVerifier("code");
   try {
@@ -256,8 +263,8 @@ test("the sandboxed code verifier in the loop: programs run against each row's t
     ];
     await runGrpo(coding, options("code", 1, {
       base: path.join(sft.runDir, "checkpoints/step-000060"), verifiers: [code],
-      // the sampler says G = 8 by default; GRPO's num_generations (4) must win, or groups misalign
-      sampler: SamplerConfig.parse({ temperature: 0 }),
+      // the sampler's G and budget come from grpo: num_generations (4) sets the group size
+      sampler: { temperature: 0 },
       grpo: GrpoConfig.parse({ num_generations: 4, max_completion_length: 24, loss_type: "dapo" }),
       optimizer: OptimizerConfig.parse({ lr: 1e-4, schedule: "constant", weight_decay: 0 }),
       train: GrpoTrainConfig.parse({ steps: 1, prompts_per_step: 2, save_every: 1, log_every: 100 }),
