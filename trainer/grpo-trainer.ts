@@ -11,15 +11,15 @@ import path from "node:path";
 import { z } from "zod";
 import type { Row } from "../datasets/row.ts";
 import type { WeightedVerifier } from "../verifiers/registry.ts";
-import { dynamicSamplingFilter, groupAdvantages, groupStats } from "./advantages.ts";
+import { dynamicSamplingFilter, groupAdvantages } from "./advantages.ts";
 import { GrpoConfig } from "./grpo.ts";
 import { loadCheckpoint } from "./model/checkpoint.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";
 import type { Transformer } from "./model/transformer.ts";
-import { learningRate, OptimizerConfig, type AdamW } from "./optimizer.ts";
+import { OptimizerConfig, type AdamW } from "./optimizer.ts";
 import { deriveSeed } from "../datasets/rng.ts";
 import { writeCompletions } from "./completions-table.ts";
-import { appendGroups, completionMetrics, rollout, type Rollouts } from "./rollout.ts";
+import { appendGroups, rollout, roundMetrics, stepRecord, type Rollouts } from "./rollout.ts";
 import { SamplerConfig } from "./sampler.ts";
 import { RcTrainConfig } from "./reasoning-cache.ts";
 import { updatePolicy } from "./update.ts";
@@ -111,44 +111,33 @@ export interface GrpoRun {
 export async function grpoStep(run: GrpoRun, step: number): Promise<Record<string, number>> {
   const t0 = performance.now();
   const G = run.grpo.num_generations;
-  const rounds = run.config.train.dynamic_sampling ? run.config.train.max_generation_rounds : 1;
+  const train = run.config.train;
+  const rounds = train.dynamic_sampling ? train.max_generation_rounds : 1;
   const kept: Rollouts = { rows: [], prompts: [], completions: [], total: new Float32Array(0), allNull: [], rewards: {} };
-  let firstRound: Record<string, number> = {};
+  let first: Record<string, number> = {};
   let dropped = 0;
   let roundsUsed = 0;
   let sampleMs = 0;
   let verifyMs = 0;
   let sampledTokens = 0;
-  for (let round = 0; round < rounds && kept.rows.length < run.config.train.prompts_per_step; round++) {
+  for (let round = 0; round < rounds && kept.rows.length < train.prompts_per_step; round++) {
     roundsUsed++;
-    const rows = run.order.next(run.config.train.prompts_per_step).map((i) => run.rows[i]);
+    const rows = run.order.next(train.prompts_per_step).map((i) => run.rows[i]);
     const r = await rollout(run, rows, deriveSeed(run.config.seed, step, round));
     sampleMs += r.sampleMs;
     verifyMs += r.verifyMs;
     sampledTokens += r.completions.reduce((s, c) => s + c.tokens.length, 0);
-    if (round === 0) firstRound = { ...r.metrics, ...groupStats(r.total, G, r.allNull), ...completionMetrics(r.completions) };
-    const groups = run.config.train.dynamic_sampling ? dynamicSamplingFilter(r.total, G, r.allNull) : { keep: rows.map((_, i) => i), dropped: 0 };
+    if (round === 0) first = roundMetrics(r, G);
+    const groups = train.dynamic_sampling ? dynamicSamplingFilter(r.total, G, r.allNull) : { keep: rows.map((_, i) => i), dropped: 0 };
     dropped += groups.dropped;
-    appendGroups(kept, r, groups.keep.slice(0, run.config.train.prompts_per_step - kept.rows.length), G);
+    appendGroups(kept, r, groups.keep.slice(0, train.prompts_per_step - kept.rows.length), G);
   }
   const advantages = groupAdvantages(kept.total, G, { scale: run.grpo.scale_rewards, allNull: kept.allNull });
   const update = kept.rows.length ? updatePolicy(run, kept, advantages, step) : { skipped_updates: 0, "timing_s/old_log_prob": 0, "timing_s/ref": 0, "timing_s/update_actor": 0 };
-  if (run.completionsDir && (step + 1) % run.config.train.completions_every === 0) writeCompletions(run, kept, advantages, step + 1);
-  return {
-    step: step + 1,
-    ...firstRound,
-    ...update,
-    ...(run.config.train.dynamic_sampling ? { "dynamic_sampling/dropped_groups": dropped, "dynamic_sampling/rounds": roundsUsed, "dynamic_sampling/groups": kept.rows.length } : {}),
-    learning_rate: learningRate(step, run.config.train.steps, run.config.optimizer),
-    num_tokens: kept.completions.reduce((s, c) => s + c.tokens.length, 0),
-    "sample/tokens_per_s": sampledTokens / (sampleMs / 1000),
-    // verl's names: where a step's time goes (seconds; every round of dynamic sampling included)
-    "timing_s/gen": sampleMs / 1000,
-    "timing_s/reward": verifyMs / 1000,
-    step_time: (performance.now() - t0) / 1000,
-  };
+  if (run.completionsDir && (step + 1) % train.completions_every === 0) writeCompletions(run, kept, advantages, step + 1);
+  const dynamic: Record<string, number> = train.dynamic_sampling ? { "dynamic_sampling/dropped_groups": dropped, "dynamic_sampling/rounds": roundsUsed, "dynamic_sampling/groups": kept.rows.length } : {};
+  return stepRecord(run, step, { round: first, update, kept, sampledTokens, sampleMs, verifyMs, t0 }, dynamic);
 }
-
 
 /** Runs GRPO from a base checkpoint (or the run's newest checkpoint with `resume`). */
 export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: string; step: number }> {

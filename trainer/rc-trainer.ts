@@ -18,25 +18,24 @@
  */
 import { z } from "zod";
 import type { Row } from "../datasets/row.ts";
-import { gradeAnswer } from "../verifiers/math/index.ts";
 import { scoreCompletions } from "../verifiers/registry.ts";
-import { groupAdvantages, groupStats } from "./advantages.ts";
-import { goldAnswer } from "./eval/grader.ts";
+import { groupAdvantages } from "./advantages.ts";
+import { loadGrader, mathGrader, type Grader } from "./eval/grader.ts";
 import { LocalPolicy, type Policy } from "./policy.ts";
 import { loadCheckpoint } from "./model/checkpoint.ts";
 import type { Transformer } from "./model/transformer.ts";
-import { AdamW, learningRate } from "./optimizer.ts";
+import type { AdamW } from "./optimizer.ts";
 import { checkContext, loopConfig, runReasoningCache, type RcProblem, type RcTrainConfig, type RcTranscript } from "./reasoning-cache.ts";
 import { renderTemplate } from "../datasets/rc-templates.ts";
 import { deriveSeed, Rng } from "../datasets/rng.ts";
-import { SamplerConfig, sampleGroups, type Completion } from "./sampler.ts";
+import { SamplerConfig, type Completion } from "./sampler.ts";
 import { DataCursor, DataOrder } from "./data-order.ts";
 import { evaluateAccuracy, HeldOutEvalConfig } from "./eval/held-out.ts";
 import { completionsDirOf, groupLoss, groupSampler, grpoLoop, startGrpoRun, type GrpoOptions, type GrpoRun } from "./grpo-trainer.ts";
 import { writeCompletions } from "./completions-table.ts";
-import { completionMetrics, type Rollouts } from "./rollout.ts";
+import { rollout, roundMetrics, stepRecord } from "./rollout.ts";
 import { updatePolicy } from "./update.ts";
-import { disposingAfter } from "./run-loop.ts";
+import { disposeRun, disposingAfter } from "./run-loop.ts";
 
 /** A summary kept from an earlier step: its problem (row index), text and turn (the t of s_t). */
 export interface ReplayEntry {
@@ -61,6 +60,8 @@ export interface RcRun extends GrpoRun {
   policy: Policy;
   /** Oldest first; at most rc.replay.size entries. */
   replay: ReplayEntry[];
+  /** Grades RC accuracy (rollouts and held-out) as eval.verifier says, like the held-out evaluation. */
+  grader: Grader;
 }
 
 /** What one step did, for tests and inspection; `metrics` is the line written to metrics.jsonl. */
@@ -127,7 +128,7 @@ function pushReplay(run: RcRun, rollouts: RcStep["rollouts"]): void {
   run.replay.splice(0, Math.max(0, run.replay.length - run.rc.replay.size));
 }
 
-/** Per-turn accuracy (math grading against the gold answer) and mean verifier reward of the rollouts. */
+/** Per-turn accuracy (graded as the held-out evaluation grades: eval.verifier) and mean verifier reward of the rollouts. */
 async function rolloutMetrics(run: RcRun, rollouts: RcStep["rollouts"]): Promise<Record<string, number>> {
   const T = run.rc.turns;
   const samples = rollouts.flatMap(({ row, transcript }) =>
@@ -135,10 +136,10 @@ async function rolloutMetrics(run: RcRun, rollouts: RcStep["rollouts"]): Promise
   const scores = await scoreCompletions(run.verifiers, samples);
   const out: Record<string, number> = {};
   for (let t = 0; t < T; t++) {
-    let correct = 0, reward = 0, counted = 0;
-    rollouts.forEach(({ row, transcript }, b) => {
-      const gold = goldAnswer(run.rows[row]);
-      if (gold !== null && gradeAnswer(transcript.turns[t].reasoning, gold).correct) correct++;
+    const verdicts = await Promise.all(rollouts.map(({ row, transcript }) => run.grader.grade(transcript.turns[t].reasoning, run.rows[row])));
+    const correct = verdicts.filter((v) => v.correct).length;
+    let reward = 0, counted = 0;
+    rollouts.forEach((_, b) => {
       if (!scores.allNull[b * T + t]) [reward, counted] = [reward + scores.total[b * T + t], counted + 1];
     });
     out[`rc/accuracy_turn_${t + 1}`] = correct / rollouts.length;
@@ -166,62 +167,46 @@ export async function rcStep(run: RcRun, step: number): Promise<RcStep> {
   const K = run.grpo.num_generations;
   const rowIds = run.order.next(run.config.train.prompts_per_step);
   const rollouts = await rollOut(run, rowIds, step);
+  const rolloutMs = performance.now() - t0;
   const states = chooseStates(run, rollouts, step);
   const prompts = states.map((s) => renderTemplate(run.rc.reason_template, { problem: problemText(run.rows[s.row]), summary: s.summary }));
-  const sampler = { ...run.sampler, num_generations: K, max_new_tokens: run.rc.reason_tokens };
-  const completions = await sampleGroups(run.model, run.tokenizer, prompts, sampler, deriveSeed(run.config.seed, step, COMPLETIONS));
-  const sampleMs = performance.now() - t0;
-  const scores = await scoreCompletions(run.verifiers, completions.map((c) => ({
-    completion: c.text,
-    row: run.rows[states[c.group].row],
-    ctx: { completionTokens: c.tokens.length, maxCompletionTokens: run.rc.reason_tokens },
-  })));
-  const advantages = groupAdvantages(scores.total, K, { scale: run.grpo.scale_rewards, allNull: scores.allNull });
-  const kept: Rollouts = { rows: states.map((s) => run.rows[s.row]), prompts, completions, total: scores.total, allNull: scores.allNull, rewards: scores.rewards };
+  // the trained completions: K per state, scored as any GRPO group (groupSampler's budget is H_R)
+  const r = await rollout(run, states.map((s) => run.rows[s.row]), deriveSeed(run.config.seed, step, COMPLETIONS), prompts);
+  const advantages = groupAdvantages(r.total, K, { scale: run.grpo.scale_rewards, allNull: r.allNull });
   const rcMetrics = { ...(await rolloutMetrics(run, rollouts)), ...stateMetrics(states, run.rc.turns) };
-  const update = updatePolicy(run, kept, advantages, step);
+  const update = updatePolicy(run, r, advantages, step);
   pushReplay(run, rollouts);
-  if (run.completionsDir && (step + 1) % run.config.train.completions_every === 0) writeCompletions(run, kept, advantages, step + 1);
-  const sampled = completions.reduce((s, c) => s + c.tokens.length, 0) + rcMetrics["rc/rollout_tokens"];
-  const metrics = {
-    step: step + 1,
-    ...scores.metrics,
-    ...groupStats(scores.total, K, scores.allNull),
-    ...completionMetrics(completions),
-    ...update,
-    ...rcMetrics,
-    "rc/groups": states.length,
-    "rc/replay_size": run.replay.length,
-    learning_rate: learningRate(step, run.config.train.steps, run.config.optimizer),
-    num_tokens: completions.reduce((s, c) => s + c.tokens.length, 0),
-    "sample/tokens_per_s": sampled / (sampleMs / 1000),
-    step_time: (performance.now() - t0) / 1000,
-  };
-  return { metrics, rollouts, states, prompts, completions, rewards: scores.total, advantages };
+  if (run.completionsDir && (step + 1) % run.config.train.completions_every === 0) writeCompletions(run, r, advantages, step + 1);
+  const sampledTokens = r.completions.reduce((s, c) => s + c.tokens.length, 0) + rcMetrics["rc/rollout_tokens"];
+  const metrics = stepRecord(run, step, { round: roundMetrics(r, K), update, kept: r, sampledTokens, sampleMs: rolloutMs + r.sampleMs, verifyMs: r.verifyMs, t0 },
+    { ...rcMetrics, "rc/groups": states.length, "rc/replay_size": run.replay.length });
+  return { metrics, rollouts, states, prompts, completions: r.completions, rewards: r.total, advantages };
 }
 
 /**
  * Held-out pass@1 of RC decoding at `turns` turns (eval.k samples per problem, eval.temperature),
- * graded by the math verifier on each turn's reasoning; the last turn's is eval/rc_accuracy.
+ * each turn's reasoning graded by the run's grader (eval.verifier); the last turn's is eval/rc_accuracy.
  */
-export async function evaluateRc(run: RcRun, rows: Row[], cfg: z.infer<typeof HeldOutEvalConfig>, turns: number, seed: number): Promise<number[]> {
+export async function evaluateRc(run: RcRun, rows: Row[], cfg: HeldOutEvalConfig, turns: number, seed: number): Promise<number[]> {
   const policy = new LocalPolicy(run.config.name, run.model, run.tokenizer, SamplerConfig.parse({ batch_size: run.sampler.batch_size }), false);
   const problems = rows.map((row, key) => ({ problem: problemText(row), key }));
   const transcripts = await runReasoningCache({ policy, problems, config: loopConfig(run.rc, turns), sampling: { n: cfg.k, temperature: cfg.temperature, top_p: 1, seed } });
-  return Array.from({ length: turns }, (_, t) => {
-    const perProblem = transcripts.map((samples, i) => {
-      const gold = goldAnswer(rows[i]);
-      return samples.filter((s) => gold !== null && gradeAnswer(s.turns[t].reasoning, gold).correct).length / samples.length;
-    });
-    return perProblem.reduce((a, b) => a + b, 0) / Math.max(1, perProblem.length);
-  });
+  const byTurn: number[] = [];
+  for (let t = 0; t < turns; t++) {
+    const perProblem = await Promise.all(transcripts.map(async (samples, i) => {
+      const verdicts = await Promise.all(samples.map((s) => run.grader.grade(s.turns[t].reasoning, rows[i])));
+      return verdicts.filter((v) => v.correct).length / samples.length;
+    }));
+    byTurn.push(perProblem.reduce((a, b) => a + b, 0) / Math.max(1, perProblem.length));
+  }
+  return byTurn;
 }
 
 /**
  * The state of an RC run around a model and its optimizer: K = grpo.num_generations, and H_R
  * replaces the sampler's budget and grpo.max_completion_length (groupSampler, groupLoss). `cursor` is a checkpoint's.
  */
-export function rcRun(rows: Row[], o: GrpoOptions, model: Transformer, optimizer: AdamW, cursor: RcCursor = { epoch: 0, index: 0 }, completionsDir?: string): RcRun {
+export function rcRun(rows: Row[], o: GrpoOptions, model: Transformer, optimizer: AdamW, cursor: RcCursor = { epoch: 0, index: 0 }, completionsDir?: string, grader: Grader = mathGrader()): RcRun {
   const c = o.config;
   if (!c.rc) throw new Error("rcRun: the config has no rc section");
   const sampler = groupSampler(c);
@@ -230,7 +215,7 @@ export function rcRun(rows: Row[], o: GrpoOptions, model: Transformer, optimizer
     order: new DataOrder(rows.length, c.seed, { epoch: cursor.epoch, index: cursor.index }),
     reference: c.grpo.beta > 0 ? loadCheckpoint(c.base).model : undefined,
     completionsDir,
-    rc: c.rc, policy: new LocalPolicy(c.name, model, o.tokenizer, sampler, false), replay: [...(cursor.rc_replay ?? [])],
+    rc: c.rc, policy: new LocalPolicy(c.name, model, o.tokenizer, sampler, false), replay: [...(cursor.rc_replay ?? [])], grader,
   };
 }
 
@@ -251,7 +236,14 @@ export async function runRcGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: 
   const start = startGrpoRun<RcCursor>(o, { epoch: 0, index: 0 }, RcCursor);
   if (start.resumedFrom) o.log(`resuming ${c.name} from ${start.resumedFrom} (step ${start.step}, ${start.cursor.rc_replay?.length ?? 0} summaries in the replay buffer)`);
   const { dir } = start;
-  const run = rcRun(rows, o, start.model, start.optimizer, start.cursor, completionsDirOf(c, dir));
+  let grader: Grader;
+  try {
+    grader = await loadGrader(c.eval.verifier);
+  } catch (e) {
+    disposeRun(start);
+    throw e;
+  }
+  const run = rcRun(rows, o, start.model, start.optimizer, start.cursor, completionsDirOf(c, dir), grader);
   const evalTurns = rc.eval_turns || rc.turns;
   const step = await disposingAfter(run, async () => {
     // every problem must fit the context bound before step 0, not when the data order reaches it
@@ -263,7 +255,7 @@ export async function runRcGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: 
       line: (r, s) => progressLine(r, s, c.train.steps, rc.turns),
       cursor: (): RcCursor => ({ ...run.order.cursor, rc_replay: run.replay }),
     });
-  });
+  }).finally(() => grader.close());
   return { runDir: dir.path, step };
 }
 

@@ -6,6 +6,8 @@ import type { Row } from "../datasets/row.ts";
 import { scoreCompletions } from "../verifiers/registry.ts";
 import type { GrpoRun } from "./grpo-trainer.ts";
 import { formatPrompt } from "./prompt.ts";
+import { groupStats } from "./advantages.ts";
+import { learningRate } from "./optimizer.ts";
 import { sampleGroups, type Completion } from "./sampler.ts";
 
 /** One round of generation and scoring for `rows`. */
@@ -20,9 +22,15 @@ export interface Rollouts {
 }
 
 
-/** Samples G completions for each row and scores them. */
-export async function rollout(run: GrpoRun, rows: Row[], seed: number): Promise<Rollouts & { metrics: Record<string, number>; sampleMs: number; verifyMs: number }> {
-  const prompts = rows.map(formatPrompt);
+/** A round as sampled and scored: its verifiers' metrics and where its time went. */
+export type ScoredRound = Rollouts & { metrics: Record<string, number>; sampleMs: number; verifyMs: number };
+
+/**
+ * Samples G completions for each prompt (by default each row's own) and scores them against its
+ * row with the run's verifiers: the rollout of a GRPO step, and the trained completions of an
+ * RC-RL step, whose prompts are reasoning-cache states.
+ */
+export async function rollout(run: GrpoRun, rows: Row[], seed: number, prompts = rows.map(formatPrompt)): Promise<ScoredRound> {
   const t0 = performance.now();
   const completions = await sampleGroups(run.model, run.tokenizer, prompts, run.sampler, seed);
   const t1 = performance.now();
@@ -66,3 +74,39 @@ export function completionMetrics(completions: Completion[]): Record<string, num
   };
 }
 
+/** The reward and length statistics of one sampled round (TRL's names). */
+export function roundMetrics(r: ScoredRound, G: number): Record<string, number> {
+  return { ...r.metrics, ...groupStats(r.total, G, r.allNull), ...completionMetrics(r.completions) };
+}
+
+/** What a step measured, for its metrics line. */
+export interface StepParts {
+  /** roundMetrics of its (first) round. */
+  round: Record<string, number>;
+  /** updatePolicy's metrics. */
+  update: Record<string, number>;
+  /** The batch it trained on. */
+  kept: Rollouts;
+  /** Tokens sampled in the step, every round and RC rollout included, and the time it took. */
+  sampledTokens: number;
+  sampleMs: number;
+  verifyMs: number;
+  /** performance.now() when the step began. */
+  t0: number;
+}
+
+/** The metrics line of a GRPO or RC-RL step: TRL's names, and verl's timing_s/* split of the step time. */
+export function stepRecord(run: GrpoRun, step: number, p: StepParts, extra: Record<string, number> = {}): Record<string, number> {
+  return {
+    step: step + 1,
+    ...p.round,
+    ...p.update,
+    ...extra,
+    learning_rate: learningRate(step, run.config.train.steps, run.config.optimizer),
+    num_tokens: p.kept.completions.reduce((s, c) => s + c.tokens.length, 0),
+    "sample/tokens_per_s": p.sampledTokens / (p.sampleMs / 1000),
+    "timing_s/gen": p.sampleMs / 1000,
+    "timing_s/reward": p.verifyMs / 1000,
+    step_time: (performance.now() - p.t0) / 1000,
+  };
+}

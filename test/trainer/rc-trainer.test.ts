@@ -286,3 +286,14 @@ test("recipes/rc-chain.yaml validates, fits the chain-rc base model's context, a
   expect(r.stderr).toContain("state.json: not found");
   expect(fs.existsSync(path.join(tmp, "runs"))).toBe(false);
 });
+
+test("RC accuracy is graded by eval.verifier, as the plain held-out accuracy is (not always by the math verifier)", async () => {
+  const evalRows: Row[] = [{ problem: "e0", answer: "1" }, { problem: "e1", answer: "2" }];
+  const verifier = path.resolve(import.meta.dirname, "../fixtures/verifiers/always-correct.mjs");
+  await runRcGrpo(rows, options("graded", 1, {}, { evalRows, eval: { k: 2, temperature: 1, max_new_tokens: 4, verifier }, train: { steps: 1, prompts_per_step: B, eval_every: 1 } }));
+  const [m] = metrics("graded");
+  // the tiny untrained policy never writes "1" or "2" in a boxed answer: math grading would read 0
+  expect(m["eval/accuracy"]).toBe(1);
+  expect(m["eval/rc_accuracy"]).toBe(1);
+  expect(m["rc/accuracy_turn_1"]).toBe(1);
+});

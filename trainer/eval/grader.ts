@@ -34,9 +34,14 @@ function gradeMath(completion: string, row: Row): Verdict {
   return gold === null ? { correct: false, reason: "no_gold", extracted: null } : gradeAnswer(completion, gold);
 }
 
+/** The in-process math grader (no processes to close). */
+export function mathGrader(): Grader {
+  return { name: "math", grade: async (completion, row) => gradeMath(completion, row), close: async () => {} };
+}
+
 /** The grader of verifier `name`; close it when done (a worker-backed verifier holds processes). */
 export async function loadGrader(name = "math"): Promise<Grader> {
-  if (name === "math") return { name, grade: async (completion, row) => gradeMath(completion, row), close: async () => {} };
+  if (name === "math") return mathGrader();
   const loaded = await loadVerifier(name);
   return {
     name,
