@@ -182,6 +182,13 @@ export class SandboxUnavailableError extends UserError {
 
 let probe: Promise<void> | null = null;
 
+/**
+ * The probe's wall: it asks whether the sandbox works, not whether the host is fast. A broken
+ * sandbox fails at once; a loaded host may take seconds to start Python, and refusing every
+ * program of the process for that would turn load into "cannot run here".
+ */
+export const PROBE_WALL_MS = 60_000;
+
 /** Check once per process that a trivial program runs in the sandbox; rejects with SandboxUnavailableError. */
 export function ensureSandbox(): Promise<void> {
   probe ??= probeSandbox();
@@ -193,7 +200,7 @@ async function probeSandbox(): Promise<void> {
   if (process.getuid?.() !== 0) throw new SandboxUnavailableError("not running as root, so it cannot switch to a sandbox uid");
   const outcome = await runSandboxed({
     language: "python", files: { "probe.py": "print(6 * 7)" }, entry: "probe.py", stdin: "",
-    limits: DEFAULT_LIMITS, slot: 0,
+    limits: { ...DEFAULT_LIMITS, wallMs: PROBE_WALL_MS }, slot: 0,
   });
   if (outcome.status !== "exited" || outcome.exitCode !== 0 || outcome.stdout.trim() !== "42") {
     const why = outcome.stderr.trim() || `status ${outcome.status}, exit ${outcome.exitCode}`;
