@@ -9,7 +9,7 @@
  *      I_R(problem, state) for every state;
  *   4. reward each completion alone (myopic: the recipe's verifiers on that reasoning);
  *   5. GRPO groups are the (problem, state) pairs: advantages compare the K completions of a state;
- *   6. the usual GRPO update (trainer.ts updatePolicy) on those completions, whose prompts are the
+ *   6. the usual GRPO update (update.ts updatePolicy) on those completions, whose prompts are the
  *      I_R prompts.
  *
  * The replay buffer keeps summaries of earlier steps (problem, summary, turn), bounded and FIFO; it
