@@ -21,7 +21,7 @@ import { RC_TEMPLATES, renderTemplate } from "../../datasets/rc-templates.ts";
 import { loadRecipe } from "../../trainer/recipe.ts";
 import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
 import { GrpoRunConfig, GrpoTrainConfig, type GrpoOptions } from "../../trainer/grpo-trainer.ts";
-import { splitRunOptions } from "../run-options.ts";
+import { lowercase, splitRunOptions } from "../run-fixtures.ts";
 import { tinyConfig, withoutTimes } from "../helpers.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -42,11 +42,6 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** Reward = share of the completion's characters that are lowercase letters: dense, so groups differ. */
-const lowercase: Verifier = {
-  name: "lowercase",
-  verify: (completion) => ({ reward: completion.length ? [...completion].filter((ch) => ch >= "a" && ch <= "z").length / completion.length : 0, reason: "share" }),
-};
 const rows: Row[] = Array.from({ length: 6 }, (_, i) => ({ problem: `p${i}`, answer: "" }));
 const K = 4, B = 3, H_R = 6, H_S = 4;
 

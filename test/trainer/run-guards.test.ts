@@ -9,7 +9,6 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { Row } from "../../datasets/row.ts";
-import type { Verifier } from "../../verifiers/types.ts";
 import { initBackend } from "../../trainer/backend.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "../../trainer/model/checkpoint.ts";
 import { decodeSafetensors, encodeSafetensors } from "../../trainer/model/safetensors.ts";
@@ -20,7 +19,7 @@ import { RunDirError } from "../../trainer/run-dir.ts";
 import { RunStoppedError } from "../../trainer/run-loop.ts";
 import { runSft, SftRunConfig, type SftOptions } from "../../trainer/sft.ts";
 import { GrpoRunConfig, runGrpo, type GrpoOptions } from "../../trainer/grpo-trainer.ts";
-import { splitRunOptions } from "../run-options.ts";
+import { lowercase, splitRunOptions } from "../run-fixtures.ts";
 import { UserError } from "../../datasets/user-error.ts";
 import { tinyConfig, withoutTimes } from "../helpers.ts";
 
@@ -35,10 +34,6 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const lowercase: Verifier = {
-  name: "lowercase",
-  verify: (completion) => ({ reward: completion.length ? [...completion].filter((ch) => ch >= "a" && ch <= "z").length / completion.length : 0, reason: "share" }),
-};
 const rows: Row[] = Array.from({ length: 8 }, (_, i) => ({ problem: `p${i}`, answer: "" }));
 
 function grpo(name: string, steps: number, extra: Record<string, unknown> = {}, train: Record<string, unknown> = {}): GrpoOptions {

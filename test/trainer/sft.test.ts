@@ -12,7 +12,7 @@ import { passAtK } from "../../trainer/eval/metrics.ts";
 import { BatchPlan, DataOrder } from "../../trainer/data-order.ts";
 import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
 import { makeBatch, runSft, SftRunConfig, SftTrainConfig, type SftOptions } from "../../trainer/sft.ts";
-import { splitRunOptions } from "../run-options.ts";
+import { splitRunOptions } from "../run-fixtures.ts";
 import { tinyConfig } from "../helpers.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-sft-"));

@@ -15,7 +15,7 @@ import { OptimizerConfig } from "../../trainer/optimizer.ts";
 import { completionBatch } from "../../trainer/completion-batch.ts";
 import { SamplerConfig, sampleGroups } from "../../trainer/sampler.ts";
 import { GrpoRunConfig, GrpoTrainConfig, runGrpo, type GrpoOptions } from "../../trainer/grpo-trainer.ts";
-import { splitRunOptions } from "../run-options.ts";
+import { lowercase, splitRunOptions } from "../run-fixtures.ts";
 import { tinyConfig, withoutTimes } from "../helpers.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-grpo-"));
@@ -29,11 +29,6 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** Reward = share of the completion's characters that are lowercase letters: dense, learnable. */
-const lowercase: Verifier = {
-  name: "lowercase",
-  verify: (completion) => ({ reward: completion.length ? [...completion].filter((ch) => ch >= "a" && ch <= "z").length / completion.length : 0, reason: "share" }),
-};
 const rows: Row[] = Array.from({ length: 8 }, (_, i) => ({ problem: `p${i}`, answer: "" }));
 
 function options(name: string, steps: number, extra: Record<string, unknown> = {}): GrpoOptions {
