@@ -157,7 +157,8 @@ describe("crash isolation", () => {
   });
 
   test("a synchronous infinite loop is cut off at the time limit, counted, and later calls still work", async () => {
-    const v = await load({ name: fixture("hangs.ts"), timeout_ms: 400 }, { workers: 1 });
+    // the hang never ends, so any limit cuts it off; the limit only has to be roomy for "fine" on a loaded host
+    const v = await load({ name: fixture("hangs.ts"), timeout_ms: 3_000 }, { workers: 1 });
     const scores = await scoreCompletions([v], ["hang", "fine", "hang", "fine"].map((completion) => ({ completion, row: {} })));
     expect(scores.reasons.hangs).toEqual(["timeout", "done", "timeout", "done"]);
     expect(scores.rewards.hangs).toEqual([0, 1, 0, 1]);
@@ -173,10 +174,11 @@ describe("crash isolation", () => {
   });
 
   test("the time limit starts when a call reaches a worker, not while it waits for one", async () => {
-    // one worker, three 250 ms calls at once, 600 ms limit: the last waits ~500 ms yet must not time out
-    const v = await load({ name: fixture("slow.ts"), timeout_ms: 600 }, { workers: 1 });
-    const s = await scoreCompletions([v], [1, 2, 3].map(() => ({ completion: "", row: { ms: 250 } })), { concurrency: 3 });
-    expect(s.reasons.slow).toEqual(["slept", "slept", "slept"]);
+    // one worker, four 500 ms calls at once, 1500 ms limit: the last waits ≥ 1500 ms yet must not
+    // time out; each call still has 1 s of slack for a loaded host
+    const v = await load({ name: fixture("slow.ts"), timeout_ms: 1_500 }, { workers: 1 });
+    const s = await scoreCompletions([v], [1, 2, 3, 4].map(() => ({ completion: "", row: { ms: 500 } })), { concurrency: 4 });
+    expect(s.reasons.slow).toEqual(["slept", "slept", "slept", "slept"]);
   });
 
   test("a row that cannot be sent to a worker is an error for that sample only", async () => {
