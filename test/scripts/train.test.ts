@@ -74,15 +74,18 @@ test("a run killed with SIGKILL and resumed ends with the same metrics and weigh
   const killedRecipe = make("killed");
   const child = spawn(process.execPath, [path.join(ROOT, "scripts/rlvr.mjs"), "train", killedRecipe, "--backend", "wasm"], { cwd: ROOT, stdio: "ignore" });
   const metricsFile = path.join(tmp, "killed/metrics.jsonl");
-  const deadline = Date.now() + 60_000;
-  // kill after the step-2 checkpoint and at least one more logged step, mid-run
-  while (Date.now() < deadline) {
+  let exited = false;
+  const exit = new Promise((r) => child.once("exit", () => { exited = true; r(null); }));
+  // kill after the step-2 checkpoint and at least one more logged step, mid-run; however long a
+  // loaded host takes to get there (no wall-clock deadline: the run ending first fails below)
+  for (;;) {
     const logged = fs.existsSync(metricsFile) ? fs.readFileSync(metricsFile, "utf8").trim().split("\n").length : 0;
-    if (fs.existsSync(path.join(tmp, "killed/checkpoints/step-000002")) && logged >= 3) break;
+    if ((fs.existsSync(path.join(tmp, "killed/checkpoints/step-000002")) && logged >= 3) || exited) break;
     await new Promise((r) => setTimeout(r, 20));
   }
+  expect(exited, "the run ended before it could be killed mid-run").toBe(false);
   child.kill("SIGKILL");
-  await new Promise((r) => child.once("exit", r));
+  await exit;
   const before = fs.readFileSync(metricsFile, "utf8").trim().split("\n").length;
   expect(before).toBeGreaterThanOrEqual(3);
   expect(before).toBeLessThan(6);
