@@ -246,17 +246,18 @@ describe("reward hacks", () => {
   });
 });
 
-describe("without a working sandbox nothing runs", () => {
-  const repo = fileURLToPath(new URL("../../", import.meta.url));
-  /** A fresh Node process (in `root`, the clone or where it is mounted) verifies one program and prints how that ended. */
-  const node = (root: string) => {
-    const index = join(root, "verifiers/code/index.ts");
-    const script = `import(${JSON.stringify(index)}).then((m) => m.codeVerifier.verify("\`\`\`python\\nprint(1)\\n\`\`\`", ` +
-      `{ language: "python", tests: { inputs: [""], outputs: ["1"] } }, { timeoutMs: 5000 }))` +
-      `.then((r) => console.log("RESOLVED", JSON.stringify(r)), (e) => console.log("REJECTED", e.name, e.message))`;
-    return [process.execPath, "--import", "tsx/esm", "-e", script];
-  };
+const repo = fileURLToPath(new URL("../../", import.meta.url));
 
+/** A fresh Node process (in `root`, the clone or where it is mounted) verifies one program and prints how that ended. */
+function node(root: string): string[] {
+  const index = join(root, "verifiers/code/index.ts");
+  const script = `import(${JSON.stringify(index)}).then((m) => m.codeVerifier.verify("\`\`\`python\\nprint(1)\\n\`\`\`", ` +
+    `{ language: "python", tests: { inputs: [""], outputs: ["1"] } }, { timeoutMs: 5000 }))` +
+    `.then((r) => console.log("RESOLVED", JSON.stringify(r)), (e) => console.log("REJECTED", e.name, e.message))`;
+  return [process.execPath, "--import", "tsx/esm", "-e", script];
+}
+
+describe("without a working sandbox nothing runs", () => {
   test("as a non-root user it refuses with SandboxUnavailableError", () => {
     // The clone may sit under a directory only root can enter (mktemp -d makes 0700 ones), where
     // the unprivileged uid could not even load tsx. In a private mount namespace the clone is bound
@@ -304,6 +305,18 @@ describe("without a working sandbox nothing runs", () => {
     const out = execFileSync("/usr/bin/unshare", ["-m", "--propagation", "private", "/bin/sh", "-c", sh, "sh", slowPython, ...node(repo)], { encoding: "utf8" });
     expect(out).toMatch(/^RESOLVED .*"verdict":"timeout"/m);
   });
+});
+
+test("a TMPDIR that other users cannot enter does not stop the sandbox", () => {
+  // as under a private `mktemp -d`: the sandbox uids could not reach program files written there
+  const privateTmp = mkdtempSync(join(tmpdir(), "rlvr-private-tmp-")); // 0700
+  try {
+    const [exe, ...args] = node(repo);
+    const out = execFileSync(exe, args, { encoding: "utf8", env: { ...process.env, TMPDIR: privateTmp } });
+    expect(out).toMatch(/^RESOLVED .*"verdict":"pass"/m);
+  } finally {
+    rmSync(privateTmp, { recursive: true, force: true });
+  }
 });
 
 test("the unavailable-sandbox error says how to fix it", () => {

@@ -16,9 +16,10 @@
  * so double-forked daemons die too. Output is read only up to the cap, then the group is killed
  * (spawn.ts). Does not contain: test wiring (harness.ts), scheduling (pool.ts), verdicts (index.ts).
  */
+import { statSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, open, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { slotCgroup } from "./cgroup.ts";
 import { runtimes, type Language } from "./runtimes.ts";
 import { spawnCapped } from "./spawn.ts";
@@ -120,13 +121,13 @@ export function sandboxArgv(spec: RunSpec, hostDir: string): string[] {
 
 /**
  * Run one program under the sandbox; never throws for anything the program does.
- * Host layout: a fresh <tmp>/rlvr-code-XXXXXX dir (0711) holds prog/ (bound read-only at /sandbox) and the stdin
+ * Host layout: a fresh <tmp>/rlvr-code-XXXXXX dir (0711; <tmp> from workRoot) holds prog/ (bound read-only at /sandbox) and the stdin
  * file, which stays outside the sandbox. Stdin is a file, not Node's socketpair, because programs
  * open /dev/stdin and reopening a socket through /proc fails with ENXIO. A secret stdin goes over
  * the socketpair instead: a file could be reopened from the start through bwrap's /proc/1/fd/0.
  */
 export async function runSandboxed(spec: RunSpec): Promise<RunOutcome> {
-  const work = await mkdtemp(join(tmpdir(), "rlvr-code-"));
+  const work = await mkdtemp(join(workRoot(), "rlvr-code-"));
   let input: FileHandle | null = null;
   try {
     // bwrap runs as the sandbox uid: it must traverse work/ and read prog/ (the mount is read-only)
@@ -147,6 +148,30 @@ export async function runSandboxed(spec: RunSpec): Promise<RunOutcome> {
   } finally {
     await input?.close();
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+let root: string | null = null;
+
+/**
+ * Where run dirs go: TMPDIR, or /tmp where TMPDIR sits under a directory other users cannot
+ * enter (a private `mktemp -d`), since bwrap, as the sandbox uid, must reach the program files.
+ */
+function workRoot(): string {
+  root ??= [tmpdir(), "/tmp"].find(enterableByOthers) ?? null;
+  if (root === null) throw new SandboxUnavailableError(`neither ${tmpdir()} (TMPDIR) nor /tmp can be entered by other users, and the sandbox uids read each program from there`);
+  return root;
+}
+
+/** Whether a uid with no rights here can reach `dir`: every directory on the way is other-executable. */
+function enterableByOthers(dir: string): boolean {
+  try {
+    for (let d = resolve(dir); ; d = dirname(d)) {
+      if ((statSync(d).mode & 0o001) === 0) return false;
+      if (d === dirname(d)) return true;
+    }
+  } catch {
+    return false;
   }
 }
 
