@@ -23,6 +23,7 @@ import { dirname, join, resolve } from "node:path";
 import { slotCgroup } from "./cgroup.ts";
 import { runtimes, type Language } from "./runtimes.ts";
 import { spawnCapped } from "./spawn.ts";
+import { uidBlock } from "./uid-block.ts";
 import { UserError } from "../../datasets/user-error.ts";
 
 export interface Limits {
@@ -80,16 +81,12 @@ export interface RunOutcome {
 
 /** Host uids 61000-65095 are unassigned on Debian (60000-64999 is reserved for the project). */
 export const UID_BASE = 61_000;
-/** Slots per process: each process takes a block of this many uids, picked by its pid. */
+/** Slots per process: each process holds a block of this many uids (uid-block.ts). */
 export const SLOTS_PER_PROCESS = 64;
 
-/**
- * The host uid for a slot. Processes on one host (vitest forks, two trainers) get different
- * blocks unless their pids agree mod 64; a clash costs only a shared process count, not isolation.
- */
+/** The host uid for a slot: within this process's own block, which no other live process holds. */
 export function sandboxUid(slot: number): number {
-  const block = (process.pid % 64) * SLOTS_PER_PROCESS;
-  return UID_BASE + block + (slot % SLOTS_PER_PROCESS);
+  return UID_BASE + uidBlock() * SLOTS_PER_PROCESS + (slot % SLOTS_PER_PROCESS);
 }
 
 const SETPRIV = "/usr/bin/setpriv";
