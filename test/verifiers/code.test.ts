@@ -1,7 +1,7 @@
 // The code verifier on ordinary programs: extraction, stdin/stdout and assert tests, partial credit.
 // Oracles are hand-worked: each expected reward is the share of cases the program gets right by construction.
 import { describe, expect, test } from "vitest";
-import { codeVerifier, extractCode, makeCodeVerifier } from "../../verifiers/code/index.ts";
+import { extractCode, makeCodeVerifier } from "../../verifiers/code/index.ts";
 import { sameOutput } from "../../verifiers/code/harness.ts";
 import { SlotPool } from "../../verifiers/code/pool.ts";
 import type { Row } from "../../datasets/row.ts";
@@ -9,7 +9,9 @@ import type { Row } from "../../datasets/row.ts";
 const ctx = { timeoutMs: 60_000 };
 const py = (code: string) => "Here is my solution:\n```python\n" + code + "\n```\n";
 const js = (code: string) => "Solution:\n```javascript\n" + code + "\n```\n";
-const verify = (completion: string, row: Row) => codeVerifier.verify(completion, row, ctx);
+// programs here all finish: a roomy wall keeps a slow start on a loaded host from reading as a timeout
+const verifier = makeCodeVerifier({ limits: { wallMs: 20_000 } });
+const verify = (completion: string, row: Row) => verifier.verify(completion, row, ctx);
 
 describe("extractCode", () => {
   test("takes the last python block and accepts the py tag", () => {
