@@ -27,6 +27,8 @@ import type { RunDir } from "./run-dir.ts";
 import { disposingAfter, runLoop, RunGuardConfig, startRun, type LoopHooks, type RunIo, type RunStart } from "./run-loop.ts";
 import { DataCursor, DataOrder } from "./data-order.ts";
 import { evaluateAccuracy, HeldOutEvalConfig } from "./eval/held-out.ts";
+import { ParallelConfig, WorkerPool } from "./parallel/workers.ts";
+import { updatePolicySharded } from "./parallel/data-parallel.ts";
 
 export const GrpoTrainConfig = z.strictObject({
   steps: z.int().min(1).default(100).describe("GRPO steps (one generation round and num_iterations updates each)."),
@@ -42,6 +44,7 @@ export const GrpoTrainConfig = z.strictObject({
   eval_every: z.int().min(0).default(0).describe("Steps between held-out evaluations (eval/accuracy = pass@1 over data.eval); 0 = never."),
   completions_every: z.int().min(0).default(1).describe("Write the completions table (Arrow IPC) every N steps; 0 = never."),
   ...RunGuardConfig,
+  ...ParallelConfig,
 });
 export type GrpoTrainConfig = z.infer<typeof GrpoTrainConfig>;
 
@@ -69,6 +72,7 @@ export type GrpoRunConfig = z.infer<typeof GrpoRunConfig>;
 /** The checks across sections, shared with the recipe schema that extends this one. */
 export function checkGrpoRunConfig(r: Pick<GrpoRunConfig, "rc" | "train">, ctx: z.RefinementCtx): void {
   if (r.rc && r.train.dynamic_sampling) ctx.addIssue({ code: "custom", path: ["train", "dynamic_sampling"], message: "dynamic_sampling is not supported with rc" });
+  if (r.rc && r.train.workers > 1) ctx.addIssue({ code: "custom", path: ["train", "workers"], message: "workers > 1 is not supported with rc yet" });
 }
 
 /** The sampler of a run: the recipe's sampling settings with GRPO's group size G and completion budget (rc.reason_tokens under rc). */
@@ -88,6 +92,8 @@ export interface GrpoOptions extends RunIo {
   verifiers: WeightedVerifier[];
   /** Held-out rows for eval/accuracy every train.eval_every steps. */
   evalRows?: Row[];
+  /** Called once the worker threads are up (train.workers > 1): for tools and tests that watch the replicas. */
+  onWorkers?: (pool: WorkerPool, model: Transformer) => void;
 }
 
 export interface GrpoRun {
@@ -105,6 +111,8 @@ export interface GrpoRun {
   reference?: Transformer;
   /** Where the per-step completions tables go (unset: not written). */
   completionsDir?: string;
+  /** The data-parallel ranks beside this model (train.workers > 1). */
+  workers?: WorkerPool;
 }
 
 /** One GRPO step; returns the step's metrics (TRL's names where they exist). */
@@ -133,7 +141,8 @@ export async function grpoStep(run: GrpoRun, step: number): Promise<Record<strin
     appendGroups(kept, r, groups.keep.slice(0, train.prompts_per_step - kept.rows.length), G);
   }
   const advantages = groupAdvantages(kept.total, G, { scale: run.grpo.scale_rewards, allNull: kept.allNull });
-  const update = kept.rows.length ? updatePolicy(run, kept, advantages, step) : { skipped_updates: 0, "timing_s/old_log_prob": 0, "timing_s/ref": 0, "timing_s/update_actor": 0 };
+  const noUpdate = { skipped_updates: 0, "timing_s/old_log_prob": 0, "timing_s/ref": 0, "timing_s/update_actor": 0 };
+  const update = !kept.rows.length ? noUpdate : run.workers ? await updatePolicySharded(run.workers, run, kept, advantages, step) : updatePolicy(run, kept, advantages, step);
   if (run.completionsDir && (step + 1) % train.completions_every === 0) writeCompletions(run, kept, advantages, step + 1);
   const dynamic: Record<string, number> = train.dynamic_sampling ? { "dynamic_sampling/dropped_groups": dropped, "dynamic_sampling/rounds": roundsUsed, "dynamic_sampling/groups": kept.rows.length } : {};
   return stepRecord(run, step, { round: first, update, kept, sampledTokens, sampleMs, verifyMs, t0 }, dynamic);
@@ -151,8 +160,12 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
     reference: c.grpo.beta > 0 ? loadCheckpoint(c.base).model : undefined,
     completionsDir: completionsDirOf(c, dir),
   };
-  const step = await disposingAfter(run, () =>
-    grpoLoop(o, start, {
+  const step = await disposingAfter(run, async () => {
+    if (c.train.workers > 1) {
+      run.workers = await WorkerPool.start(model, { workers: c.train.workers, grpo: run.grpo, referenceBase: run.reference ? c.base : undefined });
+      o.onWorkers?.(run.workers, model);
+    }
+    return grpoLoop(o, start, {
       step: (s) => grpoStep(run, s),
       evaluate: async (s, record) => {
         const acc = await evaluateAccuracy(model, o.tokenizer, o.evalRows!, c.eval, deriveSeed(c.seed, s, 0xe7a1));
@@ -165,8 +178,8 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
         return `step ${s}/${c.train.steps}  reward ${fixed(r.reward, 3)}  loss ${fixed(r.loss, 4)}  grad_norm ${fixed(r.grad_norm, 3)}${evalPart}  ${r.step_time.toFixed(1)} s/step`;
       },
       cursor: () => run.order.cursor,
-    }),
-  );
+    }).finally(() => run.workers?.close());
+  });
   return { runDir: dir.path, step };
 }
 

@@ -9,6 +9,7 @@ import { formatPrompt } from "./prompt.ts";
 import { groupStats } from "./advantages.ts";
 import { learningRate } from "./optimizer.ts";
 import { sampleGroups, type Completion } from "./sampler.ts";
+import { sampleSharded } from "./parallel/data-parallel.ts";
 
 /** One round of generation and scoring for `rows`. */
 export interface Rollouts {
@@ -32,7 +33,7 @@ export type ScoredRound = Rollouts & { metrics: Record<string, number>; sampleMs
  */
 export async function rollout(run: GrpoRun, rows: Row[], seed: number, prompts = rows.map(formatPrompt)): Promise<ScoredRound> {
   const t0 = performance.now();
-  const completions = await sampleGroups(run.model, run.tokenizer, prompts, run.sampler, seed);
+  const completions = run.workers ? await sampleSharded(run.workers, run, prompts, seed) : await sampleGroups(run.model, run.tokenizer, prompts, run.sampler, seed);
   const t1 = performance.now();
   const scores = await scoreCompletions(run.verifiers, completions.map((c) => ({
     completion: c.text,

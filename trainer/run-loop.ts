@@ -13,6 +13,7 @@ import { AdamW, type OptimizerConfig } from "./optimizer.ts";
 import { RunDir, RunDirError, type RunMode } from "./run-dir.ts";
 import { UserError } from "../datasets/user-error.ts";
 import path from "node:path";
+import { WorkerError } from "./parallel/workers.ts";
 
 /** The divergence guards' settings, declared once and spread into each trainer's train config. */
 export const RunGuardConfig = {
@@ -133,7 +134,10 @@ export async function runLoop(start: Pick<RunStart<unknown>, "dir" | "model" | "
   let badSteps = 0;
   let saveDue = false;
   while (step < settings.steps) {
-    const record = await hooks.step(step);
+    const record = await hooks.step(step).catch((e: unknown) => {
+      // a dead worker stops the run as a guard does: nothing saved after the last good checkpoint
+      throw e instanceof WorkerError ? new RunStoppedError(`step ${step + 1}: ${e.message}`, status) : e;
+    });
     step++;
     if (hooks.evalDue(step)) await hooks.evaluate(step, record);
     dir.appendMetrics(record);

@@ -12,6 +12,9 @@ import type { Transformer } from "./model/transformer.ts";
 import { learningRate, type AdamW, type StepResult } from "./optimizer.ts";
 import { completionBatch } from "./completion-batch.ts";
 import type { Rollouts } from "./rollout.ts";
+import type { GrpoConfig } from "./grpo.ts";
+import type { Tokenizer } from "./model/tokenizer.ts";
+import type { Completion } from "./sampler.ts";
 
 export interface LmStepResult extends StepResult {
   loss: number;
@@ -38,16 +41,22 @@ export function applyUpdate(model: Transformer, optimizer: AdamW, lr: number, lo
       loss += g.loss;
       grads = grads ? addInto(grads, g.grads) : g.grads;
     }
-    const moe = mergeRouting(parts);
-    const step = Number.isFinite(loss) ? optimizer.step(grads!, lr) : { gradNorm: Number.NaN, skipped: true };
-    if (!step.skipped) model.updateRouterBias(moe);
-    return { ...step, loss, moe };
+    return applyGradients(model, optimizer, lr, grads!, loss, parts);
   } finally {
     if (grads) tf.dispose([...grads.values()]);
   }
 }
 
-function microBatchGrads(model: Transformer, lossFn: LossFn, parts: Map<number, MoeStats>[]): { loss: number; grads: Map<string, tf.Tensor> } {
+/** The step's summed gradients applied (unless the loss is not finite), then the router-bias nudge from its micro-batches' routing. */
+export function applyGradients(model: Transformer, optimizer: AdamW, lr: number, grads: Map<string, tf.Tensor>, loss: number, parts: Map<number, MoeStats>[]): StepResult & { loss: number; moe: Map<number, MoeStats> } {
+  const moe = mergeRouting(parts);
+  const step = Number.isFinite(loss) ? optimizer.step(grads, lr) : { gradNorm: Number.NaN, skipped: true };
+  if (!step.skipped) model.updateRouterBias(moe);
+  return { ...step, loss, moe };
+}
+
+/** One micro-batch's loss value and gradients by parameter name; its routing is pushed onto `parts`. */
+export function microBatchGrads(model: Transformer, lossFn: LossFn, parts: Map<number, MoeStats>[]): { loss: number; grads: Map<string, tf.Tensor> } {
   const { value, grads } = tf.variableGrads(() => {
     const out = lossFn();
     parts.push(out.moe);
@@ -99,74 +108,104 @@ export function lmTrainStep(model: Transformer, optimizer: AdamW, batch: LmBatch
 /** num_iterations updates on one generated batch; π_old is the policy that sampled it. */
 export function updatePolicy(run: GrpoRun, kept: Rollouts, advantages: Float32Array, step: number): Record<string, number> {
   const timing = { old: 0, ref: 0 };
-  const micro = microBatches(run, kept, advantages, timing);
+  const micro = microBatchSpecs(run, kept, advantages).map((s) => buildMicroBatch(run, s, timing));
   const lr = learningRate(step, run.config.train.steps, run.config.optimizer);
   let out: Record<string, number> = {};
   const tUpdate = performance.now();
   try {
-    // dapo's denominator: every completion's loss-mask tokens (completionBatch masks exactly c.tokens),
-    // skipped zero-advantage ones included, so skipping them leaves the update unchanged
-    const activeTokensInStep = kept.completions.reduce((s, c) => s + (run.grpo.mask_truncated_completions && c.truncated ? 0 : c.tokens.length), 0);
+    const activeTokensInStep = activeTokens(run, kept);
     for (let it = 0; it < run.grpo.num_iterations; it++) out = updateOnce(run, micro, lr, activeTokensInStep);
     out["timing_s/update_actor"] = (performance.now() - tUpdate) / 1000;
     out["timing_s/old_log_prob"] = timing.old / 1000;
     out["timing_s/ref"] = timing.ref / 1000;
   } finally {
-    for (const m of micro) tf.dispose([m.batch.tokens, m.batch.targets, m.batch.mask, m.adv, m.mask, ...(m.oldLogp ? [m.oldLogp] : []), ...(m.refLogp ? [m.refLogp] : [])]);
+    for (const m of micro) disposeMicroBatch(m);
   }
   return out;
 }
 
-/** A slice of the step's completions that goes through one forward/backward pass. */
-interface MicroBatch {
-  batch: LmBatch;
-  adv: tf.Tensor1D;
-  mask: tf.Tensor2D;
-  truncated: boolean[];
-  oldLogp?: tf.Tensor2D;
-  refLogp?: tf.Tensor2D;
+/**
+ * dapo's denominator: every completion's loss-mask tokens (completionBatch masks exactly c.tokens),
+ * skipped zero-advantage ones included, so skipping them leaves the update unchanged.
+ */
+export function activeTokens(run: Pick<GrpoRun, "grpo">, kept: Rollouts): number {
+  return kept.completions.reduce((s, c) => s + (run.grpo.mask_truncated_completions && c.truncated ? 0 : c.tokens.length), 0);
+}
+
+/** What a GRPO micro-batch's loss needs: the run's model, or a worker's replica of it. */
+export interface PolicyReplica {
+  model: Transformer;
+  tokenizer: Tokenizer;
+  grpo: GrpoConfig;
+  /** The frozen base for the KL term (grpo.beta > 0). */
+  reference?: Transformer;
+}
+
+/** A micro-batch before its tensors are made: plain data, which is what a worker is sent. */
+export interface MicroBatchSpec {
+  /** The step's prompts; completions' `group` indexes them. */
+  prompts: string[];
+  completions: Completion[];
+  advantages: number[];
   /** Its share of the step's completions: sequence-mean losses are weighted by it. */
   share: number;
   /** Its share of the completions that go through the update (all of them unless skip_zero_advantage): aux losses and metrics are weighted by it. */
   auxShare: number;
 }
 
-/**
- * Cuts the step into micro-batches of train.micro_batch_size completions, each padded to its own
- * longest sequence. π_old and π_ref log-probs are computed here, before any update.
- */
-function microBatches(run: GrpoRun, kept: Rollouts, advantages: Float32Array, timing: { old: number; ref: number }): MicroBatch[] {
+/** A slice of the step's completions that goes through one forward/backward pass. */
+export interface MicroBatch {
+  batch: LmBatch;
+  adv: tf.Tensor1D;
+  mask: tf.Tensor2D;
+  truncated: boolean[];
+  oldLogp?: tf.Tensor2D;
+  refLogp?: tf.Tensor2D;
+  share: number;
+  auxShare: number;
+}
+
+/** Cuts the step into micro-batches of train.micro_batch_size completions (the specs, no tensors yet). */
+export function microBatchSpecs(run: GrpoRun, kept: Rollouts, advantages: Float32Array): MicroBatchSpec[] {
   const n = kept.completions.length;
   const all = kept.completions.map((_, i) => i);
   const informative = all.filter((i) => advantages[i] !== 0);
   // a step with no signal still makes its (momentum, aux-loss, weight-decay) update, as without skipping
   const trained = run.grpo.skip_zero_advantage && informative.length ? informative : all;
   const size = run.config.train.micro_batch_size > 0 ? run.config.train.micro_batch_size : Math.max(1, trained.length);
-  const out: MicroBatch[] = [];
+  const out: MicroBatchSpec[] = [];
   for (let start = 0; start < trained.length; start += size) {
     const picked = trained.slice(start, start + size);
-    const completions = picked.map((i) => kept.completions[i]);
-    const truncated = completions.map((c) => c.truncated);
-    const batch = completionBatch(run.tokenizer, kept.prompts, completions);
-    const t0 = performance.now();
-    // π_old: with one update it is π_θ detached (ρ = 1 in value); with more it must be frozen first
-    const oldLogp = run.grpo.num_iterations > 1 ? settled(tf.tidy(() => batchLogProbs(run.model, batch, false).logp)) : undefined;
-    const t1 = performance.now();
-    const refLogp = run.reference ? settled(tf.tidy(() => batchLogProbs(run.reference!, batch, false).logp)) : undefined;
-    timing.old += t1 - t0;
-    timing.ref += performance.now() - t1;
     out.push({
-      batch,
-      adv: tf.tensor1d(picked.map((i) => advantages[i])),
-      mask: lossMask(batch.mask, truncated, run.grpo),
-      truncated,
-      oldLogp,
-      refLogp,
-      share: completions.length / n,
-      auxShare: completions.length / trained.length,
+      prompts: kept.prompts,
+      completions: picked.map((i) => kept.completions[i]),
+      advantages: picked.map((i) => advantages[i]),
+      share: picked.length / n,
+      auxShare: picked.length / trained.length,
     });
   }
   return out;
+}
+
+/**
+ * A micro-batch's tensors, each padded to its own longest sequence. π_old and π_ref log-probs are
+ * computed here, before any update.
+ */
+export function buildMicroBatch(r: PolicyReplica, s: MicroBatchSpec, timing: { old: number; ref: number }): MicroBatch {
+  const truncated = s.completions.map((c) => c.truncated);
+  const batch = completionBatch(r.tokenizer, s.prompts, s.completions);
+  const t0 = performance.now();
+  // π_old: with one update it is π_θ detached (ρ = 1 in value); with more it must be frozen first
+  const oldLogp = r.grpo.num_iterations > 1 ? settled(tf.tidy(() => batchLogProbs(r.model, batch, false).logp)) : undefined;
+  const t1 = performance.now();
+  const refLogp = r.reference ? settled(tf.tidy(() => batchLogProbs(r.reference!, batch, false).logp)) : undefined;
+  timing.old += t1 - t0;
+  timing.ref += performance.now() - t1;
+  return { batch, adv: tf.tensor1d(s.advantages), mask: lossMask(batch.mask, truncated, r.grpo), truncated, oldLogp, refLogp, share: s.share, auxShare: s.auxShare };
+}
+
+export function disposeMicroBatch(m: MicroBatch): void {
+  tf.dispose([m.batch.tokens, m.batch.targets, m.batch.mask, m.adv, m.mask, ...(m.oldLogp ? [m.oldLogp] : []), ...(m.refLogp ? [m.refLogp] : [])]);
 }
 
 /** Waits for a tensor's values, so that time spent on an asynchronous backend is counted where it is spent. */
@@ -175,21 +214,36 @@ function settled<T extends tf.Tensor>(t: T): T {
   return t;
 }
 
+/**
+ * One micro-batch's share of the step's loss, with its GRPO metrics and its (weighted) MoE aux loss
+ * read out; the metrics are unweighted, the caller adds them up weighted by auxShare.
+ */
+export function microBatchLoss(r: PolicyReplica, m: MicroBatch, activeTokensInStep: number): { loss: tf.Scalar; moe: Map<number, MoeStats>; metrics: Record<string, number>; aux: number } {
+  // dapo divides by the step's active tokens already; the per-sequence means are weighted by share
+  const lossWeight = r.grpo.loss_type === "dapo" ? 1 : m.share;
+  // entropy always: TRL logs it, and it shows whether GRPO is sharpening the policy
+  const lp = batchLogProbs(r.model, m.batch, true, { entropy: true });
+  const inputs = { logp: lp.logp, oldLogp: m.oldLogp, refLogp: m.refLogp, entropy: lp.entropy, advantages: m.adv, mask: m.mask, truncated: m.truncated };
+  const { loss, metrics } = grpoLoss(inputs, r.grpo, { activeTokensInStep });
+  const aux = lp.aux.dataSync()[0];
+  return { loss: tf.add(tf.mul(loss, lossWeight), tf.mul(lp.aux, m.auxShare)) as tf.Scalar, moe: lp.moe, metrics: { ...metrics }, aux };
+}
+
 /** One optimizer update with gradients summed over the micro-batches; metrics averaged by share. */
 function updateOnce(run: GrpoRun, micro: MicroBatch[], lr: number, activeTokensInStep: number): Record<string, number> {
-  // dapo divides by the step's active tokens already; the per-sequence means are weighted by share
-  const lossWeight = (m: MicroBatch) => (run.grpo.loss_type === "dapo" ? 1 : m.share);
   const metrics: Record<string, number> = {};
   let aux = 0;
   const result = applyUpdate(run.model, run.optimizer, lr, micro.map((m) => () => {
-    // entropy always: TRL logs it, and it shows whether GRPO is sharpening the policy
-    const lp = batchLogProbs(run.model, m.batch, true, { entropy: true });
-    const inputs = { logp: lp.logp, oldLogp: m.oldLogp, refLogp: m.refLogp, entropy: lp.entropy, advantages: m.adv, mask: m.mask, truncated: m.truncated };
-    const { loss, metrics: mm } = grpoLoss(inputs, run.grpo, { activeTokensInStep });
-    for (const [k, v] of Object.entries(mm)) metrics[k] = (metrics[k] ?? 0) + v * m.auxShare;
-    aux += lp.aux.dataSync()[0] * m.auxShare;
-    return { loss: tf.add(tf.mul(loss, lossWeight(m)), tf.mul(lp.aux, m.auxShare)) as tf.Scalar, moe: lp.moe };
+    const out = microBatchLoss(run, m, activeTokensInStep);
+    for (const [k, v] of Object.entries(out.metrics)) metrics[k] = (metrics[k] ?? 0) + v * m.auxShare;
+    aux += out.aux * m.auxShare;
+    return out;
   }));
+  return updateMetrics(result, aux, metrics);
+}
+
+/** The update's metrics line: the loss without the aux part, and the MoE routing. */
+export function updateMetrics(result: StepResult & { loss: number; moe: Map<number, MoeStats> }, aux: number, metrics: Record<string, number>): Record<string, number> {
   return { loss: result.loss - aux, aux_loss: aux, grad_norm: result.gradNorm, skipped_updates: result.skipped ? 1 : 0, ...metrics, ...moeMetrics(result.moe) };
 }
 

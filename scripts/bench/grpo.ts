@@ -40,43 +40,57 @@ export async function run(opts: BenchOptions & { reference?: boolean }): Promise
     const rng = new Rng(3);
     // 31 random letters + <bos> = 32-token prompts, as the reference's 32 random bytes
     const rows = Array.from({ length: 64 }, () => ({ problem: String.fromCharCode(...Array.from({ length: 30 }, () => 97 + rng.int(26))) }));
-    const steps = opts.quick ? 2 : 4;
-    const times: number[] = [];
-    await runGrpo(rows, {
-      config: GrpoRunConfig.parse({
-        name: "bench", seed: 0, base: path.join(tmp, "base"),
-        sampler: { temperature: 1 },
-        grpo: { num_generations: 8, max_completion_length: 64, loss_type: "bnpo", epsilon: 0.2 },
-        optimizer: { lr: 1e-5, weight_decay: 0.01, max_grad_norm: 1, schedule: "constant" },
-        train: { steps, prompts_per_step: 8, save_every: 0, completions_every: 0, keep_last: 1 },
-        output_dir: tmp,
-      }),
-      tokenizer: new ByteTokenizer(),
-      verifiers: [{ verifier: coinFlip, weight: 1 }],
-      resume: false,
-      log: () => {},
-      progress: { update: (_s, _t, r) => times.push(r.step_time * 1000) },
-    });
-    const measured = times.slice(1);
-    const ms = median(measured);
-    const lines = fs.readFileSync(path.join(tmp, "bench/metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    const last = lines[lines.length - 1];
-    const newTokens = last.num_tokens as number;
-    const part = (k: string) => `${(1000 * median(lines.slice(1).map((l) => l[k] as number))).toFixed(0).padStart(5)} ms`;
-    console.log(`\n== grpo: whole step (sample 64 x 64, score, update 64 x 96), reference config, backend ${backend}`);
-    console.log(`whole step            ${ms.toFixed(0)} ms (median of ${measured.length} after one warm-up)   ${(newTokens / (ms / 1000)).toFixed(0)} new tokens/s   ${(71.19 / (ms / 1000)).toFixed(2)} GFLOP/s (71.19 GFLOP/step)`);
-    console.log(`  sampling           ${part("timing_s/gen")} (${newTokens} new tokens in the last step, KV cache)`);
-    console.log(`  verification       ${part("timing_s/reward")} (a hash reward, as the reference's random one: the math grader's cost is its own suite)`);
-    console.log(`  old-logprob pass   ${part("timing_s/old_log_prob")} (num_iterations 1: π_old is π_θ detached, no extra pass, as in TRL)`);
-    console.log(`  update             ${part("timing_s/update_actor")} (forward + backward + AdamW on the 64 completions)`);
-    if (opts.reference) referenceRatio(ms);
+    // the --workers column: one rank, and one per core (train.workers), in the same run
+    const counts = [...new Set([1, os.availableParallelism()])];
+    const ours: [number, number][] = [];
+    for (const workers of counts) {
+      const ms = await wholeStep(rows, tmp, workers, opts.quick, backend);
+      ours.push([workers, ms]);
+    }
+    if (ours.length > 1) console.log(`workers ${ours[1][0]} / workers 1   ${(ours[1][1] / ours[0][1]).toFixed(2)}x the time`);
+    if (opts.reference) referenceRatio(ours);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-/** Runs the PyTorch reference now and prints its whole-step time beside ours. */
-function referenceRatio(oursMs: number): void {
+/** Runs the bench's GRPO steps with `workers` ranks, prints its lines and returns the median whole-step ms. */
+async function wholeStep(rows: { problem: string }[], tmp: string, workers: number, quick: boolean, backend: string): Promise<number> {
+  const steps = quick ? 2 : 4;
+  const times: number[] = [];
+  const name = `bench-w${workers}`;
+  await runGrpo(rows, {
+    config: GrpoRunConfig.parse({
+      name, seed: 0, base: path.join(tmp, "base"),
+      sampler: { temperature: 1 },
+      grpo: { num_generations: 8, max_completion_length: 64, loss_type: "bnpo", epsilon: 0.2 },
+      optimizer: { lr: 1e-5, weight_decay: 0.01, max_grad_norm: 1, schedule: "constant" },
+      train: { steps, prompts_per_step: 8, save_every: 0, completions_every: 0, keep_last: 1, workers },
+      output_dir: tmp,
+    }),
+    tokenizer: new ByteTokenizer(),
+    verifiers: [{ verifier: coinFlip, weight: 1 }],
+    resume: false,
+    log: () => {},
+    progress: { update: (_s, _t, r) => times.push(r.step_time * 1000) },
+  });
+  const measured = times.slice(1);
+  const ms = median(measured);
+  const lines = fs.readFileSync(path.join(tmp, name, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const last = lines[lines.length - 1];
+  const newTokens = last.num_tokens as number;
+  const part = (k: string) => `${(1000 * median(lines.slice(1).map((l) => l[k] as number))).toFixed(0).padStart(5)} ms`;
+  console.log(`\n== grpo: whole step (sample 64 x 64, score, update 64 x 96), reference config, backend ${backend}, workers ${workers}`);
+  console.log(`whole step, workers ${workers}  ${ms.toFixed(0)} ms (median of ${measured.length} after one warm-up)   ${(newTokens / (ms / 1000)).toFixed(0)} new tokens/s   ${(71.19 / (ms / 1000)).toFixed(2)} GFLOP/s (71.19 GFLOP/step)`);
+  console.log(`  sampling           ${part("timing_s/gen")} (${newTokens} new tokens in the last step, KV cache)`);
+  console.log(`  verification       ${part("timing_s/reward")} (a hash reward, as the reference's random one: the math grader's cost is its own suite)`);
+  console.log(`  old-logprob pass   ${part("timing_s/old_log_prob")} (num_iterations 1: π_old is π_θ detached, no extra pass, as in TRL)`);
+  console.log(`  update             ${part("timing_s/update_actor")} (forward + backward + AdamW on the 64 completions${workers > 1 ? `, 2 micro-batches of 32 over ${workers} ranks` : ""})`);
+  return ms;
+}
+
+/** Runs the PyTorch reference now and prints its whole-step time beside ours (each workers count). */
+function referenceRatio(ours: [number, number][]): void {
   const script = path.resolve(import.meta.dirname, "../../../shared/bench/torch_reference.py");
   const r = spawnSync("/usr/bin/python3", [script, "--quick"], { encoding: "utf8", maxBuffer: 1 << 26 });
   if (r.status !== 0) {
@@ -86,6 +100,8 @@ function referenceRatio(oursMs: number): void {
   const out = JSON.parse(r.stdout);
   for (const [threads, res] of Object.entries(out.torch as Record<string, { whole_step?: { median_ms: number } }>)) {
     const ref = res.whole_step?.median_ms;
-    if (ref) console.log(`torch ${threads.padEnd(15)} ${ref.toFixed(0)} ms whole step; ours / torch = ${(oursMs / ref).toFixed(2)}x the time`);
+    if (!ref) continue;
+    const ratios = ours.map(([w, ms]) => `workers ${w}: ${(ms / ref).toFixed(2)}x`).join(", ");
+    console.log(`torch ${threads.padEnd(15)} ${ref.toFixed(0)} ms whole step; ours / torch = ${ratios} the time`);
   }
 }

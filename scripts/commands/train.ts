@@ -29,19 +29,22 @@ export const GrpoRecipe = z.strictObject({
 }).superRefine(checkGrpoRunConfig);
 export type GrpoRecipe = z.infer<typeof GrpoRecipe>;
 
-export const trainCommand: CommandModule<{ backend: string }, RunArgs> = {
+export const trainCommand: CommandModule<{ backend: string }, RunArgs & { workers?: number }> = {
   command: "train <recipe>",
   describe: "GRPO training from a YAML recipe",
-  builder: (y) => runCommandBuilder(y, "recipes/grpo-<task>.yaml", GrpoRecipe) as never,
+  builder: (y) => runCommandBuilder(y, "recipes/grpo-<task>.yaml", GrpoRecipe)
+    .option("workers", { type: "number", describe: "Data-parallel ranks, each with its own backend and model replica (train.workers; the same metrics for any number)" }) as never,
   handler: async (argv) => {
-    const recipe = recipeOrExit("train", argv.recipe, GrpoRecipe, argv.set);
+    const workers = argv.workers === undefined ? [] : [`train.workers=${argv.workers}`];
+    const recipe = recipeOrExit("train", argv.recipe, GrpoRecipe, [...argv.set, ...workers]);
     const baseState = checkpointStateOrExit("train", `${argv.recipe}: base`, recipe.base);
     // every verifier the run will call, the held-out grader included, is loaded before step 1
     const verifiers = await loadVerifiers(recipe.verifiers, { baseDir: path.dirname(argv.recipe) });
     try {
       if (recipe.data.eval) await (await loadGrader(recipe.eval.verifier)).close();
       const backend = await initBackend(argv.backend as BackendName);
-      console.log(`rlvr train ${recipe.name}: backend ${backend}, base ${recipe.base} (step ${baseState.step})`);
+      const ranks = recipe.train.workers > 1 ? `, ${recipe.train.workers} workers` : "";
+      console.log(`rlvr train ${recipe.name}: backend ${backend}${ranks}, base ${recipe.base} (step ${baseState.step})`);
       const rows = await loadSource(recipe.data.train, console.warn);
       const evalRows = recipe.data.eval ? await loadSource(recipe.data.eval, console.warn) : [];
       const bar = terminalProgressBar("train");

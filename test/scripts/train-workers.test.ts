@@ -1,0 +1,64 @@
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { initBackend } from "../../trainer/backend.ts";
+import { saveCheckpoint } from "../../trainer/model/checkpoint.ts";
+import { Transformer } from "../../trainer/model/transformer.ts";
+import { tinyConfig, withoutTimes } from "../helpers.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-train-workers-"));
+const rlvr = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "scripts/rlvr.mjs"), ...args], { cwd: ROOT, encoding: "utf8" });
+beforeAll(async () => {
+  await initBackend("wasm");
+  const model = Transformer.init(tinyConfig({ vocab_size: 259, context_length: 64 }), 1);
+  saveCheckpoint(path.join(tmp, "base"), model, { step: 0 });
+  model.dispose();
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const make = (name: string) => {
+  const file = path.join(tmp, `${name}.yaml`);
+  fs.writeFileSync(file, `name: ${name}
+base: ${path.join(tmp, "base")}
+data:
+  train:
+    synthetic: { task: arith, count: 16, level: 1 }
+verifiers:
+  - { name: math, weight: 1 }
+  - { name: format, weight: 0.1 }
+grpo: { num_generations: 4, max_completion_length: 8 }
+train: { steps: 6, prompts_per_step: 3, micro_batch_size: 4, save_every: 2, keep_last: 3 }
+output_dir: ${tmp}
+`);
+  return file;
+};
+
+test("with --workers 2, a run killed with SIGKILL and resumed ends with the metrics and weights of an unbroken single-worker run", async () => {
+  expect(rlvr("train", make("unbroken"), "--backend", "wasm").status).toBe(0);
+  const killedRecipe = make("killed");
+  const child = spawn(process.execPath, [path.join(ROOT, "scripts/rlvr.mjs"), "train", killedRecipe, "--backend", "wasm", "--workers", "2"], { cwd: ROOT, stdio: "ignore" });
+  const metricsFile = path.join(tmp, "killed/metrics.jsonl");
+  let exited = false;
+  const exit = new Promise((r) => child.once("exit", () => { exited = true; r(null); }));
+  for (;;) {
+    const logged = fs.existsSync(metricsFile) ? fs.readFileSync(metricsFile, "utf8").trim().split("\n").length : 0;
+    if ((fs.existsSync(path.join(tmp, "killed/checkpoints/step-000002")) && logged >= 3) || exited) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  expect(exited, "the run ended before it could be killed mid-run").toBe(false);
+  child.kill("SIGKILL");
+  await exit;
+  const before = fs.readFileSync(metricsFile, "utf8").trim().split("\n").length;
+  expect(before).toBeLessThan(6);
+
+  const resumed = rlvr("train", killedRecipe, "--backend", "wasm", "--resume", "--workers", "2");
+  expect(resumed.status).toBe(0);
+  expect(resumed.stdout).toContain("backend wasm, 2 workers");
+  const strip = (run: string) => fs.readFileSync(path.join(tmp, run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => withoutTimes(JSON.parse(l)));
+  expect(strip("killed")).toEqual(strip("unbroken"));
+  const weights = (run: string) => fs.readFileSync(path.join(tmp, run, "checkpoints/step-000006/model.safetensors"));
+  expect(weights("killed").equals(weights("unbroken"))).toBe(true);
+}, 240_000);

@@ -1,0 +1,117 @@
+/**
+ * A GRPO step's two halves across the ranks of a WorkerPool. Rollouts: the prompts are cut into
+ * contiguous chunks, one per rank, each sampled with its prompts' global indices as seed keys, so
+ * every completion is the one the single-process sampler draws. Update: whole micro-batches are
+ * dealt out in contiguous runs; each rank writes each of its micro-batches' gradients to that
+ * micro-batch's slot in shared memory; rank 0 sums the slots in micro-batch order (what the
+ * single-process update does), applies the one AdamW step, and the replicas load the new weights.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { GrpoRun } from "../grpo-trainer.ts";
+import type { MoeStats } from "../model/moe.ts";
+import { learningRate } from "../optimizer.ts";
+import type { Rollouts } from "../rollout.ts";
+import { sampleGroups, type Completion } from "../sampler.ts";
+import { activeTokens, applyGradients, buildMicroBatch, disposeMicroBatch, microBatchGrads, microBatchLoss, microBatchSpecs, updateMetrics, type MicroBatch, type PolicyReplica } from "../update.ts";
+import { chunks, sumSlots, type Layout } from "./allreduce.ts";
+import type { GradReply } from "./protocol.ts";
+import type { WorkerPool } from "./workers.ts";
+
+/** sampleGroups over the pool's ranks: the same completions, in the same order, as one rank draws. */
+export async function sampleSharded(pool: WorkerPool, run: Pick<GrpoRun, "model" | "tokenizer" | "sampler">, prompts: string[], seed: number): Promise<Completion[]> {
+  const parts = chunks(prompts.length, pool.size);
+  const remote = parts.slice(1).map(([a, b], i) =>
+    a === b ? Promise.resolve([]) : pool.request(i + 1, { type: "sample", prompts: prompts.slice(a, b), sampler: run.sampler, seed, promptOffset: a }));
+  // rank 0's share runs here while the workers run theirs; a worker's failure is awaited below either way
+  const mine = await sampleGroups(run.model, run.tokenizer, prompts.slice(parts[0][0], parts[0][1]), run.sampler, seed, parts[0][0]).catch(async (e) => {
+    await Promise.allSettled(remote);
+    throw e;
+  });
+  const theirs = await Promise.all(remote);
+  return [mine, ...theirs].flatMap((cs, r) => cs.map((c) => ({ ...c, group: c.group + parts[r][0] })));
+}
+
+/** updatePolicy (trainer/update.ts) with the micro-batches split across the pool's ranks. */
+export async function updatePolicySharded(pool: WorkerPool, run: GrpoRun, kept: Rollouts, advantages: Float32Array, step: number): Promise<Record<string, number>> {
+  const specs = microBatchSpecs(run, kept, advantages);
+  const owners = chunks(specs.length, pool.size);
+  const lr = learningRate(step, run.config.train.steps, run.config.optimizer);
+  const timing = { old: 0, ref: 0 };
+  const tUpdate = performance.now();
+  let mine: MicroBatch[] = [];
+  try {
+    const remote = owners.slice(1).map(([a, b], i) => pool.request(i + 1, { type: "batch", micro: specs.slice(a, b) }));
+    mine = specs.slice(owners[0][0], owners[0][1]).map((s) => buildMicroBatch(run, s, timing));
+    await Promise.all(remote);
+    const active = activeTokens(run, kept);
+    let out: Record<string, number> = {};
+    for (let it = 0; it < run.grpo.num_iterations; it++) {
+      out = await updateOnceSharded(pool, run, mine, specs.map((s) => s.auxShare), owners, lr, active);
+      await pool.sync(run.model);
+    }
+    out["timing_s/update_actor"] = (performance.now() - tUpdate) / 1000;
+    out["timing_s/old_log_prob"] = timing.old / 1000;
+    out["timing_s/ref"] = timing.ref / 1000;
+    return out;
+  } finally {
+    mine.forEach(disposeMicroBatch);
+    if (!pool.failure) await pool.all({ type: "drop" });
+  }
+}
+
+async function updateOnceSharded(pool: WorkerPool, run: GrpoRun, mine: MicroBatch[], auxShares: number[], owners: [number, number][], lr: number, activeTokensInStep: number): Promise<Record<string, number>> {
+  const count = owners[owners.length - 1][1];
+  const slots = pool.gradSlots(count);
+  const remote = owners.slice(1).map(([a, b], i) =>
+    pool.request(i + 1, { type: "grads", activeTokensInStep, slots: Array.from({ length: b - a }, (_, k) => a + k), grads: slots }));
+  const local: GradReply[] = [];
+  try {
+    mine.forEach((m, k) => local.push(gradsToSlot(run, pool.params, m, activeTokensInStep, slots, owners[0][0] + k)));
+  } catch (e) {
+    await Promise.allSettled(remote);
+    throw e;
+  }
+  const replies = [local, ...(await Promise.all(remote))].flat();
+  // the sums below run in micro-batch order, as the single-process update's
+  let loss = 0;
+  let aux = 0;
+  const metrics: Record<string, number> = {};
+  replies.forEach((g, k) => {
+    const share = auxShares[k];
+    loss += g.loss;
+    for (const [key, v] of Object.entries(g.metrics)) metrics[key] = (metrics[key] ?? 0) + v * share;
+    aux += g.aux * share;
+  });
+  const summed = sumSlots(pool.params, slots, replies.map((g) => g.present));
+  const grads = new Map([...summed].map(([name, data]) => [name, tf.tensor(data, run.model.params.get(name)!.shape, "float32")]));
+  try {
+    const parts = replies.map((g) => new Map<number, MoeStats>(g.moe));
+    return updateMetrics(applyGradients(run.model, run.optimizer, lr, grads, loss, parts), aux, metrics);
+  } finally {
+    tf.dispose([...grads.values()]);
+  }
+}
+
+/** A micro-batch's gradients into its slot of shared memory, and the rest of what the sum needs (any rank). */
+export function gradsToSlot(run: PolicyReplica, params: Layout, m: MicroBatch, activeTokensInStep: number, slots: Float32Array, slot: number): GradReply {
+  const parts: Map<number, MoeStats>[] = [];
+  let metrics: Record<string, number> = {};
+  let aux = 0;
+  const g = microBatchGrads(run.model, () => {
+    const out = microBatchLoss(run, m, activeTokensInStep);
+    metrics = out.metrics;
+    aux = out.aux;
+    return out;
+  }, parts);
+  try {
+    const base = slot * params.total;
+    const present = params.names.map((name, p) => {
+      const t = g.grads.get(name);
+      if (t) slots.set(t.dataSync() as Float32Array, base + params.offsets[p]);
+      return Boolean(t);
+    });
+    return { loss: g.loss, present, moe: [...parts[0].entries()], metrics, aux };
+  } finally {
+    tf.dispose([...g.grads.values()]);
+  }
+}
