@@ -89,25 +89,32 @@ async function sampleBatch(model: Transformer, tokenizer: Tokenizer, jobs: Job[]
   const padding = jobs.map((j) => P - j.prompt.length);
   const rows = jobs.map((j, b) => [...new Array(padding[b]).fill(tokenizer.pad), ...j.prompt]);
   const state = jobs.map(() => ({ tokens: [] as number[], logprobs: [] as number[], done: false, reason: "length" as Completion["finishReason"], text: "" }));
-  let cache = c.kv_cache ? new KVCache(model.config.n_layers, padding) : undefined;
-  // Finished rows leave the batch (and the cache): decoding costs the tokens sampled, not B × the longest.
-  let active = jobs.map((_, b) => b);
+  let cache = c.kv_cache ? new KVCache(model.config.n_layers, padding, P + budget, KVCache.canGrowInPlace()) : undefined;
+  // Finished rows leave the batch (and the cache): decoding costs the tokens sampled, not B × the
+  // longest. Leaving copies the whole cache, so with a cache they leave in groups (an eighth of the
+  // batch, or all of it): until then a finished row is decoded and its logits ignored. Rows do not
+  // interact, so the others' numbers are the same either way.
+  let inBatch = jobs.map((_, b) => b);
   try {
-    for (let step = 0; step < budget && active.length > 0; step++) {
-      const input = cache && step > 0 ? active.map((b) => [rows[b][rows[b].length - 1]]) : active.map((b) => rows[b]);
-      const logits = lastLogits(model, input, cache, active.map((b) => padding[b]));
-      const V = logits.length / active.length;
-      active.forEach((b, r) => {
+    for (let step = 0; step < budget; step++) {
+      const input = cache && step > 0 ? inBatch.map((b) => [rows[b][rows[b].length - 1]]) : inBatch.map((b) => rows[b]);
+      const logits = lastLogits(model, input, cache, inBatch.map((b) => padding[b]));
+      const V = logits.length / inBatch.length;
+      inBatch.forEach((b, r) => {
         const s = state[b];
+        if (s.done) return;
         const { token, logprob } = drawToken(logits.subarray(r * V, (r + 1) * V), c, jobs[b].rng);
         rows[b].push(token);
         s.tokens.push(token);
         s.logprobs.push(logprob);
         finishIfStopped(s, token, tokenizer, c.stop);
       });
-      const kept = active.flatMap((b, r) => (state[b].done ? [] : [r]));
-      if (cache && kept.length < active.length && kept.length > 0) cache = cache.keepRows(kept);
-      active = kept.map((r) => active[r]);
+      const live = inBatch.flatMap((b, r) => (state[b].done ? [] : [r]));
+      if (live.length === 0) break;
+      const dead = inBatch.length - live.length;
+      if (dead === 0 || (cache && dead * 8 < inBatch.length)) continue;
+      if (cache) cache = cache.keepRows(live);
+      inBatch = live.map((r) => inBatch[r]);
     }
   } finally {
     cache?.dispose();
@@ -128,7 +135,7 @@ export function lastLogits(model: Transformer, input: number[][], cache: KVCache
   const B = input.length;
   const T = input[0].length;
   const logits = tf.tidy(() => {
-    const { hidden } = model.forward(tf.tensor2d(input, [B, T], "int32"), cache ? { cache } : { padding });
+    const { hidden } = model.forward(tf.tensor2d(input, [B, T], "int32"), cache ? { cache, stats: false } : { padding, stats: false });
     const last = tf.reshape(tf.slice(hidden, [0, T - 1, 0], [B, 1, model.config.d_model]), [B, model.config.d_model]) as tf.Tensor2D;
     return model.logits(last);
   });

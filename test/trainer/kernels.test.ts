@@ -1,6 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, expect, test } from "vitest";
 import { initBackend } from "../../trainer/backend.ts";
+import { columnSum } from "../../trainer/model/layers.ts";
+import { COLUMN_SUM } from "../../trainer/kernels/names.ts";
 import { Rng } from "../../datasets/rng.ts";
 
 beforeAll(async () => {
@@ -37,6 +39,9 @@ const CASES: [number, number, number, number, number, boolean, boolean][] = [
   [4, 1, 9, 8, 17, false, true],
   [1, 1, 40, 24, 35, true, false],
   [1, 1, 24, 40, 19, false, true],
+  // K beyond one 256-deep chunk of the blocked kernel: partial sums pass through the output
+  [2, 2, 9, 300, 37, true, false],
+  [1, 1, 6, 600, 20, false, true],
 ];
 
 test("the wasm batched/transposed matMul kernel matches plain loops", () => {
@@ -76,4 +81,43 @@ test("row gather and scatter-add (tf.gather's gradient) give the exact values on
   expect(g.arraySync()).toEqual([[2, 2], [0, 0], [4, 4]]);
   expect(() => tf.gather(x, tf.tensor1d([3], "int32")).dataSync()).toThrow("gather: index 3 is outside [0, 3)");
   tf.dispose([x, idx, g]);
+});
+
+/** Whether two float arrays are equal bit for bit (toEqual treats -0 and 0 alike). */
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  return ua.every((v, i) => v === ub[i]);
+}
+
+test("the column-sum kernel gives the [1, N]·[N, d] product of ones bit for bit, and the plain sums", () => {
+  expect(tf.getKernel(COLUMN_SUM, "wasm")).toBeDefined();
+  for (const [N, d] of [[1, 1], [7, 5], [600, 37], [300, 128]]) {
+    const y = randomArray(N * d);
+    const [kernel, product] = tf.tidy(() => {
+      const t = tf.tensor2d(y, [N, d]);
+      return [columnSum(t).dataSync() as Float32Array, tf.matMul(tf.ones([1, N]), t).dataSync() as Float32Array];
+    });
+    expect(sameBits(kernel, product), `[${N}, ${d}]`).toBe(true);
+    for (let j = 0; j < d; j++) {
+      let s = 0;
+      for (let r = 0; r < N; r++) s += y[r * d + j];
+      expect(kernel[j]).toBeCloseTo(s, 3);
+    }
+  }
+});
+
+test("a transposed-A product (weight gradients) equals transposing first and XNNPACK's plain product, bit for bit", () => {
+  for (const [N, din, dout] of [[300, 40, 70], [600, 17, 33], [64, 128, 16]]) {
+    const x = randomArray(N * din);
+    const dy = randomArray(N * dout);
+    const [fused, explicit] = tf.tidy(() => {
+      const tx = tf.tensor2d(x, [N, din]);
+      const tdy = tf.tensor2d(dy, [N, dout]);
+      return [tf.matMul(tx, tdy, true, false).dataSync() as Float32Array, tf.matMul(tf.transpose(tx), tdy).dataSync() as Float32Array];
+    });
+    expect(fused.length).toBe(din * dout);
+    expect(sameBits(fused, explicit), `[${N}, ${din}]ᵀ·[${N}, ${dout}]`).toBe(true);
+  }
 });

@@ -2,7 +2,8 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, expect, test } from "vitest";
 import { initBackend } from "../../trainer/backend.ts";
 import { MoeConfig } from "../../trainer/model/config.ts";
-import { moeForward, updateSelectionBias, type MoeStats, type MoeWeights } from "../../trainer/model/moe.ts";
+import { moeForward, moeOutput, updateSelectionBias, type MoeStats, type MoeWeights } from "../../trainer/model/moe.ts";
+import { Rng } from "../../datasets/rng.ts";
 
 beforeAll(async () => {
   await initBackend("wasm");
@@ -116,4 +117,24 @@ test("gradients reach the router through the gates only: with top-1 and no aux l
   const cfg2 = MoeConfig.parse({ num_experts: 2, d_ff: 2, top_k: 2, balance_coef: 0, z_loss_coef: 0 });
   const g2 = tf.grad((r: tf.Tensor) => tf.sum(moeForward(tf.tensor2d(X), { ...w, router: r as tf.Tensor2D }, cfg2, null, true).y))(router);
   expect(Math.max(...Array.from(g2.dataSync()).map(Math.abs))).toBeGreaterThan(1e-3);
+});
+
+test("moeOutput (decoding's MoE, no aux losses or stats) gives moeForward's y bit for bit", () => {
+  const rng = new Rng(11);
+  const N = 9, d = 6, E = 4;
+  const cfg = MoeConfig.parse({ num_experts: E, top_k: 2, d_ff: 5, shared_expert: true, aux_free_bias: true });
+  const rand = (...shape: number[]) => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape);
+  const ffnW = () => ({ fcW: rand(d, 5) as tf.Tensor2D, fcB: rand(5) as tf.Tensor1D, projW: rand(5, d) as tf.Tensor2D, projB: rand(d) as tf.Tensor1D });
+  const w: MoeWeights = { router: rand(d, E) as tf.Tensor2D, experts: Array.from({ length: E }, ffnW), shared: ffnW() };
+  const x = rand(N, d) as tf.Tensor2D;
+  const bias = Float32Array.from([0.01, -0.02, 0, 0.03]);
+  const before = tf.memory().numTensors;
+  const [full, lean] = tf.tidy(() => [
+    moeForward(x, w, cfg, bias, false).y.dataSync() as Float32Array,
+    moeOutput(x, w, cfg, bias, false).y.dataSync() as Float32Array,
+  ]);
+  expect(tf.memory().numTensors).toBe(before);
+  expect(full.length).toBe(N * d);
+  expect(Array.from(new Uint32Array(lean.buffer))).toEqual(Array.from(new Uint32Array(full.buffer)));
+  tf.dispose([x, w.router, ...[...w.experts, w.shared!].flatMap((f) => [f.fcW, f.fcB, f.projW, f.projB])]);
 });

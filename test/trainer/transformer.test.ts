@@ -131,3 +131,36 @@ test("rope models have no position table and are refused with an odd head width"
   model.dispose();
   expect(() => tinyConfig({ positions: "rope", d_model: 6, n_heads: 2 })).toThrow(/rope needs an even head width/);
 });
+
+test.each(["learned", "rope"] as const)("a KV cache written in place gives bit-identical logits to one grown by concatenation, through padding and rows leaving (%s positions)", (positions) => {
+  const model = Transformer.init(tinyConfig({ positions }), 6);
+  const seq = [[1, 5, 9, 2, 7, 3, 3, 8, 0, 12], [2, 2, 14, 1, 0, 9, 5, 5, 11, 7], [4, 4, 4, 6, 1, 2, 3, 9, 9, 10]];
+  const padding = [0, 2, 1];
+  const run = (inPlace: boolean): number[][] => {
+    // no capacity given: the in-place cache starts at the prompt's size and doubles as it fills
+    let cache = new KVCache(model.config.n_layers, padding, 0, inPlace);
+    let rows = [0, 1, 2];
+    const out: number[][] = [];
+    let logits = lastLogits(model, seq.map((r) => r.slice(0, 3)), cache);
+    for (let t = 3; t < seq[0].length; t++) {
+      out.push(...logits);
+      if (t === 6) {
+        cache = cache.keepRows([1, 2]); // row 0 (unpadded) leaves: the kept rows' shared padding column is trimmed
+        rows = [1, 2];
+      }
+      logits = lastLogits(model, rows.map((b) => [seq[b][t]]), cache);
+    }
+    out.push(...logits);
+    cache.dispose();
+    return out;
+  };
+  run(true); // the model keeps the causal masks it makes: count tensors after they exist
+  const before = tf.memory().numTensors;
+  const inPlace = run(true);
+  const concatenated = run(false);
+  expect(inPlace.length).toBe(3 * 4 + 2 * 4);
+  const bits = (rows: number[][]) => Array.from(new Uint32Array(Float32Array.from(rows.flat()).buffer));
+  expect(bits(inPlace)).toEqual(bits(concatenated));
+  expect(tf.memory().numTensors).toBe(before);
+  model.dispose();
+});

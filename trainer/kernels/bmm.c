@@ -1,73 +1,69 @@
-// Batched float32 matrix multiply for the tfjs wasm backend, whose own batched matMul runs at
-// ~1.5 GFLOP/s on these machines (attention's [B·H, T, T] products). A 4x16 register-blocked
-// WebAssembly SIMD micro-kernel; transposed operands are first copied to row-major scratch.
+// Batched float32 matrix multiply and column sums for the tfjs wasm backend, whose own batched
+// matMul runs at ~1.5 GFLOP/s on these machines (attention's [B·H, T, T] products) and whose
+// transposed or fresh-operand products pay a transpose or a weight repack on every call.
+// WebAssembly SIMD micro-kernels; transposed B is first copied to row-major scratch.
+// Every output is Σ_k a·b summed in increasing k from 0, one multiply and one add per term (no
+// fma in wasm), which is also how XNNPACK's kernels sum: swapping one for the other changes no bit.
 // Build: scripts/build-kernels.sh (clang --target=wasm32 -msimd128 -O3, wasm-ld). No libc.
 #include <wasm_simd128.h>
 
 typedef unsigned long size_t;
 
+// K is cut into chunks so a 16-column panel of B (KC·16 floats) stays in L1 while every row block
+// of A passes over it; partial sums go through C between chunks, which keeps the k order.
+#define KC 256
+
+// rows [i, i+R) × columns [j, j+16) of C over k in [k0, k0+kc), R ≤ 4
+#define MICRO(R)                                                                                   \
+  static void micro##R(const float* A, int si, int sk, const float* B, float* C, int N, int i, int j, \
+                       int k0, int kc, int first) {                                                \
+    v128_t c[R][4];                                                                                \
+    for (int r = 0; r < R; r++) {                                                                  \
+      float* cr = C + (size_t)(i + r) * N + j;                                                     \
+      for (int q = 0; q < 4; q++) c[r][q] = first ? wasm_f32x4_splat(0.0f) : wasm_v128_load(cr + 4 * q); \
+    }                                                                                              \
+    const float* a0 = A + (size_t)i * si + (size_t)k0 * sk;                                        \
+    const float* b = B + (size_t)k0 * N + j;                                                       \
+    for (int k = 0; k < kc; k++, a0 += sk, b += N) {                                               \
+      v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4), b2 = wasm_v128_load(b + 8), b3 = wasm_v128_load(b + 12); \
+      for (int r = 0; r < R; r++) {                                                                \
+        v128_t a = wasm_f32x4_splat(a0[(size_t)r * si]);                                           \
+        c[r][0] = wasm_f32x4_add(c[r][0], wasm_f32x4_mul(a, b0));                                  \
+        c[r][1] = wasm_f32x4_add(c[r][1], wasm_f32x4_mul(a, b1));                                  \
+        c[r][2] = wasm_f32x4_add(c[r][2], wasm_f32x4_mul(a, b2));                                  \
+        c[r][3] = wasm_f32x4_add(c[r][3], wasm_f32x4_mul(a, b3));                                  \
+      }                                                                                            \
+    }                                                                                              \
+    for (int r = 0; r < R; r++) {                                                                  \
+      float* cr = C + (size_t)(i + r) * N + j;                                                     \
+      for (int q = 0; q < 4; q++) wasm_v128_store(cr + 4 * q, c[r][q]);                            \
+    }                                                                                              \
+  }
+MICRO(4)
+MICRO(1)
+
 // C[M,N] = A·B[K,N] with A's element (i, k) at A[i·si + k·sk]: row-major A has (si, sk) = (K, 1),
 // a transposed one (stored [K, M]) has (1, M), so transA needs no copy.
 static void gemm(const float* A, int si, int sk, const float* B, float* C, int M, int K, int N) {
-  int i = 0;
-  for (; i + 4 <= M; i += 4) {
+  if (K == 0) {
+    for (size_t x = 0; x < (size_t)M * N; x++) C[x] = 0.0f;
+    return;
+  }
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    int kc = K - k0 < KC ? K - k0 : KC;
+    int first = k0 == 0;
     int j = 0;
     for (; j + 16 <= N; j += 16) {
-      v128_t c[4][4];
-      for (int r = 0; r < 4; r++)
-        for (int q = 0; q < 4; q++) c[r][q] = wasm_f32x4_splat(0.0f);
-      const float* a0 = A + (size_t)i * si;
-      for (int k = 0; k < K; k++) {
-        const float* b = B + (size_t)k * N + j;
-        const float* ak = a0 + (size_t)k * sk;
-        v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4), b2 = wasm_v128_load(b + 8), b3 = wasm_v128_load(b + 12);
-        for (int r = 0; r < 4; r++) {
-          v128_t a = wasm_f32x4_splat(ak[(size_t)r * si]);
-          c[r][0] = wasm_f32x4_add(c[r][0], wasm_f32x4_mul(a, b0));
-          c[r][1] = wasm_f32x4_add(c[r][1], wasm_f32x4_mul(a, b1));
-          c[r][2] = wasm_f32x4_add(c[r][2], wasm_f32x4_mul(a, b2));
-          c[r][3] = wasm_f32x4_add(c[r][3], wasm_f32x4_mul(a, b3));
-        }
-      }
-      for (int r = 0; r < 4; r++) {
-        float* cr = C + (size_t)(i + r) * N + j;
-        wasm_v128_store(cr, c[r][0]);
-        wasm_v128_store(cr + 4, c[r][1]);
-        wasm_v128_store(cr + 8, c[r][2]);
-        wasm_v128_store(cr + 12, c[r][3]);
-      }
+      int i = 0;
+      for (; i + 4 <= M; i += 4) micro4(A, si, sk, B, C, N, i, j, k0, kc, first);
+      for (; i < M; i++) micro1(A, si, sk, B, C, N, i, j, k0, kc, first);  // decode steps have M = 1
     }
     for (; j < N; j++)
-      for (int r = 0; r < 4; r++) {
-        float s = 0.0f;
-        for (int k = 0; k < K; k++) s += A[(size_t)(i + r) * si + (size_t)k * sk] * B[(size_t)k * N + j];
-        C[(size_t)(i + r) * N + j] = s;
+      for (int i = 0; i < M; i++) {
+        float s = first ? 0.0f : C[(size_t)i * N + j];
+        for (int k = k0; k < k0 + kc; k++) s += A[(size_t)i * si + (size_t)k * sk] * B[(size_t)k * N + j];
+        C[(size_t)i * N + j] = s;
       }
-  }
-  // leftover rows (decode steps have M = 1): one row at a time, still 16 columns per SIMD block
-  for (; i < M; i++) {
-    int j = 0;
-    for (; j + 16 <= N; j += 16) {
-      v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
-      for (int k = 0; k < K; k++) {
-        const float* b = B + (size_t)k * N + j;
-        v128_t a = wasm_f32x4_splat(A[(size_t)i * si + (size_t)k * sk]);
-        c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(a, wasm_v128_load(b)));
-        c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(a, wasm_v128_load(b + 4)));
-        c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(a, wasm_v128_load(b + 8)));
-        c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(a, wasm_v128_load(b + 12)));
-      }
-      float* cr = C + (size_t)i * N + j;
-      wasm_v128_store(cr, c0);
-      wasm_v128_store(cr + 4, c1);
-      wasm_v128_store(cr + 8, c2);
-      wasm_v128_store(cr + 12, c3);
-    }
-    for (; j < N; j++) {
-      float s = 0.0f;
-      for (int k = 0; k < K; k++) s += A[(size_t)i * si + (size_t)k * sk] * B[(size_t)k * N + j];
-      C[(size_t)i * N + j] = s;
-    }
   }
 }
 
@@ -87,5 +83,22 @@ void bmm(const float* A, const float* B, float* out, float* scratchA, float* scr
     const float* bm = B + (size_t)b * strideB;
     if (transB) { transpose(bm, scratchB, N, K); bm = scratchB; }
     gemm(a, transA ? 1 : K, transA ? M : 1, bm, out + (size_t)b * M * N, M, K, N);
+  }
+}
+
+// out[j] = Σ_r x[r, j] over rows r = 0..R-1 in order (a bias gradient): what a [1, R]·[R, C] product
+// of ones gives, bit for bit, without packing x as a weight matrix on every call.
+__attribute__((export_name("colsum")))
+void colsum(const float* x, float* out, int R, int C) {
+  int j = 0;
+  for (; j + 4 <= C; j += 4) {
+    v128_t s = wasm_f32x4_splat(0.0f);
+    for (int r = 0; r < R; r++) s = wasm_f32x4_add(s, wasm_v128_load(x + (size_t)r * C + j));
+    wasm_v128_store(out + j, s);
+  }
+  for (; j < C; j++) {
+    float s = 0.0f;
+    for (int r = 0; r < R; r++) s += x[(size_t)r * C + j];
+    out[j] = s;
   }
 }

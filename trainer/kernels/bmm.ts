@@ -8,6 +8,7 @@ import fs from "node:fs";
 interface Exports {
   bmm(A: number, B: number, out: number, scratchA: number, scratchB: number, batch: number, M: number, K: number, N: number,
     transA: number, transB: number, strideA: number, strideB: number): void;
+  colsum(x: number, out: number, R: number, C: number): void;
   __heap_base: WebAssembly.Global;
 }
 
@@ -38,22 +39,58 @@ export interface BmmShape {
   broadcastB: boolean;
 }
 
+/** Pointers to `sizes` floats each, laid out one after the other above the kernel's static data. */
+function reserve(memory: WebAssembly.Memory, exports: Exports, sizes: number[]): number[] {
+  let at = align16(exports.__heap_base.value as number);
+  const ptrs = sizes.map((n) => {
+    const p = at;
+    at += align16(n * 4);
+    return p;
+  });
+  if (at > memory.buffer.byteLength) memory.grow(Math.ceil((at - memory.buffer.byteLength) / 65536));
+  return ptrs;
+}
+
+/** out[j] = Σ_r x[r·C + j], rows summed in order (out has C entries). */
+export function columnSumInto(x: Float32Array, out: Float32Array): void {
+  const { exports, memory } = load();
+  const C = out.length;
+  const R = C === 0 ? 0 : x.length / C;
+  const [ptrX, ptrOut] = reserve(memory, exports, [x.length, C]);
+  new Float32Array(memory.buffer, ptrX, x.length).set(x);
+  exports.colsum(ptrX, ptrOut, R, C);
+  out.set(new Float32Array(memory.buffer, ptrOut, C));
+}
+
 /** out[b] = op(A[b])·op(B[b]) into `out` (length batch·M·N). */
 export function batchMatMulInto(a: Float32Array, b: Float32Array, out: Float32Array, s: BmmShape): void {
   const { exports, memory } = load();
   const sizeA = s.M * s.K;
   const sizeB = s.K * s.N;
-  const base = align16(exports.__heap_base.value as number);
-  const ptrA = base;
-  const ptrB = ptrA + align16(a.byteLength);
-  const ptrOut = ptrB + align16(b.byteLength);
-  const ptrScratchA = ptrOut + align16(out.byteLength);
-  const ptrScratchB = ptrScratchA + align16(sizeA * 4);
-  const end = ptrScratchB + align16(sizeB * 4);
-  if (end > memory.buffer.byteLength) memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
+  const [ptrA, ptrB, ptrOut, ptrScratchA, ptrScratchB] = reserve(memory, exports, [a.length, b.length, out.length, 0, sizeB]);
   new Float32Array(memory.buffer, ptrA, a.length).set(a);
   new Float32Array(memory.buffer, ptrB, b.length).set(b);
   exports.bmm(ptrA, ptrB, ptrOut, ptrScratchA, ptrScratchB, s.batch, s.M, s.K, s.N, s.transA ? 1 : 0, s.transB ? 1 : 0,
     s.broadcastA ? 0 : sizeA, s.broadcastB ? 0 : sizeB);
   out.set(new Float32Array(memory.buffer, ptrOut, out.length));
 }
+
+/**
+ * out[b] = A[b]·op(B[b][:rows]) where each B[b] holds `capacity` rows of `width` floats and only the
+ * first `rows` count (a KV cache with room to grow): with transB, op(B) = B[:rows]ᵀ ([width, rows]),
+ * else B[:rows] ([rows, width]). A is [batch, M, K] with K = width (transB) or rows. Only the prefix
+ * rows are copied, so the cost is that of a cache exactly `rows` long.
+ */
+export function prefixBatchMatMulInto(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, M: number, capacity: number, rows: number, width: number, transB: boolean): void {
+  const { exports, memory } = load();
+  const K = transB ? width : rows;
+  const N = transB ? rows : width;
+  const sizeB = rows * width;
+  const [ptrA, ptrB, ptrOut, ptrScratchA, ptrScratchB] = reserve(memory, exports, [a.length, batch * sizeB, out.length, 0, sizeB]);
+  new Float32Array(memory.buffer, ptrA, a.length).set(a);
+  const heapB = new Float32Array(memory.buffer, ptrB, batch * sizeB);
+  for (let i = 0; i < batch; i++) heapB.set(b.subarray(i * capacity * width, i * capacity * width + sizeB), i * sizeB);
+  exports.bmm(ptrA, ptrB, ptrOut, ptrScratchA, ptrScratchB, batch, M, K, N, 0, transB ? 1 : 0, M * K, sizeB);
+  out.set(new Float32Array(memory.buffer, ptrOut, out.length));
+}
+

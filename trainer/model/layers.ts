@@ -1,9 +1,11 @@
 /**
  * The differentiable building blocks of the transformer: linear, norms, GELU, FFN.
- * Gradients are written by hand where autodiff would ask the backend for a transposed matMul:
- * on wasm a plain 2-D matMul runs ~10x faster than a transposed one, so we transpose explicitly.
+ * Gradients are written by hand so that each product takes the backend's fast path on wasm:
+ * dy·Wᵀ transposes the small W and runs XNNPACK's plain product; xᵀ·dy (the weight gradient) goes
+ * to our transposed-A kernel; bias gradients to our column-sum kernel (trainer/kernels/bmm.c).
  */
 import * as tf from "@tensorflow/tfjs";
+import { COLUMN_SUM } from "../kernels/names.ts";
 
 type Grad = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] };
 
@@ -21,13 +23,26 @@ export const linear = customGrad<(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D
     value: tf.add(tf.matMul(x, w), b),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy as tf.Tensor2D), columnSum(dy as tf.Tensor2D)];
+      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), weightGrad(xs, dy as tf.Tensor2D), columnSum(dy as tf.Tensor2D)];
     },
   };
 });
 
-/** Σ over rows of y [N, d] → [d]: a [1, N]·[N, d] matMul, several times faster on wasm than tf.sum(y, 0). */
+/**
+ * xᵀ·dy for x [N, in], dy [N, out] → [in, out]: a transposed-A product, which on wasm goes to our
+ * kernel (trainer/kernels/bmm.c) and reads x in place; transposing x first and using XNNPACK
+ * costs the [N, in] copy plus a repack of the fresh dy on every call, 2-3x the time, same bits.
+ */
+function weightGrad(x: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor2D {
+  return tf.matMul(x, dy, true, false);
+}
+
+/**
+ * Σ over rows of y [N, d] → [d] (backward passes only: it has no gradient). wasm has a kernel for
+ * it (trainer/backend.ts); elsewhere a [1, N]·[N, d] matMul, several times faster than tf.sum(y, 0).
+ */
 export function columnSum(y: tf.Tensor2D): tf.Tensor1D {
+  if (tf.getKernel(COLUMN_SUM, tf.getBackend())) return tf.engine().runKernel(COLUMN_SUM, { x: y }) as tf.Tensor1D;
   return tf.reshape(tf.matMul(tf.ones([1, y.shape[0]]), y), [y.shape[1]]) as tf.Tensor1D;
 }
 
@@ -52,7 +67,7 @@ export const matmulPlain = customGrad<(x: tf.Tensor2D, w: tf.Tensor2D) => tf.Ten
     value: tf.matMul(x, w),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy as tf.Tensor2D)];
+      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), weightGrad(xs, dy as tf.Tensor2D)];
     },
   };
 });

@@ -95,8 +95,31 @@ export function moeForward(
   const [N] = x.shape;
   const E = cfg.num_experts;
   const k = cfg.top_k;
+  const { y, logits, probs, p, routing } = moeOutput(x, w, cfg, selectionBias, training);
+  const load = routing.counts.map((c) => c / (N * k));
+  const balance = tf.mul(cfg.balance_coef * E, tf.sum(tf.mul(tf.tensor1d(load), tf.mean(probs, 0))));
+  const zLoss = tf.mul(cfg.z_loss_coef, tf.mean(tf.square(tf.logSumExp(logits, 1))));
+  const aux = tf.add(balance, zLoss) as tf.Scalar;
+  const stats = routingStats(p, N, E, routing, load, balance.dataSync()[0], zLoss.dataSync()[0]);
+  return { y, aux, stats };
+}
+
+/**
+ * The MoE FFN's output alone, without the aux losses and routing statistics (decoding wants only
+ * y: skipping them saves a dozen ops and two host reads per layer and token). Same y as moeForward.
+ */
+export function moeOutput(
+  x: tf.Tensor2D,
+  w: MoeWeights,
+  cfg: MoeConfig,
+  selectionBias: Float32Array | null,
+  training: boolean,
+): { y: tf.Tensor2D; logits: tf.Tensor2D; probs: tf.Tensor2D; p: Float32Array; routing: Routing } {
+  const [N] = x.shape;
+  const E = cfg.num_experts;
+  const k = cfg.top_k;
   const logits = matmulPlain(x, w.router); // [N, E]
-  const probs = tf.softmax(logits); // [N, E]
+  const probs = tf.softmax(logits) as tf.Tensor2D; // [N, E]
   const p = probs.dataSync() as Float32Array;
   const routing = route(p, N, E, k, cfg.aux_free_bias ? selectionBias : null, expertCapacity(N, cfg, training));
 
@@ -113,13 +136,7 @@ export function moeForward(
   });
   let y: tf.Tensor2D = parts.length ? (tf.addN(parts) as tf.Tensor2D) : tf.zerosLike(x);
   if (w.shared) y = tf.add(y, ffn(x, w.shared));
-
-  const load = routing.counts.map((c) => c / (N * k));
-  const balance = tf.mul(cfg.balance_coef * E, tf.sum(tf.mul(tf.tensor1d(load), tf.mean(probs, 0))));
-  const zLoss = tf.mul(cfg.z_loss_coef, tf.mean(tf.square(tf.logSumExp(logits, 1))));
-  const aux = tf.add(balance, zLoss) as tf.Scalar;
-  const stats = routingStats(p, N, E, routing, load, balance.dataSync()[0], zLoss.dataSync()[0]);
-  return { y, aux, stats };
+  return { y, logits, probs, p, routing };
 }
 
 /** probs [N, E] → gates [N, E]: probs on the chosen experts divided by their sum, zero elsewhere. */

@@ -8,7 +8,8 @@ import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../../datasets/rng.ts";
 import type { ModelConfig } from "./config.ts";
 import { layerNorm, linear, matmulPlain, rmsNorm, ffn, type FfnWeights } from "./layers.ts";
-import { moeForward, updateSelectionBias, type MoeStats, type MoeWeights } from "./moe.ts";
+import { PREFIX_MATMUL, WRITE_ROWS } from "../kernels/names.ts";
+import { moeForward, moeOutput, updateSelectionBias, type MoeStats, type MoeWeights } from "./moe.ts";
 
 export interface ParamSpec {
   name: string;
@@ -59,21 +60,39 @@ export function parameterSpecs(c: ModelConfig): ParamSpec[] {
 /** Name of the non-trainable selection-bias buffer of MoE layer i (saved beside the weights). */
 export const selectionBiasName = (layer: number) => `layers.${layer}.moe.router.selection_bias`;
 
-/** Per-layer K and V of the tokens seen so far, for incremental decoding. Owns its tensors. */
+/**
+ * Per-layer K and V of the tokens seen so far, for incremental decoding. Owns its tensors. Where
+ * the backend has the KV-cache kernels (wasm), each layer's K and V are [B, H, capacity, dh] with
+ * rows past `length` unused, and new rows are written in place; elsewhere they are exactly
+ * [B, H, length, dh] and grow by concatenation.
+ */
 export class KVCache {
   readonly keys: (tf.Tensor4D | null)[];
   readonly values: (tf.Tensor4D | null)[];
   /** Tokens cached so far (the position of the next token). */
   length = 0;
-
-  /** `padding[b]` = left-padding tokens of row b: masked as keys, and row b's positions start after them. */
-  constructor(nLayers: number, readonly padding?: number[]) {
+  /**
+   * `padding[b]` = left-padding tokens of row b: masked as keys, and row b's positions start after them.
+   * `capacity`: the tokens the cache will hold at most, if known (else it doubles as it fills).
+   * `inPlace`: keep spare rows and write new ones in place (only where `canGrowInPlace()`); off, `keys`
+   * and `values` are exactly `length` long, which code that reshapes a cache itself relies on.
+   */
+  constructor(nLayers: number, readonly padding?: number[], private readonly capacity = 0, readonly inPlace = false) {
     this.keys = new Array(nLayers).fill(null);
     this.values = new Array(nLayers).fill(null);
   }
 
-  /** Appends this step's K, V [B, H, T, dh] for a layer and returns all of them (kept alive). */
+  /** Whether the current backend has the kernels an in-place cache needs (wasm). */
+  static canGrowInPlace(): boolean {
+    return tf.getKernel(WRITE_ROWS, tf.getBackend()) !== undefined;
+  }
+
+  /**
+   * Appends this step's K, V [B, H, T, dh] for a layer (at row `length`) and returns all of them
+   * (kept alive); in place, with spare rows: only the first length + T are the cache.
+   */
   append(layer: number, k: tf.Tensor4D, v: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
+    if (this.inPlace) return [this.write(this.keys, layer, k), this.write(this.values, layer, v)];
     const oldK = this.keys[layer];
     const oldV = this.values[layer];
     const allK = tf.keep(oldK ? tf.concat([oldK, k], 2) : k);
@@ -85,6 +104,21 @@ export class KVCache {
     return [allK, allV];
   }
 
+  private write(store: (tf.Tensor4D | null)[], layer: number, x: tf.Tensor4D): tf.Tensor4D {
+    const [B, H, T, dh] = x.shape;
+    const at = this.length;
+    let target = store[layer];
+    if (!target || target.shape[2] < at + T) {
+      const old = target;
+      const cap = Math.max(at + T, this.capacity, 2 * (old?.shape[2] ?? 0));
+      target = tf.keep(tf.zeros([B, H, cap, dh])) as tf.Tensor4D;
+      if (old && at > 0) tf.tidy(() => writeRows(target!, tf.slice(old, [0, 0, 0, 0], [B, H, at, dh]), 0));
+      old?.dispose();
+      store[layer] = target;
+    }
+    writeRows(target, x, at);
+    return target;
+  }
   /**
    * A cache of only the given rows (in that order), with the padding columns every kept row has
    * trimmed; this cache is disposed. Positions count from each row's first real token, so trimming
@@ -93,7 +127,7 @@ export class KVCache {
   keepRows(rows: number[]): KVCache {
     const padding = rows.map((b) => this.padding?.[b] ?? 0);
     const trim = Math.min(...padding);
-    const next = new KVCache(this.keys.length, padding.map((p) => p - trim));
+    const next = new KVCache(this.keys.length, padding.map((p) => p - trim), 0, this.inPlace);
     try {
       for (const kind of ["keys", "values"] as const) {
         this[kind].forEach((t, layer) => {
@@ -127,6 +161,11 @@ export interface ForwardOptions {
   cache?: KVCache;
   /** Left-padding per row (without a cache; a cache carries its own): those keys are masked. */
   padding?: number[];
+  /**
+   * Compute the MoE aux losses and routing statistics (default true). Decoding passes false: the
+   * hidden states are the same, `aux` is 0 and `moe` empty.
+   */
+  stats?: boolean;
 }
 
 export interface ForwardResult {
@@ -248,7 +287,9 @@ export class Transformer {
     for (let i = 0; i < c.n_layers; i++) {
       x = tf.add(x, this.attention(i, this.norm(`layers.${i}.ln1`, x), B, T, offset, options.cache, keyBias, rope)) as tf.Tensor2D;
       const h = this.norm(`layers.${i}.ln2`, x);
-      if (c.moe_layers.includes(i)) {
+      if (c.moe_layers.includes(i) && options.stats === false) {
+        x = tf.add(x, moeOutput(h, this.moeWeights(i), c.moe, this.selectionBias.get(i) ?? null, options.training ?? false).y) as tf.Tensor2D;
+      } else if (c.moe_layers.includes(i)) {
         const out = moeForward(h, this.moeWeights(i), c.moe, this.selectionBias.get(i) ?? null, options.training ?? false);
         x = tf.add(x, out.y) as tf.Tensor2D;
         aux = tf.add(aux, out.aux) as tf.Scalar;
@@ -285,10 +326,15 @@ export class Transformer {
     // rotary: rotate q and the new keys at their own positions; cached keys were rotated when made
     if (rope) [q, kNew] = [rotate(q, rope), rotate(kNew, rope)];
     const [k, v] = cache ? cache.append(i, kNew, vNew) : [kNew, vNew];
+    const Tk = offset + T;
+    // an in-place cache has spare rows: read only the first Tk (the same products, bit for bit)
+    const spare = cache?.inPlace ?? false;
     // scale q ([B, H, T, dh]) rather than the scores ([B, H, T, Tk]): fewer elements, same product
-    let scores = tf.add(tf.matMul(tf.mul(q, 1 / Math.sqrt(dh)), k, false, true), this.causalMask(T, offset)); // [B, H, T, Tk]
+    const qs = tf.mul(q, 1 / Math.sqrt(dh)) as tf.Tensor4D;
+    let scores = tf.add(spare ? prefixMatMul(qs, k, Tk, true) : tf.matMul(qs, k, false, true), this.causalMask(T, offset)); // [B, H, T, Tk]
     if (keyBias) scores = tf.add(scores, keyBias);
-    const out = tf.matMul(tf.softmax(scores), v); // [B, H, T, dh]
+    const probs = tf.softmax(scores) as tf.Tensor4D;
+    const out = spare ? prefixMatMul(probs, v, Tk, false) : tf.matMul(probs, v); // [B, H, T, dh]
     const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B * T, c.d_model]) as tf.Tensor2D;
     return linear(merged, this.p(`${p}.proj.weight`) as tf.Tensor2D, this.p(`${p}.proj.bias`) as tf.Tensor1D);
   }
@@ -366,6 +412,16 @@ export function rotate(x: tf.Tensor4D, r: Rotation): tf.Tensor4D {
   const x1 = tf.slice(x, [0, 0, 0, 0], [B, H, T, half]);
   const x2 = tf.slice(x, [0, 0, 0, half], [B, H, T, half]);
   return tf.concat([tf.sub(tf.mul(x1, r.cos), tf.mul(x2, r.sin)), tf.add(tf.mul(x1, r.sin), tf.mul(x2, r.cos))], 3) as tf.Tensor4D;
+}
+
+/** Writes x [B, H, T, dh] into rows at..at+T of target [B, H, capacity, dh], in place. */
+function writeRows(target: tf.Tensor4D, x: tf.Tensor4D, at: number): void {
+  (tf.engine().runKernel(WRITE_ROWS, { target, source: x }, { at } as unknown as tf.NamedAttrMap) as tf.Tensor).dispose();
+}
+
+/** a [B, H, M, K] times the first `rows` rows of an in-place cache tensor (transposed: K = dh, else K = rows). No gradient. */
+function prefixMatMul(a: tf.Tensor4D, cache: tf.Tensor4D, rows: number, transposeB: boolean): tf.Tensor4D {
+  return tf.engine().runKernel(PREFIX_MATMUL, { a, b: cache }, { rows, transposeB } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
 /** Position ids [B·T] for left-padded rows: row b's first real token is position 0. */
