@@ -44,12 +44,15 @@ function options(name: string, steps: number, extra: Record<string, unknown> = {
       optimizer: OptimizerConfig.parse({ lr: 1e-2, schedule: "cosine", weight_decay: 0.01 }),
       output_dir: tmp,
       ...c,
-      train: GrpoTrainConfig.parse({ steps, prompts_per_step: 3, micro_batch_size: 4, save_every: 3, keep_last: 5, log_every: 100, ...train }),
+      train: GrpoTrainConfig.parse({ steps, prompts_per_step: 3, micro_batch_size: 4, save_every: 3, keep_last: 5, log_every: 100, eval_every: 5, ...train }),
+      eval: { k: 3, max_new_tokens: 4 },
     }),
     tokenizer: tok, verifiers: [{ verifier: lowercase, weight: 1 }], resume: false, log: () => {},
     ...io,
   };
 }
+// eval_every 5 with k 3: held-out samples are drawn over the ranks too
+const evalRows: Row[] = Array.from({ length: 5 }, (_, i) => ({ problem: `e${i}`, answer: "a" }));
 const metrics = (run: string) => fs.readFileSync(path.join(tmp, run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => withoutTimes(JSON.parse(l)));
 
 test("chunks cut n items into contiguous runs, the first ranks taking the remainder", () => {
@@ -84,11 +87,12 @@ test("sampling over 2 ranks draws the same completions as one rank", async () =>
   expect(pool.alive).toBe(0);
 });
 
-test("GRPO on 2 ranks reproduces 1 rank's metrics over 10 steps; the replica keeps the main model's weights and its tensor count", async () => {
-  await runGrpo(rows, options("one", 10));
+test("GRPO on 2 ranks reproduces 1 rank's metrics over 10 steps (held-out evaluations included); the replica keeps the main model's weights and its tensor count", async () => {
+  await runGrpo(rows, options("one", 10, { evalRows }));
   const watched: Promise<[number, number, boolean]>[] = [];
   const mainLive: number[] = [];
   await runGrpo(rows, options("two", 10, {
+    evalRows,
     train: { workers: 2 },
     onWorkers: (pool: WorkerPool, model: Transformer) => (watchedPool = { pool, model }),
     progress: {
@@ -108,6 +112,7 @@ test("GRPO on 2 ranks reproduces 1 rank's metrics over 10 steps; the replica kee
     for (const [k, v] of Object.entries(one[s])) expect(Math.abs(line[k] - v), `step ${s + 1} ${k}`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v)));
   });
   expect(new Set(one.map((l) => l.loss)).size).toBeGreaterThan(5);
+  expect(two.filter((l) => l["eval/accuracy"] !== undefined).map((l) => l.step)).toEqual([5, 10]);
   const seen = await Promise.all(watched);
   expect(seen.map(([step]) => step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   expect(seen.every(([, , same]) => same)).toBe(true);

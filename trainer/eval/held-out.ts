@@ -7,7 +7,7 @@ import type { Row } from "../../datasets/row.ts";
 import type { Tokenizer } from "../model/tokenizer.ts";
 import type { Transformer } from "../model/transformer.ts";
 import { formatPrompt } from "../prompt.ts";
-import { SamplerConfig, sampleGroups } from "../sampler.ts";
+import { SamplerConfig, sampleGroups, type Completion } from "../sampler.ts";
 import { loadGrader } from "./grader.ts";
 import { passAtK } from "./metrics.ts";
 
@@ -19,10 +19,14 @@ export const HeldOutEvalConfig = z.strictObject({
 });
 export type HeldOutEvalConfig = z.infer<typeof HeldOutEvalConfig>;
 
+/** What draws the samples: sampleGroups on `model` by default, or the same over a run's data-parallel workers. */
+export type GroupSampler = (prompts: string[], sampler: SamplerConfig, seed: number) => Promise<Completion[]>;
+
 /** Held-out accuracy: k samples per problem graded by `cfg.verifier` (math by default). */
-export async function evaluateAccuracy(model: Transformer, tokenizer: Tokenizer, rows: Row[], cfg: HeldOutEvalConfig, seed: number): Promise<{ pass1: number; passK: number; k: number; n: number }> {
+export async function evaluateAccuracy(model: Transformer, tokenizer: Tokenizer, rows: Row[], cfg: HeldOutEvalConfig, seed: number, sample?: GroupSampler): Promise<{ pass1: number; passK: number; k: number; n: number }> {
   const sampler = SamplerConfig.parse({ num_generations: cfg.k, max_new_tokens: cfg.max_new_tokens, temperature: cfg.temperature });
-  const completions = await sampleGroups(model, tokenizer, rows.map(formatPrompt), sampler, seed);
+  const prompts = rows.map(formatPrompt);
+  const completions = sample ? await sample(prompts, sampler, seed) : await sampleGroups(model, tokenizer, prompts, sampler, seed);
   const grader = await loadGrader(cfg.verifier);
   let pass1 = 0;
   let passK = 0;
