@@ -6,7 +6,7 @@
  */
 import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs";
-import { batchMatMulInto, columnSumInto, prefixBatchMatMulInto } from "./kernels/bmm.ts";
+import { batchMatMulAt, columnSumAt, writeRowsAt, type Heap } from "./kernels/bmm.ts";
 import { COLUMN_SUM, PREFIX_MATMUL, WRITE_ROWS } from "./kernels/names.ts";
 import { UserError } from "../datasets/user-error.ts";
 
@@ -129,7 +129,17 @@ interface WasmBackendInternals {
   readSync(dataId: object): ArrayLike<number>;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): ArrayLike<number> & { fill(v: number): void; [i: number]: number };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  wasm: { asm: { memory: WebAssembly.Memory }; _malloc(bytes: number): number; _free(ptr: number): void };
 }
+
+/** The backend's heap, for our kernels (trainer/kernels/bmm.ts), which work on it in place. */
+function heapOf(w: WasmBackendInternals): Heap {
+  return { memory: w.wasm.asm.memory, malloc: (n) => w.wasm._malloc(n), free: (p) => w.wasm._free(p) };
+}
+
+/** Where a tensor's data starts in the backend's heap (bytes). */
+const at = (w: WasmBackendInternals, t: tf.TensorInfo) => w.dataIdMap.get(t.dataId).memoryOffset;
 
 /**
  * wasm's GatherV2 copies element by element (~100 ms for 12k rows of 128 on these machines); the
@@ -177,7 +187,7 @@ function registerColumnSum(): void {
       const { x } = inputs as { x: tf.TensorInfo };
       const w = backend as unknown as WasmBackendInternals;
       const out = w.makeOutput([x.shape[1]], "float32");
-      columnSumInto(w.typedArrayFromHeap(x) as unknown as Float32Array, w.typedArrayFromHeap(out) as unknown as Float32Array);
+      columnSumAt(heapOf(w), at(w, x), at(w, out), x.shape[0], x.shape[1]);
       return out;
     },
   });
@@ -188,20 +198,17 @@ function registerColumnSum(): void {
  * these let it keep spare rows and write the new ones in place (see names.ts).
  */
 function registerKvCacheKernels(): void {
-  const heap = (w: WasmBackendInternals, t: tf.TensorInfo) => w.typedArrayFromHeap(t) as unknown as Float32Array;
   tf.registerKernel({
     kernelName: WRITE_ROWS,
     backendName: "wasm",
     kernelFunc: ({ inputs, backend, attrs }) => {
       const { target, source } = inputs as { target: tf.TensorInfo; source: tf.TensorInfo };
-      const at = (attrs as { at: number }).at;
+      const row = (attrs as { at: number }).at;
       const [B, H, cap, dh] = target.shape;
       const T = source.shape[2];
-      if (at + T > cap || source.shape[3] !== dh || source.shape[0] * source.shape[1] !== B * H) throw new Error(`bug: cannot write [${source.shape}] at row ${at} of [${target.shape}]`);
+      if (row + T > cap || source.shape[3] !== dh || source.shape[0] * source.shape[1] !== B * H) throw new Error(`bug: cannot write [${source.shape}] at row ${row} of [${target.shape}]`);
       const w = backend as unknown as WasmBackendInternals;
-      const dst = heap(w, target);
-      const src = heap(w, source);
-      for (let i = 0; i < B * H; i++) dst.set(src.subarray(i * T * dh, (i + 1) * T * dh), (i * cap + at) * dh);
+      writeRowsAt(heapOf(w), at(w, target), at(w, source), B * H, T, dh, cap, row);
       return w.makeOutput([0], "float32");
     },
   });
@@ -213,10 +220,14 @@ function registerKvCacheKernels(): void {
       const { rows, transposeB } = attrs as { rows: number; transposeB: boolean };
       const [B, H, cap, dh] = b.shape;
       const M = a.shape[2];
-      if (a.shape[0] * a.shape[1] !== B * H || a.shape[3] !== (transposeB ? dh : rows)) throw new Error(`bug: prefix matMul of [${a.shape}] and ${rows} rows of [${b.shape}]`);
+      if (a.shape[0] * a.shape[1] !== B * H || a.shape[3] !== (transposeB ? dh : rows) || rows > cap) throw new Error(`bug: prefix matMul of [${a.shape}] and ${rows} rows of [${b.shape}]`);
       const w = backend as unknown as WasmBackendInternals;
       const out = w.makeOutput([a.shape[0], a.shape[1], M, transposeB ? rows : dh], "float32");
-      prefixBatchMatMulInto(heap(w, a), heap(w, b), heap(w, out), B * H, M, cap, rows, dh, transposeB);
+      // each cache matrix starts cap·dh floats after the last; only its first `rows` rows are read
+      const K = transposeB ? dh : rows;
+      batchMatMulAt(heapOf(w), at(w, a), at(w, b), at(w, out), {
+        batch: B * H, M, K, N: transposeB ? rows : dh, transA: false, transB: transposeB, strideA: M * K, strideB: cap * dh,
+      });
       return out;
     },
   });
@@ -252,10 +263,9 @@ function registerBatchMatMul(): void {
       const outer = (batchA >= batchB ? a.shape : b.shape).slice(0, -2);
       const w = backend as unknown as WasmBackendInternals;
       const out = w.makeOutput([...outer, M, N], "float32");
-      // heap views, not readSync copies: decode steps pass the whole KV cache through here
-      const heap = (t: tf.TensorInfo) => w.typedArrayFromHeap(t) as unknown as Float32Array;
-      batchMatMulInto(heap(a), heap(b), heap(out), {
-        batch: Math.max(batchA, batchB), M, K, N, transA: transposeA, transB: transposeB, broadcastA: batchA === 1 && batchB > 1, broadcastB: batchB === 1 && batchA > 1,
+      batchMatMulAt(heapOf(w), at(w, a), at(w, b), at(w, out), {
+        batch: Math.max(batchA, batchB), M, K, N, transA: transposeA, transB: transposeB,
+        strideA: batchA === 1 && batchB > 1 ? 0 : M * K, strideB: batchB === 1 && batchA > 1 ? 0 : K * N,
       });
       return out;
     },

@@ -102,3 +102,13 @@ void colsum(const float* x, float* out, int R, int C) {
     out[j] = s;
   }
 }
+
+// dst[i, at + t, :] = src[i, t, :] for i < BH, t < T: rows of width w written into a cache of cap rows
+__attribute__((export_name("writerows")))
+void writerows(float* dst, const float* src, int BH, int T, int w, int cap, int at) {
+  for (int i = 0; i < BH; i++) {
+    float* d = dst + ((size_t)i * cap + at) * w;
+    const float* s = src + (size_t)i * T * w;
+    for (int x = 0; x < T * w; x++) d[x] = s[x];
+  }
+}
