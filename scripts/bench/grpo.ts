@@ -58,6 +58,7 @@ export async function run(opts: BenchOptions & { reference?: boolean }): Promise
 async function wholeStep(rows: { problem: string }[], tmp: string, workers: number, quick: boolean, backend: string): Promise<number> {
   const steps = quick ? 2 : 4;
   const times: number[] = [];
+  let rssMb = 0;
   const name = `bench-w${workers}`;
   await runGrpo(rows, {
     config: GrpoRunConfig.parse({
@@ -72,7 +73,13 @@ async function wholeStep(rows: { problem: string }[], tmp: string, workers: numb
     verifiers: [{ verifier: coinFlip, weight: 1 }],
     resume: false,
     log: () => {},
-    progress: { update: (_s, _t, r) => times.push(r.step_time * 1000) },
+    progress: {
+      update: (_s, _t, r) => {
+        times.push(r.step_time * 1000);
+        // worker threads live in this process: its RSS is the whole engine's
+        rssMb = Math.max(rssMb, process.memoryUsage().rss / 2 ** 20);
+      },
+    },
   });
   const measured = times.slice(1);
   const ms = median(measured);
@@ -82,6 +89,7 @@ async function wholeStep(rows: { problem: string }[], tmp: string, workers: numb
   const part = (k: string) => `${(1000 * median(lines.slice(1).map((l) => l[k] as number))).toFixed(0).padStart(5)} ms`;
   console.log(`\n== grpo: whole step (sample 64 x 64, score, update 64 x 96), reference config, backend ${backend}, workers ${workers}`);
   console.log(`whole step, workers ${workers}  ${ms.toFixed(0)} ms (median of ${measured.length} after one warm-up)   ${(newTokens / (ms / 1000)).toFixed(0)} new tokens/s   ${(71.19 / (ms / 1000)).toFixed(2)} GFLOP/s (71.19 GFLOP/step)`);
+  console.log(`  memory             ${rssMb.toFixed(0)} MB peak RSS between steps (the process: all ranks together)`);
   console.log(`  sampling           ${part("timing_s/gen")} (${newTokens} new tokens in the last step, KV cache)`);
   console.log(`  verification       ${part("timing_s/reward")} (a hash reward, as the reference's random one: the math grader's cost is its own suite)`);
   console.log(`  old-logprob pass   ${part("timing_s/old_log_prob")} (num_iterations 1: π_old is π_θ detached, no extra pass, as in TRL)`);

@@ -38,10 +38,15 @@ export async function updatePolicySharded(pool: WorkerPool, run: GrpoRun, kept: 
   const lr = learningRate(step, run.config.train.steps, run.config.optimizer);
   const timing = { old: 0, ref: 0 };
   const tUpdate = performance.now();
-  let mine: MicroBatch[] = [];
+  const mine: MicroBatch[] = [];
   try {
     const remote = owners.slice(1).map(([a, b], i) => pool.request(i + 1, { type: "batch", micro: specs.slice(a, b) }));
-    mine = specs.slice(owners[0][0], owners[0][1]).map((s) => buildMicroBatch(run, s, timing));
+    try {
+      for (const s of specs.slice(owners[0][0], owners[0][1])) mine.push(buildMicroBatch(run, s, timing));
+    } finally {
+      // a failure here or there: every reply is awaited before the error goes on
+      await Promise.allSettled(remote);
+    }
     await Promise.all(remote);
     const active = activeTokens(run, kept);
     let out: Record<string, number> = {};

@@ -9,6 +9,7 @@
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
+import { UserError } from "../../datasets/user-error.ts";
 import type { GrpoConfig } from "../grpo.ts";
 import type { Transformer } from "../model/transformer.ts";
 import { layoutOf, sharedFloats, writeNamed, type Layout } from "./allreduce.ts";
@@ -17,7 +18,7 @@ import type { Reply, ReplyOf, Request, WorkerInit } from "./protocol.ts";
 /** The engine's setting, declared once and spread into each trainer's train config. */
 export const ParallelConfig = {
   workers: z.int().min(1).max(64).default(1)
-    .describe(`Data-parallel ranks (the main thread and workers-1 worker threads, each with its own backend and model replica): a step's prompts and its micro-batches are split across them, gradients are summed in a fixed order and one optimizer update keeps the replicas identical, so the run's metrics do not depend on this number. The update splits whole micro-batches: set micro_batch_size to at most the step's completions / workers. 1 = today's single-process path; a wasm backend uses one core, so up to the machine's cores (os.availableParallelism()) can help.`),
+    .describe(`Data-parallel ranks (the main thread and workers-1 worker threads, each with its own backend and model replica): a step's prompts and its micro-batches are split across them, gradients are summed in a fixed order and one optimizer update keeps the replicas identical, so the run's metrics do not depend on this number. The update splits whole micro-batches: set micro_batch_size to at most the step's completions / workers. 1 = one process as before; a wasm or cpu backend uses one core, so up to the machine's cores can help (the tfjs-node backends use every core already and refuse more than 1).`),
 };
 
 /** A worker thread that failed: it threw, exited, or could not start. */
@@ -71,6 +72,8 @@ export class WorkerPool {
 
   /** Starts `workers - 1` threads with replicas of `model`; rejects (and stops them all) if any fails to start. */
   static async start(model: Transformer, o: { workers: number; grpo: GrpoConfig; referenceBase?: string }): Promise<WorkerPool> {
+    // tfjs-node runs each op on all cores already: replicas would only compete for them
+    if (!["wasm", "cpu"].includes(tf.getBackend())) throw new UserError(`train.workers ${o.workers} needs the wasm or cpu backend; the ${tf.getBackend()} backend already uses every core: run with workers 1`);
     const layout = layoutOf(model.shapes());
     const params = layoutOf(new Map([...model.params].map(([name, v]) => [name, v.shape])));
     const weights = sharedFloats(layout.total);
