@@ -20,14 +20,14 @@ import type { WorkerPool } from "./workers.ts";
 /** sampleGroups over the pool's ranks: the same completions, in the same order, as one rank draws. */
 export async function sampleSharded(pool: WorkerPool, run: Pick<GrpoRun, "model" | "tokenizer" | "sampler">, prompts: string[], seed: number): Promise<Completion[]> {
   const parts = chunks(prompts.length, pool.size);
-  const remote = parts.slice(1).map(([a, b], i) =>
-    a === b ? Promise.resolve([]) : pool.request(i + 1, { type: "sample", prompts: prompts.slice(a, b), sampler: run.sampler, seed, promptOffset: a }));
+  const remote = gather(parts.slice(1).map(([a, b], i) =>
+    a === b ? Promise.resolve([]) : pool.request(i + 1, { type: "sample", prompts: prompts.slice(a, b), sampler: run.sampler, seed, promptOffset: a })));
   // rank 0's share runs here while the workers run theirs; a worker's failure is awaited below either way
   const mine = await sampleGroups(run.model, run.tokenizer, prompts.slice(parts[0][0], parts[0][1]), run.sampler, seed, parts[0][0]).catch(async (e) => {
-    await Promise.allSettled(remote);
+    await remote.settled;
     throw e;
   });
-  const theirs = await Promise.all(remote);
+  const theirs = await remote.all;
   return [mine, ...theirs].flatMap((cs, r) => cs.map((c) => ({ ...c, group: c.group + parts[r][0] })));
 }
 
@@ -40,14 +40,14 @@ export async function updatePolicySharded(pool: WorkerPool, run: GrpoRun, kept: 
   const tUpdate = performance.now();
   const mine: MicroBatch[] = [];
   try {
-    const remote = owners.slice(1).map(([a, b], i) => pool.request(i + 1, { type: "batch", micro: specs.slice(a, b) }));
+    const remote = gather(owners.slice(1).map(([a, b], i) => pool.request(i + 1, { type: "batch", micro: specs.slice(a, b) })));
     try {
       for (const s of specs.slice(owners[0][0], owners[0][1])) mine.push(buildMicroBatch(run, s, timing));
     } finally {
       // a failure here or there: every reply is awaited before the error goes on
-      await Promise.allSettled(remote);
+      await remote.settled;
     }
-    await Promise.all(remote);
+    await remote.all;
     const active = activeTokens(run, kept);
     let out: Record<string, number> = {};
     for (let it = 0; it < run.grpo.num_iterations; it++) {
@@ -67,16 +67,16 @@ export async function updatePolicySharded(pool: WorkerPool, run: GrpoRun, kept: 
 async function updateOnceSharded(pool: WorkerPool, run: GrpoRun, mine: MicroBatch[], auxShares: number[], owners: [number, number][], lr: number, activeTokensInStep: number): Promise<Record<string, number>> {
   const count = owners[owners.length - 1][1];
   const slots = pool.gradSlots(count);
-  const remote = owners.slice(1).map(([a, b], i) =>
-    pool.request(i + 1, { type: "grads", activeTokensInStep, slots: Array.from({ length: b - a }, (_, k) => a + k), grads: slots }));
+  const remote = gather(owners.slice(1).map(([a, b], i) =>
+    pool.request(i + 1, { type: "grads", activeTokensInStep, slots: Array.from({ length: b - a }, (_, k) => a + k), grads: slots })));
   const local: GradReply[] = [];
   try {
     mine.forEach((m, k) => local.push(gradsToSlot(run, pool.params, m, activeTokensInStep, slots, owners[0][0] + k)));
   } catch (e) {
-    await Promise.allSettled(remote);
+    await remote.settled;
     throw e;
   }
-  const replies = [local, ...(await Promise.all(remote))].flat();
+  const replies = [local, ...(await remote.all)].flat();
   // the sums below run in micro-batch order, as the single-process update's
   let loss = 0;
   let aux = 0;
@@ -95,6 +95,16 @@ async function updateOnceSharded(pool: WorkerPool, run: GrpoRun, mine: MicroBatc
   } finally {
     tf.dispose([...grads.values()]);
   }
+}
+
+/**
+ * The workers' replies, watched from the start: a worker that fails while rank 0 is still busy
+ * (sampling yields to the event loop) must not surface as an unhandled rejection.
+ */
+function gather<T>(requests: Promise<T>[]): { all: Promise<T[]>; settled: Promise<unknown> } {
+  const all = Promise.all(requests);
+  all.catch(() => {});
+  return { all, settled: Promise.allSettled(requests) };
 }
 
 /** A micro-batch's gradients into its slot of shared memory, and the rest of what the sum needs (any rank). */

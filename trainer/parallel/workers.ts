@@ -152,9 +152,10 @@ export class WorkerPool {
     if (this.closed) return;
     this.closed = true;
     await Promise.all(this.ranks.map(async (r) => {
+      // before terminate(), whose exit (code 1) would read as a crash to a request still waiting
+      r.fail("was stopped: its pool was closed");
       if (!r.exited) await r.worker.terminate();
       r.exited = true;
-      r.fail("was stopped");
     }));
   }
 }
