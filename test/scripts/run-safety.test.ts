@@ -7,21 +7,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { initBackend } from "../../trainer/backend.ts";
-import { loadCheckpoint, saveCheckpoint } from "../../trainer/model/checkpoint.ts";
-import { Transformer } from "../../trainer/model/transformer.ts";
-import { tinyConfig } from "../helpers.ts";
+import { loadCheckpoint } from "../../trainer/model/checkpoint.ts";
+import { rlvr, RLVR, ROOT, saveTinyBase } from "./cli-runs.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-safety-"));
-const RLVR = path.join(ROOT, "scripts/rlvr.mjs");
-const rlvr = (...args: string[]) => spawnSync(process.execPath, [RLVR, ...args], { cwd: ROOT, encoding: "utf8" });
-beforeAll(async () => {
-  await initBackend("wasm");
-  const model = Transformer.init(tinyConfig({ vocab_size: 259, context_length: 64 }), 1);
-  saveCheckpoint(path.join(tmp, "base"), model, { step: 0 });
-  model.dispose();
-});
+beforeAll(() => saveTinyBase(path.join(tmp, "base")));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function recipe(name: string, train = "steps: 2, prompts_per_step: 2, save_every: 1, keep_last: 1", extra = ""): string {

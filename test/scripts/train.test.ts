@@ -1,22 +1,12 @@
-import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { initBackend } from "../../trainer/backend.ts";
-import { saveCheckpoint } from "../../trainer/model/checkpoint.ts";
-import { Transformer } from "../../trainer/model/transformer.ts";
-import { tinyConfig, withoutTimes } from "../helpers.ts";
+import { withoutTimes } from "../helpers.ts";
+import { killMidRun, rlvr, ROOT, saveTinyBase } from "./cli-runs.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-train-"));
-const rlvr = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "scripts/rlvr.mjs"), ...args], { cwd: ROOT, encoding: "utf8" });
-beforeAll(async () => {
-  await initBackend("wasm");
-  const model = Transformer.init(tinyConfig({ vocab_size: 259, context_length: 64 }), 1);
-  saveCheckpoint(path.join(tmp, "base"), model, { step: 0 });
-  model.dispose();
-});
+beforeAll(() => saveTinyBase(path.join(tmp, "base")));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const recipe = (extra = "") => `name: tiny-grpo
@@ -72,21 +62,9 @@ test("a run killed with SIGKILL and resumed ends with the same metrics and weigh
   expect(rlvr("train", make("unbroken"), "--backend", "wasm").status).toBe(0);
 
   const killedRecipe = make("killed");
-  const child = spawn(process.execPath, [path.join(ROOT, "scripts/rlvr.mjs"), "train", killedRecipe, "--backend", "wasm"], { cwd: ROOT, stdio: "ignore" });
-  const metricsFile = path.join(tmp, "killed/metrics.jsonl");
-  let exited = false;
-  const exit = new Promise((r) => child.once("exit", () => { exited = true; r(null); }));
-  // kill after the step-2 checkpoint and at least one more logged step, mid-run; however long a
-  // loaded host takes to get there (no wall-clock deadline: the run ending first fails below)
-  for (;;) {
-    const logged = fs.existsSync(metricsFile) ? fs.readFileSync(metricsFile, "utf8").trim().split("\n").length : 0;
-    if ((fs.existsSync(path.join(tmp, "killed/checkpoints/step-000002")) && logged >= 3) || exited) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  expect(exited, "the run ended before it could be killed mid-run").toBe(false);
-  child.kill("SIGKILL");
-  await exit;
-  const before = fs.readFileSync(metricsFile, "utf8").trim().split("\n").length;
+  // kill after the step-2 checkpoint and at least one more logged step, mid-run
+  const { exitedFirst, logged: before } = await killMidRun(["train", killedRecipe, "--backend", "wasm"], path.join(tmp, "killed"), "step-000002", 3);
+  expect(exitedFirst, "the run ended before it could be killed mid-run").toBe(false);
   expect(before).toBeGreaterThanOrEqual(3);
   expect(before).toBeLessThan(6);
 
