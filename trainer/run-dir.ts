@@ -10,6 +10,7 @@ import path from "node:path";
 import { saveCheckpoint } from "./model/checkpoint.ts";
 import type { Transformer } from "./model/transformer.ts";
 import type { AdamW } from "./optimizer.ts";
+import { processAlive } from "../datasets/process-alive.ts";
 import { UserError } from "../datasets/user-error.ts";
 
 /** fresh: the directory must be empty or absent; resume: continue from its newest checkpoint; overwrite: delete it first. */
@@ -121,22 +122,13 @@ export class RunDir {
     if (!fs.existsSync(this.checkpointsDir)) return;
     for (const d of fs.readdirSync(this.checkpointsDir)) {
       const m = /^step-\d+\.tmp-(\d+)$/.exec(d);
-      if (m && !processAlive(Number(m[1]))) fs.rmSync(path.join(this.checkpointsDir, d), { recursive: true, force: true });
+      // this process saves nothing yet: a tmp dir with its pid is an earlier process's, whose pid was reused
+      if (m && (Number(m[1]) === process.pid || !processAlive(Number(m[1])))) fs.rmSync(path.join(this.checkpointsDir, d), { recursive: true, force: true });
     }
   }
 
   private checkpointSteps(): string[] {
     if (!fs.existsSync(this.checkpointsDir)) return [];
     return fs.readdirSync(this.checkpointsDir).filter((d) => /^step-\d+$/.test(d)).sort();
-  }
-}
-
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -8,6 +8,7 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { processAlive } from "../../datasets/process-alive.ts";
 import { UserError } from "../../datasets/user-error.ts";
 
 /** Blocks of uids there are to hand out. */
@@ -49,7 +50,7 @@ function tryClaim(file: string, pid: number): boolean {
     }
     const owner = Number(readOr(file));
     if (owner === pid) return true;
-    if (alive(owner)) return false;
+    if (processAlive(owner)) return false;
     // the owner died without releasing it: take it over (a racing claimant loses at openSync)
     rmSync(file, { force: true });
   }
@@ -61,15 +62,5 @@ function readOr(file: string): string {
     return readFileSync(file, "utf8");
   } catch {
     return "";
-  }
-}
-
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
