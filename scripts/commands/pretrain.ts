@@ -1,15 +1,11 @@
 /** `rlvr pretrain <recipe>`: supervised training of a base model from a YAML recipe. */
-import path from "node:path";
 import type { CommandModule } from "yargs";
 import { z } from "zod";
 import { DataSource, loadSource } from "../../datasets/source.ts";
 import { initBackend, type BackendName } from "../../trainer/backend.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
-import { loadGrader } from "../../trainer/eval/grader.ts";
-import type { RunStatus } from "../../trainer/run-loop.ts";
 import { runSft, SftRunConfig } from "../../trainer/sft.ts";
-import { terminalProgressBar } from "./progress.ts";
-import { checkpointStateOrExit, recipeOrExit, reportOnInterrupt, runCommandBuilder, type RunArgs } from "./run-command.ts";
+import { checkHeldOutGrader, checkpointStateOrExit, recipeOrExit, runCommandBuilder, runWithIo, type RunArgs } from "./run-command.ts";
 
 const { name, seed, model, init_from, ...settings } = SftRunConfig.shape;
 
@@ -34,28 +30,14 @@ export const pretrainCommand: CommandModule<{ backend: string }, RunArgs> = {
     const recipe = recipeOrExit("pretrain", argv.recipe, PretrainRecipe, argv.set);
     if (recipe.init_from) checkpointStateOrExit("pretrain", "init_from", recipe.init_from);
     // the held-out grader is loaded before step 1: a typo in eval.verifier must not wait for the first evaluation
-    if (recipe.data.eval) await (await loadGrader(recipe.eval.verifier)).close();
+    await checkHeldOutGrader(recipe);
     const backend = await initBackend(argv.backend as BackendName);
     console.log(`rlvr pretrain ${recipe.name}: backend ${backend}`);
     const tokenizer = makeTokenizer(recipe.model.tokenizer);
     const train = await loadSource(recipe.data.train, console.warn);
     const evalRows = recipe.data.eval ? await loadSource(recipe.data.eval, console.warn) : [];
     console.log(`${train.length} training rows, ${evalRows.length} held-out rows; ${recipe.train.steps} steps of ${recipe.train.batch_size}`);
-    const bar = terminalProgressBar("pretrain");
-    const status: RunStatus = { runDir: "", step: 0, steps: recipe.train.steps, checkpoint: null };
-    const stopReporting = reportOnInterrupt("pretrain", status, () => bar?.stop());
     const { data: _data, ...config } = recipe;
-    const result = await runSft({ train, eval: evalRows }, tokenizer, {
-      config,
-      resume: argv.resume,
-      overwrite: argv.overwrite,
-      log: bar ? bar.log : (line) => console.log(line),
-      progress: bar,
-      status,
-    }).finally(() => {
-      bar?.stop();
-      stopReporting();
-    });
-    console.log(`done: ${path.join(result.runDir, "checkpoints")} (step ${result.step})`);
+    await runWithIo("pretrain", argv, config.train.steps, (io) => runSft({ train, eval: evalRows }, tokenizer, { config, ...io }));
   },
 };

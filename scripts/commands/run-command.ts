@@ -3,11 +3,14 @@
  * --overwrite), a --help that lists the recipe's sections, one-line errors for a bad recipe or
  * checkpoint, and the report printed when Ctrl-C stops a run.
  */
+import path from "node:path";
 import type { Argv } from "yargs";
 import type { z } from "zod";
+import { loadGrader } from "../../trainer/eval/grader.ts";
 import { CheckpointError, readCheckpointState, type CheckpointState } from "../../trainer/model/checkpoint.ts";
 import { loadRecipe, RecipeError } from "../../trainer/recipe.ts";
-import type { RunStatus } from "../../trainer/run-loop.ts";
+import type { RunIo, RunStatus } from "../../trainer/run-loop.ts";
+import { terminalProgressBar } from "./progress.ts";
 
 export interface RunArgs {
   backend: string;
@@ -57,6 +60,27 @@ export function checkpointStateOrExit(command: string, label: string, dir: strin
     console.error(`rlvr ${command}: ${label}: ${e.message}`);
     process.exit(1);
   }
+}
+
+/** Loads and closes the held-out grader, so that a typo in eval.verifier fails before step 1, not at the first evaluation. */
+export async function checkHeldOutGrader(recipe: { data: { eval?: unknown }; eval: { verifier: string } }): Promise<void> {
+  if (recipe.data.eval) await (await loadGrader(recipe.eval.verifier)).close();
+}
+
+/**
+ * Runs a trainer with the command's I/O: a progress bar on a terminal (one line per step when
+ * piped), the Ctrl-C report, and the closing `done:` line naming the checkpoints.
+ */
+export async function runWithIo(command: string, argv: RunArgs, steps: number, train: (io: RunIo) => Promise<{ runDir: string; step: number }>): Promise<void> {
+  const bar = terminalProgressBar(command);
+  const status: RunStatus = { runDir: "", step: 0, steps, checkpoint: null };
+  const stopReporting = reportOnInterrupt(command, status, () => bar?.stop());
+  const io: RunIo = { resume: argv.resume, overwrite: argv.overwrite, log: bar ? bar.log : (line) => console.log(line), progress: bar, status };
+  const result = await train(io).finally(() => {
+    bar?.stop();
+    stopReporting();
+  });
+  console.log(`done: ${path.join(result.runDir, "checkpoints")} (step ${result.step})`);
 }
 
 /**

@@ -6,12 +6,9 @@ import { DataSource, loadSource } from "../../datasets/source.ts";
 import { initBackend, type BackendName } from "../../trainer/backend.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { runRcGrpo } from "../../trainer/rc-trainer.ts";
-import type { RunStatus } from "../../trainer/run-loop.ts";
-import { loadGrader } from "../../trainer/eval/grader.ts";
 import { checkGrpoRunConfig, GrpoRunConfig, runGrpo, type GrpoOptions } from "../../trainer/grpo-trainer.ts";
 import { loadVerifiers, VerifierSpec } from "../../verifiers/registry.ts";
-import { terminalProgressBar } from "./progress.ts";
-import { checkpointStateOrExit, recipeOrExit, reportOnInterrupt, runCommandBuilder, type RunArgs } from "./run-command.ts";
+import { checkHeldOutGrader, checkpointStateOrExit, recipeOrExit, runCommandBuilder, runWithIo, type RunArgs } from "./run-command.ts";
 
 const { name, seed, base, ...settings } = GrpoRunConfig.shape;
 
@@ -41,32 +38,17 @@ export const trainCommand: CommandModule<{ backend: string }, RunArgs & { worker
     // every verifier the run will call, the held-out grader included, is loaded before step 1
     const verifiers = await loadVerifiers(recipe.verifiers, { baseDir: path.dirname(argv.recipe) });
     try {
-      if (recipe.data.eval) await (await loadGrader(recipe.eval.verifier)).close();
+      await checkHeldOutGrader(recipe);
       const backend = await initBackend(argv.backend as BackendName);
       const ranks = recipe.train.workers > 1 ? `, ${recipe.train.workers} workers` : "";
       console.log(`rlvr train ${recipe.name}: backend ${backend}${ranks}, base ${recipe.base} (step ${baseState.step})`);
       const rows = await loadSource(recipe.data.train, console.warn);
       const evalRows = recipe.data.eval ? await loadSource(recipe.data.eval, console.warn) : [];
-      const bar = terminalProgressBar("train");
-      const status: RunStatus = { runDir: "", step: 0, steps: recipe.train.steps, checkpoint: null };
-      const stopReporting = reportOnInterrupt("train", status, () => bar?.stop());
       const { data: _data, verifiers: _specs, ...config } = recipe;
-      const options: GrpoOptions = {
-        config,
-        tokenizer: makeTokenizer(baseState.model.tokenizer),
-        verifiers,
-        evalRows,
-        resume: argv.resume,
-        overwrite: argv.overwrite,
-        log: bar ? bar.log : (line) => console.log(line),
-        progress: bar,
-        status,
-      };
-      const result = await (config.rc ? runRcGrpo(rows, options) : runGrpo(rows, options)).finally(() => {
-        bar?.stop();
-        stopReporting();
+      await runWithIo("train", argv, config.train.steps, (io) => {
+        const options: GrpoOptions = { config, tokenizer: makeTokenizer(baseState.model.tokenizer), verifiers, evalRows, ...io };
+        return config.rc ? runRcGrpo(rows, options) : runGrpo(rows, options);
       });
-      console.log(`done: ${path.join(result.runDir, "checkpoints")} (step ${result.step})`);
     } finally {
       await Promise.all(verifiers.map((v) => v.close()));
     }
