@@ -5,6 +5,8 @@
  */
 import type { Transformer } from "./model/transformer.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";
+import { sampleSharded } from "./parallel/data-parallel.ts";
+import type { WorkerPool } from "./parallel/workers.ts";
 import { sampleGroups, SamplerConfig } from "./sampler.ts";
 
 export interface SamplingParams {
@@ -57,12 +59,17 @@ export interface Policy {
   readonly maxContext?: number;
 }
 
-/** An rlvr checkpoint sampled in this process with the batched KV-cache sampler. */
+/**
+ * An rlvr checkpoint sampled in this process with the batched KV-cache sampler, or across the ranks
+ * of a data-parallel pool (`rlvr eval --workers`): the same samples either way, as each is seeded
+ * by (seed, key, sample).
+ */
 export class LocalPolicy implements Policy {
   /**
    * `base` supplies what requests do not set (top-k, stop strings, batch size, KV cache); a
    * request's stop strings add to its stops. `ownsModel`: close() disposes the model (false when
-   * a trainer lends its policy model, as RC training does).
+   * a trainer lends its policy model, as RC training does). `pool`: ranks that share each call's
+   * prompts; close() closes it.
    */
   constructor(
     readonly name: string,
@@ -70,6 +77,7 @@ export class LocalPolicy implements Policy {
     private readonly tokenizer: Tokenizer,
     private readonly base: SamplerConfig = SamplerConfig.parse({}),
     private readonly ownsModel = true,
+    private readonly pool?: WorkerPool,
   ) {}
 
   /** The model's context_length less the <bos> every prompt starts with. */
@@ -81,9 +89,9 @@ export class LocalPolicy implements Policy {
     return this.tokenizer.encode(text).length;
   }
 
-  /** Prompts per call so that prompts × n fills one decoding batch. */
+  /** Prompts per call so that prompts × n fills one decoding batch on each rank. */
   promptsPerCall(n: number): number {
-    return Math.max(1, Math.floor(this.base.batch_size / n));
+    return Math.max(1, Math.floor(this.base.batch_size / n)) * (this.pool?.size ?? 1);
   }
 
   async generate(requests: PromptRequest[], params: SamplingParams): Promise<Generation[][]> {
@@ -95,13 +103,18 @@ export class LocalPolicy implements Policy {
       top_p: params.top_p,
       stop: [...this.base.stop, ...params.stop],
     });
-    const completions = await sampleGroups(this.model, this.tokenizer, requests.map((r) => r.prompt), config, params.seed, requests.map((r) => r.key));
+    const prompts = requests.map((r) => r.prompt);
+    const keys = requests.map((r) => r.key);
+    const completions = this.pool
+      ? await sampleSharded(this.pool, { model: this.model, tokenizer: this.tokenizer, sampler: config }, prompts, params.seed, keys)
+      : await sampleGroups(this.model, this.tokenizer, prompts, config, params.seed, keys);
     const out: Generation[][] = requests.map(() => []);
     for (const c of completions) out[c.group][c.sample] = { text: c.text, tokens: c.tokens.length, finishReason: c.truncated ? "length" : "stop" };
     return out;
   }
 
   async close(): Promise<void> {
+    await this.pool?.close();
     if (this.ownsModel) this.model.dispose();
   }
 }

@@ -57,3 +57,22 @@ test("on a terminal a progress bar with pass@1 and an ETA; piped, a line per chu
   expect(piped.stdout).toMatch(/^4\/4 problems {2}pass@1 so far \d+\.\d% {2}\d+ s$/m);
   expect(piped.stdout + piped.stderr).not.toContain("ETA");
 }, 180_000);
+
+test("--workers 2 writes the same samples as one process, and says so; --workers with --endpoint is refused in one line", () => {
+  const args = (w: string, out: string) => ["eval", "--dataset", "synthetic:arith?level=1-2&count=7&seed=5", "--model", "checkpoints/arith-base", "--k", "3", "--temperature", "1", "--max-tokens", "12", "--backend", "wasm", "--workers", w, "--out", out];
+  const one = rlvr(...args("1", path.join(tmp, "w1.jsonl")));
+  const two = rlvr(...args("2", path.join(tmp, "w2.jsonl")));
+  expect(one.status).toBe(0);
+  expect(two.status).toBe(0);
+  expect(two.stdout).toMatch(/^backend wasm, 2 workers, checkpoint/m);
+  const samples = (f: string) => fs.readFileSync(path.join(tmp, f), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const [a, b] = [samples("w1.jsonl"), samples("w2.jsonl")];
+  expect(a).toHaveLength(21);
+  // the sampled texts differ from sample to sample, so equality says each (problem, sample) drew the same tokens
+  expect(new Set(a.map((r) => r.completion)).size).toBeGreaterThan(3);
+  expect(b).toEqual(a);
+
+  const endpoint = rlvr("eval", "--dataset", "x.jsonl", "--endpoint", "http://127.0.0.1:9/v1", "--model-name", "m", "--workers", "2");
+  expect(endpoint.status).toBe(1);
+  expect(endpoint.stderr).toBe("rlvr eval: --workers needs --model (an endpoint serves its own requests)\n");
+}, 180_000);

@@ -17,13 +17,18 @@ import { chunks, sumSlots, type Layout } from "./allreduce.ts";
 import type { GradReply } from "./protocol.ts";
 import type { WorkerPool } from "./workers.ts";
 
-/** sampleGroups over the pool's ranks: the same completions, in the same order, as one rank draws. */
-export async function sampleSharded(pool: WorkerPool, run: Pick<GrpoRun, "model" | "tokenizer" | "sampler">, prompts: string[], seed: number): Promise<Completion[]> {
+/**
+ * sampleGroups over the pool's ranks: the same completions, in the same order, as one rank draws.
+ * `keys` gives each prompt its own seed key (evaluation keys prompts by dataset row); by default a
+ * prompt's key is its index in `prompts`.
+ */
+export async function sampleSharded(pool: WorkerPool, run: Pick<GrpoRun, "model" | "tokenizer" | "sampler">, prompts: string[], seed: number, keys?: number[]): Promise<Completion[]> {
   const parts = chunks(prompts.length, pool.size);
-  const remote = gather(parts.slice(1).map(([a, b], i) =>
-    a === b ? Promise.resolve([]) : pool.request(i + 1, { type: "sample", prompts: prompts.slice(a, b), sampler: run.sampler, seed, promptOffset: a })));
+  const keysOf = ([a, b]: [number, number]) => (keys ? keys.slice(a, b) : a);
+  const remote = gather(parts.slice(1).map((part, i) =>
+    part[0] === part[1] ? Promise.resolve([]) : pool.request(i + 1, { type: "sample", prompts: prompts.slice(...part), sampler: run.sampler, seed, promptOffset: keysOf(part) })));
   // rank 0's share runs here while the workers run theirs; a worker's failure is awaited below either way
-  const mine = await sampleGroups(run.model, run.tokenizer, prompts.slice(parts[0][0], parts[0][1]), run.sampler, seed, parts[0][0]).catch(async (e) => {
+  const mine = await sampleGroups(run.model, run.tokenizer, prompts.slice(...parts[0]), run.sampler, seed, keysOf(parts[0])).catch(async (e) => {
     await remote.settled;
     throw e;
   });

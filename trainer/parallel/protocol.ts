@@ -22,6 +22,7 @@ export interface WorkerInit {
   weights: Float32Array;
   /** Parameters only (gradient slots), in the model's parameter order. */
   params: Layout;
+  /** The run's loss settings (evaluation-only pools, which never update, get the defaults). */
   grpo: GrpoConfig;
   /** The base checkpoint to load as the frozen KL reference (grpo.beta > 0). */
   referenceBase?: string;
@@ -29,7 +30,8 @@ export interface WorkerInit {
 
 export type Request =
   | { type: "sync" }
-  | { type: "sample"; prompts: string[]; sampler: SamplerConfig; seed: number; promptOffset: number }
+  /** promptOffset: the first prompt's index in the whole step, or each prompt's own seed key (evaluation). */
+  | { type: "sample"; prompts: string[]; sampler: SamplerConfig; seed: number; promptOffset: number | number[] }
   | { type: "batch"; micro: MicroBatchSpec[] }
   | { type: "grads"; activeTokensInStep: number; slots: number[]; grads: Float32Array }
   | { type: "drop" }

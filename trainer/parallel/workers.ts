@@ -10,7 +10,7 @@ import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import { UserError } from "../../datasets/user-error.ts";
-import type { GrpoConfig } from "../grpo.ts";
+import { GrpoConfig } from "../grpo.ts";
 import type { Transformer } from "../model/transformer.ts";
 import { layoutOf, sharedFloats, writeNamed, type Layout } from "./allreduce.ts";
 import type { Reply, ReplyOf, Request, WorkerInit } from "./protocol.ts";
@@ -71,9 +71,9 @@ export class WorkerPool {
   }
 
   /** Starts `workers - 1` threads with replicas of `model`; rejects (and stops them all) if any fails to start. */
-  static async start(model: Transformer, o: { workers: number; grpo: GrpoConfig; referenceBase?: string }): Promise<WorkerPool> {
+  static async start(model: Transformer, o: { workers: number; grpo?: GrpoConfig; referenceBase?: string; setting?: string }): Promise<WorkerPool> {
     // tfjs-node runs each op on all cores already: replicas would only compete for them
-    if (!["wasm", "cpu"].includes(tf.getBackend())) throw new UserError(`train.workers ${o.workers} needs the wasm or cpu backend; the ${tf.getBackend()} backend already uses every core: run with workers 1`);
+    if (!["wasm", "cpu"].includes(tf.getBackend())) throw new UserError(`${o.setting ?? "train.workers"} ${o.workers} needs the wasm or cpu backend; the ${tf.getBackend()} backend already uses every core: run with workers 1`);
     const layout = layoutOf(model.shapes());
     const params = layoutOf(new Map([...model.params].map(([name, v]) => [name, v.shape])));
     const weights = sharedFloats(layout.total);
@@ -81,7 +81,7 @@ export class WorkerPool {
     const ranks: Rank[] = [];
     const ready: Promise<void>[] = [];
     for (let rank = 1; rank < o.workers; rank++) {
-      const init: WorkerInit = { rank, backend: tf.getBackend(), config: model.config, layout, weights, params, grpo: o.grpo, referenceBase: o.referenceBase };
+      const init: WorkerInit = { rank, backend: tf.getBackend(), config: model.config, layout, weights, params, grpo: o.grpo ?? GrpoConfig.parse({}), referenceBase: o.referenceBase };
       const worker = new Worker(new URL("./worker-entry.mjs", import.meta.url), { workerData: init });
       const r = new Rank(rank, worker, o.workers);
       ranks.push(r);
