@@ -27,6 +27,21 @@ export interface LmBatch {
   padding?: number[];
 }
 
+/** A supervised batch as plain arrays (what crosses to a worker thread): [rows, width] row-major. */
+export interface LmArrays {
+  tokens: Int32Array;
+  targets: Int32Array;
+  mask: Float32Array;
+  rows: number;
+  width: number;
+}
+
+/** The arrays as the tensors of an LmBatch (the caller disposes them). */
+export function lmBatchOf(a: LmArrays): LmBatch {
+  const shape: [number, number] = [a.rows, a.width];
+  return { tokens: tf.tensor2d(a.tokens, shape, "int32"), targets: tf.tensor2d(a.targets, shape, "int32"), mask: tf.tensor2d(a.mask, shape), start: 0 };
+}
+
 /**
  * Per-token log-probs of the batch's targets [B, T - start] and the MoE aux loss; the head is
  * applied only to the scored positions, which is where most of its FLOPs would go.
@@ -56,12 +71,17 @@ function entropyOf(logp: tf.Tensor2D): tf.Tensor1D {
  * Mean masked negative log-likelihood plus the MoE aux losses. With label smoothing ε the target is
  * (1 − ε)·one-hot + ε·uniform over the vocabulary, PyTorch's `CrossEntropyLoss(label_smoothing=ε)`:
  * the loss is (1 − ε)·NLL + ε·(−mean log-probability). `nll` stays the plain NLL, for logging.
+ * For one micro-batch of a larger step, `step` gives the step's scored tokens (the mean's
+ * denominator) and this micro-batch's share of the aux loss, so the micro-batches' losses add up to
+ * the step's.
  */
-export function lmLoss(model: Transformer, batch: LmBatch, training = true, labelSmoothing = 0): { loss: tf.Scalar; nll: tf.Scalar; moe: Map<number, MoeStats> } {
+export function lmLoss(
+  model: Transformer, batch: LmBatch, training = true, labelSmoothing = 0, step?: { tokens: number; auxShare: number },
+): { loss: tf.Scalar; nll: tf.Scalar; moe: Map<number, MoeStats> } {
   const { logp, aux, moe, meanLogp } = batchLogProbs(model, batch, training, { meanLogp: labelSmoothing > 0 });
-  const tokens = tf.maximum(tf.sum(batch.mask), 1);
+  const tokens = step ? tf.scalar(Math.max(step.tokens, 1)) : tf.maximum(tf.sum(batch.mask), 1);
   const maskedMean = (x: tf.Tensor2D) => tf.neg(tf.div(tf.sum(tf.mul(x, batch.mask)), tokens)) as tf.Scalar;
   const nll = maskedMean(logp);
   const fit = meanLogp ? tf.add(tf.mul(nll, 1 - labelSmoothing), tf.mul(maskedMean(meanLogp), labelSmoothing)) : nll;
-  return { loss: tf.add(fit, aux) as tf.Scalar, nll, moe };
+  return { loss: tf.add(fit, step ? tf.mul(aux, step.auxShare) : aux) as tf.Scalar, nll, moe };
 }

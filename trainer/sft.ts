@@ -8,8 +8,11 @@
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
 import type { Row } from "../datasets/row.ts";
-import type { LmBatch } from "./lm.ts";
-import { lmTrainStep } from "./update.ts";
+import { lmBatchOf, type LmArrays, type LmBatch } from "./lm.ts";
+import { lmTrainStep, lmTrainStepMicro, type LmStepResult } from "./update.ts";
+import { sampleSharded } from "./parallel/data-parallel.ts";
+import { lmTrainStepSharded } from "./parallel/lm-parallel.ts";
+import { ParallelConfig, WorkerPool } from "./parallel/workers.ts";
 import { loadCheckpoint } from "./model/checkpoint.ts";
 import { ModelConfig } from "./model/config.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";
@@ -19,7 +22,7 @@ import { evaluateAccuracy, HeldOutEvalConfig } from "./eval/held-out.ts";
 import { learningRate, OptimizerConfig } from "./optimizer.ts";
 import { formatPrompt } from "./prompt.ts";
 import { disposingAfter, runLoop, RunGuardConfig, startRun, type RunIo } from "./run-loop.ts";
-import { promptTokens } from "./sampler.ts";
+import { promptTokens, type SamplerConfig } from "./sampler.ts";
 
 export const SftTrainConfig = z.strictObject({
   steps: z.int().min(1).default(1000).describe("Optimizer steps."),
@@ -28,8 +31,16 @@ export const SftTrainConfig = z.strictObject({
   eval_every: z.int().min(0).default(200).describe("Steps between held-out evaluations; 0 = only at the end."),
   save_every: z.int().min(0).default(500).describe("Steps between checkpoints; 0 = only at the end."),
   keep_last: z.int().min(1).default(2).describe("Checkpoints kept in runs/<name>/checkpoints (older ones are deleted)."),
+  micro_batch_size: z.int().min(0).default(0).describe("Sequences per forward/backward pass; their gradients add up to one update, the same update as the whole batch at once. 0 = the whole batch. With train.workers > 1 the ranks split whole micro-batches, so set it to at most batch_size / workers."),
   label_smoothing: z.number().min(0).lt(1).default(0).describe("ε of label smoothing (target (1 − ε)·one-hot + ε·uniform, as PyTorch's CrossEntropyLoss): the model keeps ε of its probability spread over every byte, so it samples a stray byte at temperature 1 now and then. The logged loss is the plain NLL."),
   ...RunGuardConfig,
+  ...ParallelConfig,
+}).superRefine((t, ctx) => {
+  const micro = t.micro_batch_size > 0 ? Math.ceil(t.batch_size / t.micro_batch_size) : 1;
+  if (t.workers > 1 && micro < t.workers) {
+    const most = Math.floor(t.batch_size / t.workers);
+    ctx.addIssue({ code: "custom", path: ["micro_batch_size"], message: `train.workers ${t.workers} splits the batch's micro-batches across ranks, and ${micro} micro-batch${micro > 1 ? "es" : ""} leave${micro > 1 ? "" : "s"} a rank idle: set train.micro_batch_size to at most ${most} (batch_size / workers)` });
+  }
 });
 
 export interface SftData {
@@ -63,8 +74,8 @@ export function encodeExample(tokenizer: Tokenizer, row: Row, maxLen: number): {
   return { ids, mask };
 }
 
-/** Right-padded batch: targets are the next tokens; padding and prompt positions have mask 0. */
-export function makeBatch(tokenizer: Tokenizer, rows: Row[], maxLen: number): LmBatch {
+/** Right-padded batch arrays: targets are the next tokens; padding and prompt positions have mask 0. */
+export function encodeBatch(tokenizer: Tokenizer, rows: Row[], maxLen: number): LmArrays {
   const examples = rows.map((r) => encodeExample(tokenizer, r, maxLen + 1));
   const T = Math.max(2, ...examples.map((e) => e.ids.length)) - 1;
   const tokens = new Int32Array(rows.length * T).fill(tokenizer.pad);
@@ -77,8 +88,12 @@ export function makeBatch(tokenizer: Tokenizer, rows: Row[], maxLen: number): Lm
       mask[b * T + t] = e.mask[t + 1];
     }
   });
-  const B = rows.length;
-  return { tokens: tf.tensor2d(tokens, [B, T], "int32"), targets: tf.tensor2d(targets, [B, T], "int32"), mask: tf.tensor2d(mask, [B, T]), start: 0 };
+  return { tokens, targets, mask, rows: rows.length, width: T };
+}
+
+/** Right-padded batch tensors (encodeBatch, then lmBatchOf). */
+export function makeBatch(tokenizer: Tokenizer, rows: Row[], maxLen: number): LmBatch {
+  return lmBatchOf(encodeBatch(tokenizer, rows, maxLen));
 }
 
 /** Runs supervised training to `train.steps`; returns the final metrics. */
@@ -93,27 +108,42 @@ export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions)
   const batches = new BatchPlan(lengths, c.train.batch_size, c.seed, start.cursor);
   let lastEval: Record<string, number> | undefined;
   const t0 = performance.now();
-  const step = await disposingAfter(start, () =>
-    runLoop(start, c.train, {
+  let pool: WorkerPool | undefined;
+  /** One update on the step's rows: the whole batch at once, or its micro-batches here or across the ranks. */
+  const update = async (rows: Row[], lr: number): Promise<LmStepResult> => {
+    const size = c.train.micro_batch_size;
+    if (size === 0) {
+      const batch = makeBatch(tokenizer, rows, model.config.context_length);
+      try {
+        return lmTrainStep(model, optimizer, batch, lr, c.train.label_smoothing);
+      } finally {
+        tf.dispose([batch.tokens, batch.targets, batch.mask]);
+      }
+    }
+    const micro = Array.from({ length: Math.ceil(rows.length / size) }, (_, k) => encodeBatch(tokenizer, rows.slice(k * size, (k + 1) * size), model.config.context_length));
+    return pool ? lmTrainStepSharded(pool, model, optimizer, micro, lr, c.train.label_smoothing) : lmTrainStepMicro(model, optimizer, micro, lr, c.train.label_smoothing);
+  };
+  const step = await disposingAfter(start, async () => {
+    if (c.train.workers > 1) pool = await WorkerPool.start(model, { workers: c.train.workers });
+    const sharded = pool && ((prompts: string[], sampler: SamplerConfig, seed: number) => sampleSharded(pool!, { model, tokenizer, sampler }, prompts, seed));
+    return runLoop(start, c.train, {
       step: async (s) => {
         const rows = batches.next().map((i) => data.train[i]);
-        const batch = makeBatch(tokenizer, rows, model.config.context_length);
         const lr = learningRate(s, c.train.steps, c.optimizer);
-        const r = lmTrainStep(model, optimizer, batch, lr, c.train.label_smoothing);
-        tf.dispose([batch.tokens, batch.targets, batch.mask]);
+        const r = await update(rows, lr);
         return { step: s + 1, loss: r.nll, aux_loss: r.loss - r.nll, grad_norm: r.gradNorm, learning_rate: lr, epoch: batches.state.epoch, skipped_updates: r.skipped ? 1 : 0 };
       },
       // "0 = only at the end": a pretraining run always ends with its held-out figure
       evalDue: (s) => data.eval.length > 0 && ((c.train.eval_every > 0 && s % c.train.eval_every === 0) || s === c.train.steps),
       evaluate: async (s, record) => {
-        const acc = await evaluateAccuracy(model, tokenizer, data.eval, c.eval, c.seed + s);
+        const acc = await evaluateAccuracy(model, tokenizer, data.eval, c.eval, c.seed + s, sharded);
         lastEval = { "eval/accuracy": acc.pass1, [`eval/pass@${acc.k}`]: acc.passK };
         Object.assign(record, lastEval);
       },
       line: (record, s) => progressLine(record, s, c.train.steps, start.step, t0),
       cursor: () => batches.state,
-    }, o),
-  );
+    }, o).finally(() => pool?.close());
+  });
   return { step, runDir: start.dir.path, lastEval };
 }
 

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { grpoLoss, lossMask } from "./grpo.ts";
 import type { GrpoRun } from "./grpo-trainer.ts";
-import { batchLogProbs, lmLoss, type LmBatch } from "./lm.ts";
+import { batchLogProbs, lmBatchOf, lmLoss, type LmArrays, type LmBatch } from "./lm.ts";
 import { mergeMoeStats, type MoeStats } from "./model/moe.ts";
 import type { Transformer } from "./model/transformer.ts";
 import { learningRate, type AdamW, type StepResult } from "./optimizer.ts";
@@ -15,6 +15,7 @@ import type { Rollouts } from "./rollout.ts";
 import type { GrpoConfig } from "./grpo.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";
 import type { Completion } from "./sampler.ts";
+import type { LmMicro } from "./parallel/protocol.ts";
 
 export interface LmStepResult extends StepResult {
   loss: number;
@@ -103,6 +104,33 @@ export function lmTrainStep(model: Transformer, optimizer: AdamW, batch: LmBatch
     return out;
   });
   return { ...step, nll, moe };
+}
+
+/**
+ * A supervised step cut into micro-batches (contiguous runs of the batch's rows): the scored tokens
+ * of the whole step and each micro-batch's share of its rows, what each micro-batch's loss needs
+ * (lmLoss's `step`) so that their sum is the whole batch's loss.
+ */
+export function lmMicroBatches(batch: LmArrays[]): LmMicro[] {
+  const rows = batch.reduce((n, a) => n + a.rows, 0);
+  const tokens = batch.reduce((n, a) => n + a.mask.reduce((s, m) => s + m, 0), 0);
+  return batch.map((arrays) => ({ arrays, tokens, auxShare: arrays.rows / rows }));
+}
+
+/** One micro-batch's supervised loss (its tensors live only inside the gradient computation). */
+export function lmMicroLoss(model: Transformer, m: LmMicro, labelSmoothing: number): { loss: tf.Scalar; nll: tf.Scalar; moe: Map<number, MoeStats> } {
+  return lmLoss(model, lmBatchOf(m.arrays), true, labelSmoothing, m);
+}
+
+/** One supervised update over micro-batches, their gradients summed in order before the one AdamW step. */
+export function lmTrainStepMicro(model: Transformer, optimizer: AdamW, batch: LmArrays[], lr: number, labelSmoothing = 0): LmStepResult {
+  let nll = 0;
+  const step = applyUpdate(model, optimizer, lr, lmMicroBatches(batch).map((m) => () => {
+    const out = lmMicroLoss(model, m, labelSmoothing);
+    nll += out.nll.dataSync()[0];
+    return out;
+  }));
+  return { ...step, nll };
 }
 
 /** num_iterations updates on one generated batch; π_old is the policy that sampled it. */

@@ -5,7 +5,7 @@ import { DataSource, loadSource } from "../../datasets/source.ts";
 import { initBackend, type BackendName } from "../../trainer/backend.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { runSft, SftRunConfig } from "../../trainer/sft.ts";
-import { checkHeldOutGrader, checkpointStateOrExit, recipeOrExit, runCommandBuilder, runWithIo, type RunArgs } from "./run-command.ts";
+import { checkHeldOutGrader, checkpointStateOrExit, overridesOf, recipeOrExit, runCommandBuilder, runWithIo, type RunArgs } from "./run-command.ts";
 
 const { name, seed, model, init_from, ...settings } = SftRunConfig.shape;
 
@@ -27,12 +27,13 @@ export const pretrainCommand: CommandModule<{ backend: string }, RunArgs> = {
   describe: "Supervised pretraining of a base model from a recipe",
   builder: (y) => runCommandBuilder(y, "recipes/pretrain-<task>.yaml", PretrainRecipe) as never,
   handler: async (argv) => {
-    const recipe = recipeOrExit("pretrain", argv.recipe, PretrainRecipe, argv.set);
+    const recipe = recipeOrExit("pretrain", argv.recipe, PretrainRecipe, overridesOf(argv));
     if (recipe.init_from) checkpointStateOrExit("pretrain", "init_from", recipe.init_from);
     // the held-out grader is loaded before step 1: a typo in eval.verifier must not wait for the first evaluation
     await checkHeldOutGrader(recipe);
     const backend = await initBackend(argv.backend as BackendName);
-    console.log(`rlvr pretrain ${recipe.name}: backend ${backend}`);
+    const ranks = recipe.train.workers > 1 ? `, ${recipe.train.workers} workers` : "";
+    console.log(`rlvr pretrain ${recipe.name}: backend ${backend}${ranks}`);
     const tokenizer = makeTokenizer(recipe.model.tokenizer);
     const train = await loadSource(recipe.data.train, console.warn);
     const evalRows = recipe.data.eval ? await loadSource(recipe.data.eval, console.warn) : [];

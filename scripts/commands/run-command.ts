@@ -18,7 +18,11 @@ export interface RunArgs {
   set: string[];
   resume: boolean;
   overwrite: boolean;
+  workers?: number;
 }
+
+/** --set overrides with --workers N as the override train.workers=N it stands for. */
+export const overridesOf = (a: RunArgs): string[] => [...a.set, ...(a.workers === undefined ? [] : [`train.workers=${a.workers}`])];
 
 /** The recipe positional and the run flags, with the recipe's sections in the epilogue of --help. */
 export function runCommandBuilder(y: Argv, example: string, recipe: z.ZodObject): Argv<RunArgs> {
@@ -27,6 +31,7 @@ export function runCommandBuilder(y: Argv, example: string, recipe: z.ZodObject)
     .option("set", { type: "array", string: true, default: [], describe: "Override a recipe field: --set optimizer.lr=3e-4 (repeatable)" })
     .option("resume", { type: "boolean", default: false, describe: "Continue the run from its newest checkpoint (runs/<name>/checkpoints)" })
     .option("overwrite", { type: "boolean", default: false, describe: "Delete an earlier run under the same name first; without it a non-empty run directory is refused" })
+    .option("workers", { type: "number", describe: "Data-parallel ranks, each with its own backend and model replica (train.workers; the same metrics for any number)" })
     .epilogue(recipeSections(recipe)) as unknown as Argv<RunArgs>;
 }
 

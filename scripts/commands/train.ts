@@ -8,7 +8,7 @@ import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { runRcGrpo } from "../../trainer/rc-trainer.ts";
 import { checkGrpoRunConfig, GrpoRunConfig, runGrpo, type GrpoOptions } from "../../trainer/grpo-trainer.ts";
 import { loadVerifiers, VerifierSpec } from "../../verifiers/registry.ts";
-import { checkHeldOutGrader, checkpointStateOrExit, recipeOrExit, runCommandBuilder, runWithIo, type RunArgs } from "./run-command.ts";
+import { checkHeldOutGrader, checkpointStateOrExit, overridesOf, recipeOrExit, runCommandBuilder, runWithIo, type RunArgs } from "./run-command.ts";
 
 const { name, seed, base, ...settings } = GrpoRunConfig.shape;
 
@@ -26,14 +26,12 @@ export const GrpoRecipe = z.strictObject({
 }).superRefine(checkGrpoRunConfig);
 export type GrpoRecipe = z.infer<typeof GrpoRecipe>;
 
-export const trainCommand: CommandModule<{ backend: string }, RunArgs & { workers?: number }> = {
+export const trainCommand: CommandModule<{ backend: string }, RunArgs> = {
   command: "train <recipe>",
   describe: "GRPO training from a YAML recipe",
-  builder: (y) => runCommandBuilder(y, "recipes/grpo-<task>.yaml", GrpoRecipe)
-    .option("workers", { type: "number", describe: "Data-parallel ranks, each with its own backend and model replica (train.workers; the same metrics for any number)" }) as never,
+  builder: (y) => runCommandBuilder(y, "recipes/grpo-<task>.yaml", GrpoRecipe) as never,
   handler: async (argv) => {
-    const workers = argv.workers === undefined ? [] : [`train.workers=${argv.workers}`];
-    const recipe = recipeOrExit("train", argv.recipe, GrpoRecipe, [...argv.set, ...workers]);
+    const recipe = recipeOrExit("train", argv.recipe, GrpoRecipe, overridesOf(argv));
     const baseState = checkpointStateOrExit("train", `${argv.recipe}: base`, recipe.base);
     // every verifier the run will call, the held-out grader included, is loaded before step 1
     const verifiers = await loadVerifiers(recipe.verifiers, { baseDir: path.dirname(argv.recipe) });

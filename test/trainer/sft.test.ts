@@ -13,7 +13,7 @@ import { BatchPlan, DataOrder } from "../../trainer/data-order.ts";
 import { HeldOutEvalConfig } from "../../trainer/eval/held-out.ts";
 import { makeBatch, runSft, SftRunConfig, SftTrainConfig, type SftOptions } from "../../trainer/sft.ts";
 import { splitRunOptions } from "../run-fixtures.ts";
-import { tinyConfig } from "../helpers.ts";
+import { tinyConfig, withoutTimes } from "../helpers.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-sft-"));
 const tok = new ByteTokenizer();
@@ -153,3 +153,28 @@ test("held-out accuracy is graded by the configured verifier, and only a full re
   expect(math.pass1).toBe(0);
   model.dispose();
 }, 60_000);
+
+test("micro-batches: step 1's loss is the whole batch's; 2 ranks reproduce 1 rank's micro-batched run bit for bit (held-out evaluations, checkpoint), and the main thread keeps no tensor", async () => {
+  const ranks = (workers: number) => options(`micro-${workers}`, 6, { train: SftTrainConfig.parse({ steps: 6, batch_size: 4, micro_batch_size: 1, workers, eval_every: 3, save_every: 3, keep_last: 2, log_every: 100 }) });
+  const before = tf.memory().numTensors;
+  await runSft({ train: rows, eval: rows.slice(0, 3) }, tok, options("whole", 6));
+  await runSft({ train: rows, eval: rows.slice(0, 3) }, tok, ranks(1));
+  await runSft({ train: rows, eval: rows.slice(0, 3) }, tok, ranks(2));
+  expect(tf.memory().numTensors).toBe(before);
+  const metrics = (run: string) => fs.readFileSync(path.join(tmp, run, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => withoutTimes(JSON.parse(l)));
+  const [whole, one, two] = [metrics("whole"), metrics("micro-1"), metrics("micro-2")];
+  // the same weights at step 1, so the same NLL however the batch is cut (the MoE balance loss is per micro-batch)
+  expect(Math.abs(one[0].loss - whole[0].loss)).toBeLessThanOrEqual(1e-5 * whole[0].loss);
+  expect(one[0].loss).not.toBe(one[1].loss);
+  expect(two).toEqual(one);
+  expect(two.filter((l) => l["eval/accuracy"] !== undefined).map((l) => l.step)).toEqual([3, 6]);
+  const ckpt = (run: string) => fs.readFileSync(path.join(tmp, run, "checkpoints", "step-000006", "model.safetensors"));
+  expect(ckpt("micro-2").equals(ckpt("micro-1"))).toBe(true);
+});
+
+test("workers > 1 needs at least one micro-batch per rank: one line naming micro_batch_size and the largest that works", () => {
+  const r = SftTrainConfig.safeParse({ batch_size: 32, workers: 2 });
+  expect(r.success).toBe(false);
+  expect(r.error!.issues.map((i) => [i.path.join("."), i.message])).toEqual([["micro_batch_size", "train.workers 2 splits the batch's micro-batches across ranks, and 1 micro-batch leaves a rank idle: set train.micro_batch_size to at most 16 (batch_size / workers)"]]);
+  expect(SftTrainConfig.safeParse({ batch_size: 32, workers: 2, micro_batch_size: 16 }).success).toBe(true);
+});

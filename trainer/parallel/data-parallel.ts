@@ -9,10 +9,11 @@
 import * as tf from "@tensorflow/tfjs";
 import type { GrpoRun } from "../grpo-trainer.ts";
 import type { MoeStats } from "../model/moe.ts";
+import type { Transformer } from "../model/transformer.ts";
 import { learningRate } from "../optimizer.ts";
 import type { Rollouts } from "../rollout.ts";
 import { sampleGroups, type Completion } from "../sampler.ts";
-import { activeTokens, applyGradients, buildMicroBatch, disposeMicroBatch, microBatchGrads, microBatchLoss, microBatchSpecs, updateMetrics, type MicroBatch, type PolicyReplica } from "../update.ts";
+import { activeTokens, applyGradients, buildMicroBatch, disposeMicroBatch, microBatchGrads, microBatchLoss, microBatchSpecs, updateMetrics, type LossFn, type MicroBatch, type PolicyReplica } from "../update.ts";
 import { chunks, sumSlots, type Layout } from "./allreduce.ts";
 import type { GradReply } from "./protocol.ts";
 import type { WorkerPool } from "./workers.ts";
@@ -106,23 +107,29 @@ async function updateOnceSharded(pool: WorkerPool, run: GrpoRun, mine: MicroBatc
  * The workers' replies, watched from the start: a worker that fails while rank 0 is still busy
  * (sampling yields to the event loop) must not surface as an unhandled rejection.
  */
-function gather<T>(requests: Promise<T>[]): { all: Promise<T[]>; settled: Promise<unknown> } {
+export function gather<T>(requests: Promise<T>[]): { all: Promise<T[]>; settled: Promise<unknown> } {
   const all = Promise.all(requests);
   all.catch(() => {});
   return { all, settled: Promise.allSettled(requests) };
 }
 
-/** A micro-batch's gradients into its slot of shared memory, and the rest of what the sum needs (any rank). */
+/** A GRPO micro-batch's gradients into its slot of shared memory, and the rest of what the sum needs (any rank). */
 export function gradsToSlot(run: PolicyReplica, params: Layout, m: MicroBatch, activeTokensInStep: number, slots: Float32Array, slot: number): GradReply {
-  const parts: Map<number, MoeStats>[] = [];
   let metrics: Record<string, number> = {};
   let aux = 0;
-  const g = microBatchGrads(run.model, () => {
+  const g = lossGradsToSlot(run.model, params, () => {
     const out = microBatchLoss(run, m, activeTokensInStep);
     metrics = out.metrics;
     aux = out.aux;
     return out;
-  }, parts);
+  }, slots, slot);
+  return { ...g, metrics, aux };
+}
+
+/** The gradients of any micro-batch's loss written to its slot: the loss, which tensors it has, its routing. */
+export function lossGradsToSlot(model: Transformer, params: Layout, lossFn: LossFn, slots: Float32Array, slot: number): Pick<GradReply, "loss" | "present" | "moe"> {
+  const parts: Map<number, MoeStats>[] = [];
+  const g = microBatchGrads(model, lossFn, parts);
   try {
     const base = slot * params.total;
     const present = params.names.map((name, p) => {
@@ -130,7 +137,7 @@ export function gradsToSlot(run: PolicyReplica, params: Layout, m: MicroBatch, a
       if (t) slots.set(t.dataSync() as Float32Array, base + params.offsets[p]);
       return Boolean(t);
     });
-    return { loss: g.loss, present, moe: [...parts[0].entries()], metrics, aux };
+    return { loss: g.loss, present, moe: [...parts[0].entries()] };
   } finally {
     tf.dispose([...g.grads.values()]);
   }

@@ -10,6 +10,7 @@ import type { SamplerConfig, Completion } from "../sampler.ts";
 import type { MoeStats } from "../model/moe.ts";
 import type { MicroBatchSpec } from "../update.ts";
 import type { Layout } from "./allreduce.ts";
+import type { LmArrays } from "../lm.ts";
 
 /** What a worker starts from (its workerData). */
 export interface WorkerInit {
@@ -34,6 +35,7 @@ export type Request =
   | { type: "sample"; prompts: string[]; sampler: SamplerConfig; seed: number; promptOffset: number | number[] }
   | { type: "batch"; micro: MicroBatchSpec[] }
   | { type: "grads"; activeTokensInStep: number; slots: number[]; grads: Float32Array }
+  | { type: "lm-grads"; micro: LmMicro[]; labelSmoothing: number; slots: number[]; grads: Float32Array }
   | { type: "drop" }
   | { type: "memory" }
   | { type: "values" }
@@ -49,11 +51,22 @@ export interface GradReply {
   aux: number;
 }
 
+/** A supervised micro-batch: its arrays, the step's scored tokens and its share of the step's rows. */
+export interface LmMicro {
+  arrays: LmArrays;
+  tokens: number;
+  auxShare: number;
+}
+
+/** A supervised micro-batch's gradient, written to its slot; its loss, NLL and routing come back. */
+export type LmGradReply = Pick<GradReply, "loss" | "present" | "moe"> & { nll: number };
+
 export interface ReplyOf {
   sync: null;
   sample: Completion[];
   batch: { oldMs: number; refMs: number };
   grads: GradReply[];
+  "lm-grads": LmGradReply[];
   drop: null;
   memory: { numTensors: number; numBytes: number; cachedMasks: number };
   values: [string, Float32Array][];

@@ -14,6 +14,7 @@ import { sampleGroups } from "../sampler.ts";
 import { buildMicroBatch, disposeMicroBatch, type MicroBatch, type PolicyReplica } from "../update.ts";
 import { gradsToSlot } from "./data-parallel.ts";
 import { readNamed } from "./allreduce.ts";
+import { lmGradsToSlot } from "./lm-parallel.ts";
 import type { GradReply, Reply, ReplyOf, Request, WorkerInit } from "./protocol.ts";
 
 const init = workerData as WorkerInit;
@@ -67,6 +68,8 @@ async function handle(r: PolicyReplica, req: Request): Promise<ReplyOf[Request["
     }
     case "grads":
       return grads(r, req);
+    case "lm-grads":
+      return req.micro.map((m, i) => lmGradsToSlot(r.model, init.params, m, req.labelSmoothing, req.grads, req.slots[i]));
     case "drop":
       micro.forEach(disposeMicroBatch);
       micro = [];
