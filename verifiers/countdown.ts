@@ -11,6 +11,8 @@ import type { Verifier, VerifyResult } from "./types.ts";
 export const CountdownConfig = z.strictObject({
   useAll: z.boolean().default(true)
     .describe("Every given number must appear exactly once (TinyZero); false allows using a subset, each at most once."),
+  partialCredit: z.number().min(0).lt(1).default(0)
+    .describe("Reward for a near miss (0 = TinyZero's 0/1): an expression that uses the numbers as required but misses the target earns partialCredit × max(0, 1 − |value − target| / max(1, |target|)), so 23 for a target of 24 earns nearly partialCredit and 12 half of it. Only a hit earns 1; held-out accuracy still counts hits only."),
   maxAnswerChars: z.int().positive().default(500)
     .describe("Longer answers are `unparseable` without being evaluated, so hostile inputs stay cheap."),
 });
@@ -150,7 +152,7 @@ function numbersMatch(used: bigint[], given: number[], useAll: boolean): boolean
 
 const isIntArray = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => Number.isSafeInteger(x));
 
-/** Checks one completion against `row.numbers` and `row.target`; reward 1 when correct, else 0. */
+/** Checks one completion against `row.numbers` and `row.target`; reward 1 when correct, else 0 (or a near miss's partial credit). */
 export function checkCountdown(completion: string, row: Row, config: CountdownConfig): VerifyResult {
   const { numbers, target } = row;
   if (!isIntArray(numbers) || !Number.isSafeInteger(target)) {
@@ -171,7 +173,14 @@ export function checkCountdown(completion: string, row: Row, config: CountdownCo
   const value = result.value.d === 1n ? String(result.value.n) : `${result.value.n}/${result.value.d}`;
   if (!numbersMatch(result.numbers, numbers, config.useAll)) return { reward: 0, reason: "wrong_numbers", answer, value };
   const correct = result.value.d === 1n && result.value.n === BigInt(target as number);
-  return { reward: correct ? 1 : 0, reason: correct ? "correct" : "wrong_value", answer, value };
+  if (correct) return { reward: 1, reason: "correct", answer, value };
+  return { reward: config.partialCredit > 0 ? nearMiss(result.value, target as number, config.partialCredit) : 0, reason: "wrong_value", answer, value };
+}
+
+/** partialCredit scaled by how close the value came to the target (relative error, floored at 0). */
+function nearMiss(value: Rational, target: number, partialCredit: number): number {
+  const miss = Math.abs(Number(value.n) / Number(value.d) - target) / Math.max(1, Math.abs(target));
+  return partialCredit * Math.max(0, 1 - miss);
 }
 
 /** The `countdown` verifier with its options validated. */

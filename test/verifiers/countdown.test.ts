@@ -57,6 +57,19 @@ describe("wrong answers and their reasons", () => {
     const subset = CountdownConfig.parse({ useAll: false });
     expect(judge("\\boxed{25 * 3 - 8}", { numbers: [25, 3, 8, 100], target: 67 }, subset)).toEqual([1, "correct"]);
   });
+  test("partialCredit: a near miss with the right numbers earns credit by its relative error; a hit 1, other misses 0", () => {
+    const partial = CountdownConfig.parse({ partialCredit: 0.5 });
+    // 67 is hit; 25+5+3+7 = 40 misses by 27/67; (25+5)/(3*7) = 10/7 misses by (67 − 10/7)/67; 25*5*3*7 = 2625 is far
+    expect(judge("\\boxed{(25 - 5) * 3 + 7}", row, partial)).toEqual([1, "correct"]);
+    expect(judge("\\boxed{25 + 5 + 3 + 7}", row, partial)[0]).toBeCloseTo(0.5 * (1 - 27 / 67), 12);
+    expect(judge("\\boxed{(25 + 5) / (3 * 7)}", row, partial)[0]).toBeCloseTo(0.5 * (10 / 7) / 67, 12);
+    expect(judge("\\boxed{25 * 5 * 3 * 7}", row, partial)).toEqual([0, "wrong_value"]);
+    expect(judge("\\boxed{25 + 5 + 3 + 8}", row, partial)).toEqual([0, "wrong_numbers"]);
+    expect(judge("\\boxed{25 + 5 +}", row, partial)).toEqual([0, "unparseable"]);
+    // a target of 0: the error is measured against 1
+    expect(judge("\\boxed{2 - 1}", { numbers: [2, 1], target: 0 }, partial)).toEqual([0, "wrong_value"]);
+    expect(CountdownConfig.safeParse({ partialCredit: 1 }).success).toBe(false);
+  });
   test("a row without numbers or target cannot be judged", () => {
     expect(judge("\\boxed{1 + 2}", { target: 3 })).toEqual([null, "bad_row"]);
   });
