@@ -7,6 +7,7 @@
  *     "label-smoothed base=runs/grpo-arith,base-ls.summary.json" "plain base=runs/grpo-arith-plain,base.summary.json"
  *
  * Writes the SVG and prints a Markdown table of pass@1 by evaluated step, one column per run.
+ * `--reward rewards/countdown/mean` draws another verifier's batch reward (default the math one).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -78,9 +79,13 @@ export function curvesSvg(runs: RunCurve[], title: string): string {
 }
 
 function main(argv: string[]): void {
+  // --reward <metric>: the batch reward to draw (default rewards/math/mean; rewards/countdown/mean for countdown)
+  const at = argv.indexOf("--reward");
+  const rewardKey = at >= 0 ? argv[at + 1] : "rewards/math/mean";
+  if (at >= 0) argv = argv.filter((_, i) => i !== at && i !== at + 1);
   plotMain(argv, {
     script: "plot-grpo.ts", files: "<run dir>,<base eval summary>", defaultTitle: "GRPO on arith levels 1-2: held-out pass@1 at T = 1.0",
-    read: (label, runDir, baseSummary) => readRun(label, runDir, baseSummary), svg: curvesSvg,
+    read: (label, runDir, baseSummary) => readRun(label, runDir, baseSummary, rewardKey), svg: curvesSvg,
     report: (runs) => [accuracyTable(runs), ...runs.map((r) => `${r.label}: ${r.stepMinutes.toFixed(1)} min of steps (evaluations excluded)`)].join("\n"),
   });
 }

@@ -17,14 +17,18 @@ import zlib from "node:zlib";
 import { passAtK } from "../trainer/eval/metrics.ts";
 import { plotMain } from "./plot-cli.ts";
 
-/** Correct samples out of n, per problem (by results index). */
-export function correctCounts(file: string): { n: number; correct: Map<number, number> } {
+/** The samples of a results file (.jsonl or .jsonl.gz). */
+export function readResults(file: string): { index: number; correct: boolean; [field: string]: unknown }[] {
   const raw = fs.readFileSync(file);
   const text = file.endsWith(".gz") ? zlib.gunzipSync(raw).toString("utf8") : raw.toString("utf8");
+  return text.trim().split("\n").map((line) => JSON.parse(line));
+}
+
+/** Correct samples out of n, per problem (by results index). */
+export function correctCounts(file: string): { n: number; correct: Map<number, number> } {
   const samples = new Map<number, number>();
   const correct = new Map<number, number>();
-  for (const line of text.trim().split("\n")) {
-    const r = JSON.parse(line) as { index: number; correct: boolean };
+  for (const r of readResults(file)) {
     samples.set(r.index, (samples.get(r.index) ?? 0) + 1);
     correct.set(r.index, (correct.get(r.index) ?? 0) + (r.correct ? 1 : 0));
   }
