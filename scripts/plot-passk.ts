@@ -95,7 +95,7 @@ export function passSvg(curves: PassCurve[], title: string): string {
     out.push(`<polyline fill="none" stroke="${col}" stroke-width="1.5" stroke-dasharray="5 3" points="${pts(c.base)}"/>`,
       `<polyline fill="none" stroke="${col}" stroke-width="2.5" points="${pts(c.trained)}"/>`);
     const ly = T + 10 + i * 40;
-    out.push(`<line x1="${W - R + 12}" x2="${W - R + 36}" y1="${ly}" y2="${ly}" stroke="${col}" stroke-width="2.5"/>`, `<text x="${W - R + 42}" y="${ly + 4}">${c.label}: after GRPO</text>`,
+    out.push(`<line x1="${W - R + 12}" x2="${W - R + 36}" y1="${ly}" y2="${ly}" stroke="${col}" stroke-width="2.5"/>`, `<text x="${W - R + 42}" y="${ly + 4}">${c.label}: after RL</text>`,
       `<line x1="${W - R + 12}" x2="${W - R + 36}" y1="${ly + 16}" y2="${ly + 16}" stroke="${col}" stroke-dasharray="5 3"/>`, `<text x="${W - R + 42}" y="${ly + 20}">${c.label}: base</text>`);
   });
   out.push("</svg>");
@@ -104,7 +104,7 @@ export function passSvg(curves: PassCurve[], title: string): string {
 
 function main(argv: string[]): void {
   plotMain(argv, {
-    script: "plot-passk.ts", files: "<base results>,<trained results>", defaultTitle: "Held-out pass@k, base vs after GRPO (unbiased estimator)",
+    script: "plot-passk.ts", files: "<base results>,<trained results>", defaultTitle: "Held-out pass@k, base (dashed) and after RL (solid), unbiased estimator",
     read: passCurve, svg: passSvg, report: passTable,
   });
 }

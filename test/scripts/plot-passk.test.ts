@@ -33,7 +33,7 @@ test("pass@k by the unbiased estimator, problems solved by one side only, a tabl
   ]);
   const svg = passSvg([c], "title");
   expect(svg.match(/<polyline/g)).toHaveLength(2);
-  expect(svg).toContain("t: after GRPO");
+  expect(svg).toContain("t: after RL");
 });
 
 test("files with different sample counts are refused", () => {

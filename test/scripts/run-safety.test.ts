@@ -132,3 +132,12 @@ test("on a terminal rlvr train shows a bar with an ETA; piped it prints one line
   expect(piped.stdout).toMatch(/^step 1\/3 .*\nstep 2\/3 .*\nstep 3\/3 /m);
   expect(piped.stdout + piped.stderr).not.toContain("ETA");
 });
+
+test("pretrain --workers 2 without micro-batches is refused in one line naming the field and the size that works", () => {
+  const runDir = path.join(ROOT, "runs", "pretrain-arith");
+  const existed = fs.existsSync(runDir);
+  const r = rlvr("pretrain", "recipes/pretrain-arith.yaml", "--workers", "2");
+  expect(r.status).toBe(1);
+  expect(oneLine(r.stderr)).toEqual(["rlvr pretrain: recipes/pretrain-arith.yaml:19: train.micro_batch_size: train.workers 2 splits the batch's micro-batches across ranks, and 1 micro-batch leaves a rank idle: set train.micro_batch_size to at most 16 (batch_size / workers)"]);
+  expect(fs.existsSync(runDir)).toBe(existed);
+});
