@@ -33,3 +33,14 @@ export function plotMain<S>(argv: string[], cli: PlotCli<S>): void {
   fs.writeFileSync(outFile, cli.svg(series, title));
   console.log(cli.report(series));
 }
+
+/**
+ * One series' legend entry at the right of a chart: a solid line and its label, and below it a
+ * dashed line and its label (x0 = where the plot area ends, y = the entry's top line).
+ */
+export function legendPair(x0: number, y: number, color: string, o: { solid: string; dashed: string; width: number; dash: string }): string[] {
+  return [
+    `<line x1="${x0 + 12}" x2="${x0 + 36}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="${o.width}"/>`, `<text x="${x0 + 42}" y="${y + 4}">${o.solid}</text>`,
+    `<line x1="${x0 + 12}" x2="${x0 + 36}" y1="${y + 16}" y2="${y + 16}" stroke="${color}" stroke-dasharray="${o.dash}"/>`, `<text x="${x0 + 42}" y="${y + 20}">${o.dashed}</text>`,
+  ];
+}

@@ -11,7 +11,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { plotMain } from "./plot-cli.ts";
+import { legendPair, plotMain } from "./plot-cli.ts";
 
 export interface RunCurve {
   label: string;
@@ -71,8 +71,7 @@ export function curvesSvg(runs: RunCurve[], title: string): string {
       `<polyline fill="none" stroke="${c}" stroke-width="2.5" points="${pts(r.accuracy)}"/>`);
     for (const [s, p] of r.accuracy) out.push(`<circle cx="${x(s).toFixed(1)}" cy="${y(p).toFixed(1)}" r="3.5" fill="${c}"/>`);
     const ly = T + 10 + i * 40;
-    out.push(`<line x1="${W - R + 12}" x2="${W - R + 36}" y1="${ly}" y2="${ly}" stroke="${c}" stroke-width="2.5"/>`, `<text x="${W - R + 42}" y="${ly + 4}">${r.label}: held-out pass@1</text>`,
-      `<line x1="${W - R + 12}" x2="${W - R + 36}" y1="${ly + 16}" y2="${ly + 16}" stroke="${c}" stroke-dasharray="4 3"/>`, `<text x="${W - R + 42}" y="${ly + 20}">${r.label}: batch reward</text>`);
+    out.push(...legendPair(W - R, ly, c, { solid: `${r.label}: held-out pass@1`, dashed: `${r.label}: batch reward`, width: 2.5, dash: "4 3" }));
   });
   out.push("</svg>");
   return out.join("\n") + "\n";

@@ -15,7 +15,7 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { passAtK } from "../trainer/eval/metrics.ts";
-import { plotMain } from "./plot-cli.ts";
+import { legendPair, plotMain } from "./plot-cli.ts";
 
 /** The samples of a results file (.jsonl or .jsonl.gz). */
 export function readResults(file: string): { index: number; correct: boolean; [field: string]: unknown }[] {
@@ -95,8 +95,7 @@ export function passSvg(curves: PassCurve[], title: string): string {
     out.push(`<polyline fill="none" stroke="${col}" stroke-width="1.5" stroke-dasharray="5 3" points="${pts(c.base)}"/>`,
       `<polyline fill="none" stroke="${col}" stroke-width="2.5" points="${pts(c.trained)}"/>`);
     const ly = T + 10 + i * 40;
-    out.push(`<line x1="${W - R + 12}" x2="${W - R + 36}" y1="${ly}" y2="${ly}" stroke="${col}" stroke-width="2.5"/>`, `<text x="${W - R + 42}" y="${ly + 4}">${c.label}: after RL</text>`,
-      `<line x1="${W - R + 12}" x2="${W - R + 36}" y1="${ly + 16}" y2="${ly + 16}" stroke="${col}" stroke-dasharray="5 3"/>`, `<text x="${W - R + 42}" y="${ly + 20}">${c.label}: base</text>`);
+    out.push(...legendPair(W - R, ly, col, { solid: `${c.label}: after RL`, dashed: `${c.label}: base`, width: 2.5, dash: "5 3" }));
   });
   out.push("</svg>");
   return out.join("\n") + "\n";

@@ -12,7 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { wilson } from "../trainer/eval/metrics.ts";
-import { plotMain } from "./plot-cli.ts";
+import { legendPair, plotMain } from "./plot-cli.ts";
 
 export interface ModelResult {
   label: string;
@@ -72,8 +72,7 @@ export function resultSvg(models: ModelResult[], title: string): string {
       out.push(`<line x1="${x(t + 1)}" x2="${x(t + 1)}" y1="${y(lo).toFixed(1)}" y2="${y(hi).toFixed(1)}" stroke="${c}"/>`, `<circle cx="${x(t + 1).toFixed(1)}" cy="${y(p).toFixed(1)}" r="3" fill="${c}"/>`);
     });
     const ly = T + 10 + i * 40;
-    out.push(`<line x1="${W - R + 12}" x2="${W - R + 36}" y1="${ly}" y2="${ly}" stroke="${c}" stroke-width="2"/>`, `<text x="${W - R + 42}" y="${ly + 4}">${m.label}: RC</text>`,
-      `<line x1="${W - R + 12}" x2="${W - R + 36}" y1="${ly + 16}" y2="${ly + 16}" stroke="${c}" stroke-dasharray="6 4"/>`, `<text x="${W - R + 42}" y="${ly + 20}">${m.label}: plain</text>`);
+    out.push(...legendPair(W - R, ly, c, { solid: `${m.label}: RC`, dashed: `${m.label}: plain`, width: 2, dash: "6 4" }));
   });
   out.push("</svg>");
   return out.join("\n") + "\n";
