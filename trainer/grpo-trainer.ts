@@ -28,7 +28,7 @@ import { disposingAfter, runLoop, RunGuardConfig, startRun, type LoopHooks, type
 import { DataCursor, DataOrder } from "./data-order.ts";
 import { evaluateAccuracy, HeldOutEvalConfig } from "./eval/held-out.ts";
 import { ParallelConfig, WorkerPool } from "./parallel/workers.ts";
-import { sampleSharded, updatePolicySharded } from "./parallel/data-parallel.ts";
+import { shardedGroupSampler, updatePolicySharded } from "./parallel/data-parallel.ts";
 
 export const GrpoTrainConfig = z.strictObject({
   steps: z.int().min(1).default(100).describe("GRPO steps (one generation round and num_iterations updates each)."),
@@ -168,8 +168,7 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
     return grpoLoop(o, start, {
       step: (s) => grpoStep(run, s),
       evaluate: async (s, record) => {
-        const pool = run.workers;
-        const sharded = pool && ((prompts: string[], sampler: SamplerConfig, seed: number) => sampleSharded(pool, { model, tokenizer: o.tokenizer, sampler }, prompts, seed));
+        const sharded = run.workers && shardedGroupSampler(run.workers, model, o.tokenizer);
         const acc = await evaluateAccuracy(model, o.tokenizer, o.evalRows!, c.eval, deriveSeed(c.seed, s, 0xe7a1), sharded);
         record["eval/accuracy"] = acc.pass1;
         record[`eval/pass@${acc.k}`] = acc.passK;

@@ -10,7 +10,7 @@ import { z } from "zod";
 import type { Row } from "../datasets/row.ts";
 import { lmBatchOf, type LmArrays, type LmBatch } from "./lm.ts";
 import { lmTrainStep, lmTrainStepMicro, type LmStepResult } from "./update.ts";
-import { sampleSharded } from "./parallel/data-parallel.ts";
+import { shardedGroupSampler } from "./parallel/data-parallel.ts";
 import { lmTrainStepSharded } from "./parallel/lm-parallel.ts";
 import { ParallelConfig, WorkerPool } from "./parallel/workers.ts";
 import { loadCheckpoint } from "./model/checkpoint.ts";
@@ -22,7 +22,7 @@ import { evaluateAccuracy, HeldOutEvalConfig } from "./eval/held-out.ts";
 import { learningRate, OptimizerConfig } from "./optimizer.ts";
 import { formatPrompt } from "./prompt.ts";
 import { disposingAfter, runLoop, RunGuardConfig, startRun, type RunIo } from "./run-loop.ts";
-import { promptTokens, type SamplerConfig } from "./sampler.ts";
+import { promptTokens } from "./sampler.ts";
 
 export const SftTrainConfig = z.strictObject({
   steps: z.int().min(1).default(1000).describe("Optimizer steps."),
@@ -125,7 +125,7 @@ export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions)
   };
   const step = await disposingAfter(start, async () => {
     if (c.train.workers > 1) pool = await WorkerPool.start(model, { workers: c.train.workers });
-    const sharded = pool && ((prompts: string[], sampler: SamplerConfig, seed: number) => sampleSharded(pool!, { model, tokenizer, sampler }, prompts, seed));
+    const sharded = pool && shardedGroupSampler(pool, model, tokenizer);
     return runLoop(start, c.train, {
       step: async (s) => {
         const rows = batches.next().map((i) => data.train[i]);

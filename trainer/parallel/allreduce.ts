@@ -73,6 +73,9 @@ export function sumSlots(layout: Layout, slots: Float32Array, present: boolean[]
   return out;
 }
 
+/** a, a+1, … b−1: the slots of a rank's run of micro-batches. */
+export const indices = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, k) => a + k);
+
 /** Contiguous [start, end) chunks of `n` items over `parts` ranks, the first ranks taking one more when it does not divide. */
 export function chunks(n: number, parts: number): [number, number][] {
   const out: [number, number][] = [];

@@ -10,11 +10,13 @@ import * as tf from "@tensorflow/tfjs";
 import type { GrpoRun } from "../grpo-trainer.ts";
 import type { MoeStats } from "../model/moe.ts";
 import type { Transformer } from "../model/transformer.ts";
-import { learningRate } from "../optimizer.ts";
+import { learningRate, type AdamW } from "../optimizer.ts";
+import type { GroupSampler } from "../eval/held-out.ts";
+import type { Tokenizer } from "../model/tokenizer.ts";
 import type { Rollouts } from "../rollout.ts";
 import { sampleGroups, type Completion } from "../sampler.ts";
 import { activeTokens, applyGradients, buildMicroBatch, disposeMicroBatch, microBatchGrads, microBatchLoss, microBatchSpecs, updateMetrics, type LossFn, type MicroBatch, type PolicyReplica } from "../update.ts";
-import { chunks, sumSlots, type Layout } from "./allreduce.ts";
+import { chunks, indices, sumSlots, type Layout } from "./allreduce.ts";
 import type { GradReply } from "./protocol.ts";
 import type { WorkerPool } from "./workers.ts";
 
@@ -26,15 +28,16 @@ import type { WorkerPool } from "./workers.ts";
 export async function sampleSharded(pool: WorkerPool, run: Pick<GrpoRun, "model" | "tokenizer" | "sampler">, prompts: string[], seed: number, keys?: number[]): Promise<Completion[]> {
   const parts = chunks(prompts.length, pool.size);
   const keysOf = ([a, b]: [number, number]) => (keys ? keys.slice(a, b) : a);
-  const remote = gather(parts.slice(1).map((part, i) =>
-    part[0] === part[1] ? Promise.resolve([]) : pool.request(i + 1, { type: "sample", prompts: prompts.slice(...part), sampler: run.sampler, seed, promptOffset: keysOf(part) })));
-  // rank 0's share runs here while the workers run theirs; a worker's failure is awaited below either way
-  const mine = await sampleGroups(run.model, run.tokenizer, prompts.slice(...parts[0]), run.sampler, seed, keysOf(parts[0])).catch(async (e) => {
-    await remote.settled;
-    throw e;
-  });
-  const theirs = await remote.all;
-  return [mine, ...theirs].flatMap((cs, r) => cs.map((c) => ({ ...c, group: c.group + parts[r][0] })));
+  // rank 0's share runs here while the workers run theirs
+  const all = await acrossRanks(parts.slice(1).map((part, i) =>
+    part[0] === part[1] ? Promise.resolve([]) : pool.request(i + 1, { type: "sample", prompts: prompts.slice(...part), sampler: run.sampler, seed, promptOffset: keysOf(part) })),
+  () => sampleGroups(run.model, run.tokenizer, prompts.slice(...parts[0]), run.sampler, seed, keysOf(parts[0])));
+  return all.flatMap((cs, r) => cs.map((c) => ({ ...c, group: c.group + parts[r][0] })));
+}
+
+/** The held-out evaluation's sampler (evaluateAccuracy) over the pool's ranks. */
+export function shardedGroupSampler(pool: WorkerPool, model: Transformer, tokenizer: Tokenizer): GroupSampler {
+  return (prompts, sampler, seed) => sampleSharded(pool, { model, tokenizer, sampler }, prompts, seed);
 }
 
 /** updatePolicy (trainer/update.ts) with the micro-batches split across the pool's ranks. */
@@ -73,16 +76,9 @@ export async function updatePolicySharded(pool: WorkerPool, run: GrpoRun, kept: 
 async function updateOnceSharded(pool: WorkerPool, run: GrpoRun, mine: MicroBatch[], auxShares: number[], owners: [number, number][], lr: number, activeTokensInStep: number): Promise<Record<string, number>> {
   const count = owners[owners.length - 1][1];
   const slots = pool.gradSlots(count);
-  const remote = gather(owners.slice(1).map(([a, b], i) =>
-    pool.request(i + 1, { type: "grads", activeTokensInStep, slots: Array.from({ length: b - a }, (_, k) => a + k), grads: slots })));
-  const local: GradReply[] = [];
-  try {
-    mine.forEach((m, k) => local.push(gradsToSlot(run, pool.params, m, activeTokensInStep, slots, owners[0][0] + k)));
-  } catch (e) {
-    await remote.settled;
-    throw e;
-  }
-  const replies = [local, ...(await remote.all)].flat();
+  const replies = (await acrossRanks(owners.slice(1).map(([a, b], i) =>
+    pool.request(i + 1, { type: "grads", activeTokensInStep, slots: indices(a, b), grads: slots })),
+  () => mine.map((m, k) => gradsToSlot(run, pool.params, m, activeTokensInStep, slots, owners[0][0] + k)))).flat();
   // the sums below run in micro-batch order, as the single-process update's
   let loss = 0;
   let aux = 0;
@@ -93,21 +89,44 @@ async function updateOnceSharded(pool: WorkerPool, run: GrpoRun, mine: MicroBatc
     for (const [key, v] of Object.entries(g.metrics)) metrics[key] = (metrics[key] ?? 0) + v * share;
     aux += g.aux * share;
   });
+  return updateMetrics(applySlots(pool, run.model, run.optimizer, lr, slots, replies, loss), aux, metrics);
+}
+
+/**
+ * The gradients the ranks wrote to `slots`, summed in micro-batch order, applied in the one AdamW
+ * step (applyGradients) with the micro-batches' routing.
+ */
+export function applySlots(pool: WorkerPool, model: Transformer, optimizer: AdamW, lr: number, slots: Float32Array, replies: Pick<GradReply, "present" | "moe">[], loss: number): ReturnType<typeof applyGradients> {
   const summed = sumSlots(pool.params, slots, replies.map((g) => g.present));
-  const grads = new Map([...summed].map(([name, data]) => [name, tf.tensor(data, run.model.params.get(name)!.shape, "float32")]));
+  const grads = new Map([...summed].map(([name, data]) => [name, tf.tensor(data, model.params.get(name)!.shape, "float32")]));
   try {
-    const parts = replies.map((g) => new Map<number, MoeStats>(g.moe));
-    return updateMetrics(applyGradients(run.model, run.optimizer, lr, grads, loss, parts), aux, metrics);
+    return applyGradients(model, optimizer, lr, grads, loss, replies.map((g) => new Map<number, MoeStats>(g.moe)));
   } finally {
     tf.dispose([...grads.values()]);
   }
 }
 
 /**
+ * Rank 0's share computed here while ranks 1 … answer `requests`: the results in rank order. A
+ * failure on either side goes on only once every reply is in, so no request is left unwatched.
+ */
+export async function acrossRanks<T>(requests: Promise<T>[], mine: () => T | Promise<T>): Promise<T[]> {
+  const remote = gather(requests);
+  let own: T;
+  try {
+    own = await mine();
+  } catch (e) {
+    await remote.settled;
+    throw e;
+  }
+  return [own, ...(await remote.all)];
+}
+
+/**
  * The workers' replies, watched from the start: a worker that fails while rank 0 is still busy
  * (sampling yields to the event loop) must not surface as an unhandled rejection.
  */
-export function gather<T>(requests: Promise<T>[]): { all: Promise<T[]>; settled: Promise<unknown> } {
+function gather<T>(requests: Promise<T>[]): { all: Promise<T[]>; settled: Promise<unknown> } {
   const all = Promise.all(requests);
   all.catch(() => {});
   return { all, settled: Promise.allSettled(requests) };
