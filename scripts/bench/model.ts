@@ -57,16 +57,17 @@ function matmulGflops(M: number, K: number, N: number, reps: number): number {
   return (2 * M * K * N) / (ms * 1e6);
 }
 
-function makeBatch(): LmBatch {
+/** A batch of random byte tokens: B rows of `prompt` context, then `fresh` scored positions (the bench's train step, and the profiler's). */
+export function randomLmBatch(B: number, prompt: number, fresh: number): LmBatch {
   const rng = new Rng(1);
-  const data = Int32Array.from({ length: B * (PROMPT + NEW + 1) }, () => rng.int(256));
+  const data = Int32Array.from({ length: B * (prompt + fresh + 1) }, () => rng.int(256));
   return tf.tidy(() => {
-    const all = tf.tensor2d(data, [B, PROMPT + NEW + 1], "int32");
+    const all = tf.tensor2d(data, [B, prompt + fresh + 1], "int32");
     return {
-      tokens: tf.slice(all, [0, 0], [B, PROMPT + NEW]) as tf.Tensor2D,
-      targets: tf.slice(all, [0, PROMPT + 1], [B, NEW]) as tf.Tensor2D,
-      mask: tf.ones([B, NEW]) as tf.Tensor2D,
-      start: PROMPT,
+      tokens: tf.slice(all, [0, 0], [B, prompt + fresh]) as tf.Tensor2D,
+      targets: tf.slice(all, [0, prompt + 1], [B, fresh]) as tf.Tensor2D,
+      mask: tf.ones([B, fresh]) as tf.Tensor2D,
+      start: prompt,
     };
   });
 }
@@ -76,7 +77,7 @@ export async function run(opts: BenchOptions): Promise<void> {
   const config = modelConfig({});
   const model = Transformer.init(config, 0);
   const opt = new AdamW(model.params, OptimizerConfig.parse({ lr: 1e-5, weight_decay: 0.01, max_grad_norm: 1 }));
-  const batch = makeBatch();
+  const batch = randomLmBatch(B, PROMPT, NEW);
   const reps = opts.quick ? 2 : 5;
   const T = PROMPT + NEW;
 

@@ -13,8 +13,8 @@ import { Transformer } from "../../trainer/model/transformer.ts";
 import { AdamW, OptimizerConfig } from "../../trainer/optimizer.ts";
 import { SamplerConfig, sampleGroups } from "../../trainer/sampler.ts";
 import { lmTrainStep } from "../../trainer/update.ts";
-import type { LmBatch } from "../../trainer/lm.ts";
 import { Rng } from "../../datasets/rng.ts";
+import { randomLmBatch } from "./model.ts";
 
 const stats = new Map<string, { ms: number; calls: number }>();
 
@@ -57,26 +57,12 @@ function report(title: string, wallMs: number): void {
   stats.clear();
 }
 
-function makeBatch(B: number, prompt: number, fresh: number): LmBatch {
-  const rng = new Rng(1);
-  const data = Int32Array.from({ length: B * (prompt + fresh + 1) }, () => rng.int(256));
-  return tf.tidy(() => {
-    const all = tf.tensor2d(data, [B, prompt + fresh + 1], "int32");
-    return {
-      tokens: tf.slice(all, [0, 0], [B, prompt + fresh]) as tf.Tensor2D,
-      targets: tf.slice(all, [0, prompt + 1], [B, fresh]) as tf.Tensor2D,
-      mask: tf.ones([B, fresh]) as tf.Tensor2D,
-      start: prompt,
-    };
-  });
-}
-
 async function main(): Promise<void> {
   const backend = await initBackend((process.argv[2] ?? "wasm") as BackendName);
   wrapKernels(tf.getBackend());
   const model = Transformer.init(modelConfig({}), 0);
   const opt = new AdamW(model.params, OptimizerConfig.parse({ lr: 1e-5, weight_decay: 0.01, max_grad_norm: 1 }));
-  const batch = makeBatch(64, 32, 64);
+  const batch = randomLmBatch(64, 32, 64);
   lmTrainStep(model, opt, batch, 1e-5);
   stats.clear();
   const reps = 3;
