@@ -15,6 +15,27 @@ export const RLVR = path.join(ROOT, "scripts/rlvr.mjs");
 
 export const rlvr = (...args: string[]) => spawnSync(process.execPath, [RLVR, ...args], { cwd: ROOT, encoding: "utf8" });
 
+/**
+ * A GRPO recipe `<dir>/<name>.yaml` on 16 arith problems from the tiny base at `<dir>/base`, with
+ * its output under `dir`: the math reward plus `verifiers` (more YAML list lines), the given
+ * `train` section's fields, and `extra` YAML at the end. Returns the file's path.
+ */
+export function tinyRecipe(dir: string, name: string, train: string, o: { verifiers?: string; extra?: string } = {}): string {
+  const file = path.join(dir, `${name}.yaml`);
+  fs.writeFileSync(file, `name: ${name}
+base: ${path.join(dir, "base")}
+data:
+  train:
+    synthetic: { task: arith, count: 16, level: 1 }
+verifiers:
+  - { name: math, weight: 1 }
+${o.verifiers ?? ""}grpo: { num_generations: 4, max_completion_length: 8 }
+train: { ${train} }
+output_dir: ${dir}
+${o.extra ?? ""}`);
+  return file;
+}
+
 /** A fresh tiny model (context 64) saved as a base checkpoint at `dir`. */
 export async function saveTinyBase(dir: string): Promise<void> {
   await initBackend("wasm");

@@ -8,26 +8,14 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { loadCheckpoint } from "../../trainer/model/checkpoint.ts";
-import { rlvr, RLVR, ROOT, saveTinyBase } from "./cli-runs.ts";
+import { rlvr, RLVR, ROOT, saveTinyBase, tinyRecipe } from "./cli-runs.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-safety-"));
 beforeAll(() => saveTinyBase(path.join(tmp, "base")));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function recipe(name: string, train = "steps: 2, prompts_per_step: 2, save_every: 1, keep_last: 1", extra = ""): string {
-  const file = path.join(tmp, `${name}.yaml`);
-  fs.writeFileSync(file, `name: ${name}
-base: ${path.join(tmp, "base")}
-data:
-  train:
-    synthetic: { task: arith, count: 16, level: 1 }
-verifiers:
-  - { name: math, weight: 1 }
-grpo: { num_generations: 4, max_completion_length: 8 }
-train: { ${train} }
-output_dir: ${tmp}
-${extra}`);
-  return file;
+  return tinyRecipe(tmp, name, train, { extra });
 }
 const runFiles = (name: string) => fs.readdirSync(path.join(tmp, name), { recursive: true }).map(String).sort();
 const steps = (name: string) => fs.readFileSync(path.join(tmp, name, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).step);

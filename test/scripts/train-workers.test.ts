@@ -3,28 +3,14 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { withoutTimes } from "../helpers.ts";
-import { killMidRun, rlvr, saveTinyBase } from "./cli-runs.ts";
+import { killMidRun, rlvr, saveTinyBase, tinyRecipe } from "./cli-runs.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rlvr-train-workers-"));
 beforeAll(() => saveTinyBase(path.join(tmp, "base")));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const make = (name: string) => {
-  const file = path.join(tmp, `${name}.yaml`);
-  fs.writeFileSync(file, `name: ${name}
-base: ${path.join(tmp, "base")}
-data:
-  train:
-    synthetic: { task: arith, count: 16, level: 1 }
-verifiers:
-  - { name: math, weight: 1 }
-  - { name: format, weight: 0.1 }
-grpo: { num_generations: 4, max_completion_length: 8 }
-train: { steps: 6, prompts_per_step: 3, micro_batch_size: 4, save_every: 2, keep_last: 3 }
-output_dir: ${tmp}
-`);
-  return file;
-};
+const make = (name: string) =>
+  tinyRecipe(tmp, name, "steps: 6, prompts_per_step: 3, micro_batch_size: 4, save_every: 2, keep_last: 3", { verifiers: "  - { name: format, weight: 0.1 }\n" });
 
 test("with --workers 2, a run killed with SIGKILL and resumed ends with the metrics and weights of an unbroken single-worker run", async () => {
   expect(rlvr("train", make("unbroken"), "--backend", "wasm").status).toBe(0);
