@@ -19,7 +19,7 @@
 import { z } from "zod";
 import type { Row } from "../datasets/row.ts";
 import { scoreCompletions } from "../verifiers/registry.ts";
-import { groupAdvantages } from "./advantages.ts";
+import { groupAdvantages, groupStats } from "./advantages.ts";
 import { loadGrader, mathGrader, type Grader } from "./eval/grader.ts";
 import { LocalPolicy, type Policy } from "./policy.ts";
 import { loadCheckpoint } from "./model/checkpoint.ts";
@@ -161,6 +161,24 @@ export function stateMetrics(states: RcState[], turns: number): Record<string, n
   return out;
 }
 
+/**
+ * Reward and zero-variance share of the trained groups by state depth (rc/reward_depth_<d>,
+ * rc/zero_std_depth_<d>): which depths carry a learning signal, the first thing to read when the
+ * training reward does not rise.
+ */
+export function depthRewardMetrics(states: RcState[], rewards: Float32Array, K: number, allNull: boolean[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const d of [...new Set(states.map((s) => s.depth))].sort((a, b) => a - b)) {
+    const groups = states.flatMap((s, g) => (s.depth === d ? [g] : []));
+    const pick = (g: number) => Array.from({ length: K }, (_, j) => g * K + j);
+    const members = groups.flatMap(pick);
+    const stats = groupStats(Float32Array.from(members, (i) => rewards[i]), K, members.map((i) => allNull[i]));
+    out[`rc/reward_depth_${d}`] = stats.reward;
+    out[`rc/zero_std_depth_${d}`] = stats.frac_reward_zero_std;
+  }
+  return out;
+}
+
 /** One RC-RL step: roll out, choose states, sample K per state, score, group advantages, update. */
 export async function rcStep(run: RcRun, step: number): Promise<RcStep> {
   const t0 = performance.now();
@@ -173,7 +191,7 @@ export async function rcStep(run: RcRun, step: number): Promise<RcStep> {
   // the trained completions: K per state, scored as any GRPO group (groupSampler's budget is H_R)
   const r = await rollout(run, states.map((s) => run.rows[s.row]), deriveSeed(run.config.seed, step, COMPLETIONS), prompts);
   const advantages = groupAdvantages(r.total, K, { scale: run.grpo.scale_rewards, allNull: r.allNull });
-  const rcMetrics = { ...(await rolloutMetrics(run, rollouts)), ...stateMetrics(states, run.rc.turns) };
+  const rcMetrics = { ...(await rolloutMetrics(run, rollouts)), ...stateMetrics(states, run.rc.turns), ...depthRewardMetrics(states, r.total, K, r.allNull) };
   const update = updatePolicy(run, r, advantages, step);
   pushReplay(run, rollouts);
   if (run.completionsDir && (step + 1) % run.config.train.completions_every === 0) writeCompletions(run, r, advantages, step + 1);

@@ -132,6 +132,13 @@ test("the empty summary is always a state, the others come from the rollout's s_
       expect(s.metrics["rc/state_depth_0"]).toBeCloseTo(1 / N, 10);
       expect(s.metrics["rc/state_depth_mean"]).toBeCloseTo(s.states.reduce((a, st) => a + st.depth, 0) / s.states.length, 10);
       expect(s.metrics["rc/replay_states"]).toBe(0);
+      for (const d of new Set(s.states.map((st) => st.depth))) {
+        // by hand: the K rewards of each depth-d state, their mean, and how many such groups are constant
+        const groups = s.states.flatMap((st, g) => (st.depth === d ? [Array.from(s.rewards.slice(g * K, (g + 1) * K))] : []));
+        const flat = groups.flat();
+        expect(s.metrics[`rc/reward_depth_${d}`]).toBeCloseTo(flat.reduce((a, b) => a + b, 0) / flat.length, 5);
+        expect(s.metrics[`rc/zero_std_depth_${d}`]).toBeCloseTo(groups.filter((g) => g.every((x) => x === g[0])).length / groups.length, 10);
+      }
     }
   } finally {
     disposeRun(run);
