@@ -29,6 +29,8 @@
  * - summary: prompt `Summary so far: <equation d>\nReasoning: <that reasoning>\nNew summary:`,
  *   target ` <last complete equation of the reasoning>` (the old summary when it has none); in a fifth
  *   of them the reasoning is cut at a random byte after its first equation, as H_R can cut it.
+ * With `resumeShare`, a reasoning row resumes from a summary (d = 1..N, uniform) with that
+ * probability and starts from the empty summary otherwise; summary rows keep the uniform depth.
  * The prompt is in the row's `sft_prompt` field (trainer/prompt.ts uses it verbatim and puts no loss on
  * it), the target in `solution`. No row holds more than `window` operations of reasoning.
  */
@@ -114,8 +116,11 @@ function chainProblem(c: Chain): string {
   return c.compact ? `Start at ${c.start}; ${c.words.join(" ")}. Result?` : `Start at ${c.start}; ${c.words.join("; ")}. Result?`;
 }
 
-/** RC-format options: operations per reasoning target, and the share of summary-writing rows. */
-export interface ChainRcFormat { window: number; summaryShare: number }
+/**
+ * RC-format options: operations per reasoning target, the share of summary-writing rows, and
+ * (optional) the share of reasoning rows that resume from a summary.
+ */
+export interface ChainRcFormat { window: number; summaryShare: number; resumeShare?: number }
 
 /**
  * The reasoning that follows depth d: the next ≤ window equations, ` \boxed{…}` if the chain ends
@@ -136,13 +141,16 @@ export function chainContinuation(eqs: string[], result: number, d: number, wind
 function generateChainRc(rng: Rng, maxSteps: number, f: ChainRcFormat, compact: boolean): Problem {
   const n = between(rng, 1, maxSteps);
   const c = drawChain(rng, n, true, compact);
-  const d = between(rng, 0, n);
+  let d = between(rng, 0, n);
+  const reason = rng.uniform() >= f.summaryShare;
+  // drawn after the kind, so rows without resumeShare are the ones earlier bases were trained on
+  if (reason && f.resumeShare !== undefined) d = rng.uniform() < f.resumeShare ? between(rng, 1, n) : 0;
   const summary = d > 0 ? c.eqs[d - 1] : "";
   const problem = chainProblem(c);
   const { text, ends } = chainContinuation(c.eqs, c.result, d, f.window);
   const templates = RC_TEMPLATES["last-step"];
   let prompt: string, target: string, kind: string;
-  if (rng.uniform() >= f.summaryShare) {
+  if (reason) {
     kind = "reason";
     prompt = renderTemplate(templates.reason, { problem, summary });
     target = text;

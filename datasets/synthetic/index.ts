@@ -55,6 +55,8 @@ export const SyntheticConfig = z.strictObject({
     .describe("chain only, needs labeled: SFT rows for the reasoning cache with the last-step templates (reason from a summary, write a summary; datasets/synthetic/chain.ts); chain lengths are drawn uniformly from 1 to steps (default 16)."),
   rc_window: z.int().min(1).optional().describe("chain rc_format only: equations per reasoning target (default 4)."),
   rc_summary_share: z.number().min(0).max(1).optional().describe("chain rc_format only: share of summary-writing rows (default 0.25)."),
+  rc_resume_share: z.number().min(0).max(1).optional()
+    .describe("chain rc_format only: share of reasoning rows that resume from a summary (depth 1..N, uniform; the others start from the empty summary). Default: the depth is uniform in 0..N for every row. A small share makes a base that reasons well from the problem and poorly from summaries, as a model never trained on the loop."),
 }).superRefine((c, ctx) => {
   if (Array.isArray(c.level) && c.level[0] > c.level[1]) {
     ctx.addIssue({ code: "custom", path: ["level"], message: `level range [${c.level}] has min above max` });
@@ -62,11 +64,11 @@ export const SyntheticConfig = z.strictObject({
   if (c.steps !== undefined && c.task !== "chain") {
     ctx.addIssue({ code: "custom", path: ["steps"], message: `steps applies to chain only, not ${c.task}` });
   }
-  for (const key of ["labeled", "compact", "rc_format", "rc_window", "rc_summary_share"] as const) {
+  for (const key of ["labeled", "compact", "rc_format", "rc_window", "rc_summary_share", "rc_resume_share"] as const) {
     if (c[key] !== undefined && c.task !== "chain") ctx.addIssue({ code: "custom", path: [key], message: `${key} applies to chain only, not ${c.task}` });
   }
-  if ((c.rc_window !== undefined || c.rc_summary_share !== undefined) && !c.rc_format) {
-    ctx.addIssue({ code: "custom", path: ["rc_format"], message: "rc_window and rc_summary_share need rc_format" });
+  if ((c.rc_window !== undefined || c.rc_summary_share !== undefined || c.rc_resume_share !== undefined) && !c.rc_format) {
+    ctx.addIssue({ code: "custom", path: ["rc_format"], message: "rc_window, rc_summary_share and rc_resume_share need rc_format" });
   }
   if (c.compact && !c.labeled) ctx.addIssue({ code: "custom", path: ["compact"], message: "compact needs labeled" });
   if (c.rc_format && !c.labeled) ctx.addIssue({ code: "custom", path: ["rc_format"], message: "rc_format needs labeled" });
@@ -103,7 +105,7 @@ export function* generateRows(input: z.input<typeof SyntheticConfig>): Generator
       language: config.language,
       labeled: config.labeled,
       compact: config.compact,
-      rcFormat: config.rc_format ? { window: config.rc_window ?? 4, summaryShare: config.rc_summary_share ?? 0.25 } : undefined,
+      rcFormat: config.rc_format ? { window: config.rc_window ?? 4, summaryShare: config.rc_summary_share ?? 0.25, resumeShare: config.rc_resume_share } : undefined,
     });
     if (splitOf(p.canonical, config.test_percent) !== config.split) continue;
     misses = 0;

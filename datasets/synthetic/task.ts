@@ -15,7 +15,7 @@ export interface TaskOptions {
   /** chain, labeled: spell operations as `a+3 b*2` instead of `a:add 3; b:double`. */
   compact?: boolean;
   /** chain: RC-format SFT rows (labeled; `steps` is then the largest chain drawn). */
-  rcFormat?: { window: number; summaryShare: number };
+  rcFormat?: { window: number; summaryShare: number; resumeShare?: number };
   /** program: the language of the row; unset draws one per row. */
   language?: Language;
 }

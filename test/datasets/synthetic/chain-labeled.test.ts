@@ -145,3 +145,27 @@ test("config checks: compact is chain-only and needs labeled; the URL spec takes
   expect(parseDatasetSpec("synthetic:chain?steps=8&labeled=1&compact=1")).toEqual({ task: "chain", steps: 8, labeled: true, compact: true });
   expect(() => generate({ task: "chain", compact: true } as never)).toThrow(/compact/);
 });
+
+test("rc_resume_share: that share of reasoning rows resumes from a summary, the rest start at depth 0; summary rows and the default are unchanged", () => {
+  const base = { task: "chain", labeled: true, compact: true, rc_format: true, rc_window: 2, steps: 8, count: 2000, seed: 9 } as const;
+  const uniform = generate(base);
+  const resume = (share: number) => generate({ ...base, rc_resume_share: share });
+  const reasoning = (rows: ReturnType<typeof generate>) => rows.filter((r) => r.rc_kind === "reason");
+  const resumed = (rows: ReturnType<typeof generate>) => reasoning(rows).filter((r) => Number(r.rc_depth) > 0).length / reasoning(rows).length;
+  // the default draws d uniform in 0..N, N uniform in 1..8: E[N/(N+1)] = 0.771
+  expect(resumed(uniform)).toBeGreaterThan(0.72);
+  expect(resumed(resume(0))).toBe(0);
+  expect(resumed(resume(1))).toBe(1);
+  const r10 = resume(0.1);
+  // ~1,500 reasoning rows: 0.1 ± 4 binomial standard deviations (0.0077)
+  expect(Math.abs(resumed(r10) - 0.1)).toBeLessThan(0.031);
+  // the same problems and kinds as the default rows; summary rows are identical
+  r10.forEach((row, i) => {
+    expect(row.problem).toBe(uniform[i].problem);
+    expect(row.rc_kind).toBe(uniform[i].rc_kind);
+    if (row.rc_kind === "summary") expect(row).toEqual(uniform[i]);
+    else if (Number(row.rc_depth) > 0) expect(String(row.sft_prompt).endsWith("\n")).toBe(false);
+    else expect(row.sft_prompt).toBe(`${row.problem}\n`);
+  });
+  expect(SyntheticConfig.safeParse({ task: "chain", labeled: true, rc_resume_share: 0.1 }).success).toBe(false);
+});
