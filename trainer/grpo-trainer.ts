@@ -72,7 +72,6 @@ export type GrpoRunConfig = z.infer<typeof GrpoRunConfig>;
 /** The checks across sections, shared with the recipe schema that extends this one. */
 export function checkGrpoRunConfig(r: Pick<GrpoRunConfig, "rc" | "train">, ctx: z.RefinementCtx): void {
   if (r.rc && r.train.dynamic_sampling) ctx.addIssue({ code: "custom", path: ["train", "dynamic_sampling"], message: "dynamic_sampling is not supported with rc" });
-  if (r.rc && r.train.workers > 1) ctx.addIssue({ code: "custom", path: ["train", "workers"], message: "workers > 1 is not supported with rc yet" });
 }
 
 /** The sampler of a run: the recipe's sampling settings with GRPO's group size G and completion budget (rc.reason_tokens under rc). */

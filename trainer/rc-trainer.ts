@@ -35,6 +35,8 @@ import { completionsDirOf, groupLoss, groupSampler, grpoLoop, startGrpoRun, type
 import { writeCompletions } from "./completions-table.ts";
 import { rollout, roundMetrics, stepRecord } from "./rollout.ts";
 import { updatePolicy } from "./update.ts";
+import { shardedGroupSampler, updatePolicySharded } from "./parallel/data-parallel.ts";
+import { WorkerPool } from "./parallel/workers.ts";
 import { disposeRun, disposingAfter } from "./run-loop.ts";
 
 /** A summary kept from an earlier step: its problem (row index), text and turn (the t of s_t). */
@@ -192,7 +194,7 @@ export async function rcStep(run: RcRun, step: number): Promise<RcStep> {
   const r = await rollout(run, states.map((s) => run.rows[s.row]), deriveSeed(run.config.seed, step, COMPLETIONS), prompts);
   const advantages = groupAdvantages(r.total, K, { scale: run.grpo.scale_rewards, allNull: r.allNull });
   const rcMetrics = { ...(await rolloutMetrics(run, rollouts)), ...stateMetrics(states, run.rc.turns), ...depthRewardMetrics(states, r.total, K, r.allNull) };
-  const update = updatePolicy(run, r, advantages, step);
+  const update = run.workers ? await updatePolicySharded(run.workers, run, r, advantages, step) : updatePolicy(run, r, advantages, step);
   pushReplay(run, rollouts);
   if (run.completionsDir && (step + 1) % run.config.train.completions_every === 0) writeCompletions(run, r, advantages, step + 1);
   const sampledTokens = r.completions.reduce((s, c) => s + c.tokens.length, 0) + rcMetrics["rc/rollout_tokens"];
@@ -206,7 +208,7 @@ export async function rcStep(run: RcRun, step: number): Promise<RcStep> {
  * each turn's reasoning graded by the run's grader (eval.verifier); the last turn's is eval/rc_accuracy.
  */
 export async function evaluateRc(run: RcRun, rows: Row[], cfg: HeldOutEvalConfig, turns: number, seed: number): Promise<number[]> {
-  const policy = new LocalPolicy(run.config.name, run.model, run.tokenizer, SamplerConfig.parse({ batch_size: run.sampler.batch_size }), false);
+  const policy = new LocalPolicy(run.config.name, run.model, run.tokenizer, SamplerConfig.parse({ batch_size: run.sampler.batch_size }), false, run.workers);
   const problems = rows.map((row, key) => ({ problem: problemText(row), key }));
   const transcripts = await runReasoningCache({ policy, problems, config: loopConfig(run.rc, turns), sampling: { n: cfg.k, temperature: cfg.temperature, top_p: 1, seed } });
   const byTurn: number[] = [];
@@ -224,7 +226,7 @@ export async function evaluateRc(run: RcRun, rows: Row[], cfg: HeldOutEvalConfig
  * The state of an RC run around a model and its optimizer: K = grpo.num_generations, and H_R
  * replaces the sampler's budget and grpo.max_completion_length (groupSampler, groupLoss). `cursor` is a checkpoint's.
  */
-export function rcRun(rows: Row[], o: GrpoOptions, model: Transformer, optimizer: AdamW, cursor: RcCursor = { epoch: 0, index: 0 }, completionsDir?: string, grader: Grader = mathGrader()): RcRun {
+export function rcRun(rows: Row[], o: GrpoOptions, model: Transformer, optimizer: AdamW, cursor: RcCursor = { epoch: 0, index: 0 }, completionsDir?: string, grader: Grader = mathGrader(), workers?: WorkerPool): RcRun {
   const c = o.config;
   if (!c.rc) throw new Error("rcRun: the config has no rc section");
   const sampler = groupSampler(c);
@@ -232,8 +234,9 @@ export function rcRun(rows: Row[], o: GrpoOptions, model: Transformer, optimizer
     config: c, sampler, grpo: groupLoss(c), model, optimizer, tokenizer: o.tokenizer, verifiers: o.verifiers, rows,
     order: new DataOrder(rows.length, c.seed, { epoch: cursor.epoch, index: cursor.index }),
     reference: c.grpo.beta > 0 ? loadCheckpoint(c.base).model : undefined,
-    completionsDir,
-    rc: c.rc, policy: new LocalPolicy(c.name, model, o.tokenizer, sampler, false), replay: [...(cursor.rc_replay ?? [])], grader,
+    completionsDir, workers,
+    // the rollouts' calls are shared over the ranks as the trained completions are (rollout.ts)
+    rc: c.rc, policy: new LocalPolicy(c.name, model, o.tokenizer, sampler, false, workers), replay: [...(cursor.rc_replay ?? [])], grader,
   };
 }
 
@@ -261,7 +264,16 @@ export async function runRcGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: 
     disposeRun(start);
     throw e;
   }
-  const run = rcRun(rows, o, start.model, start.optimizer, start.cursor, completionsDirOf(c, dir), grader);
+  let workers: WorkerPool | undefined;
+  try {
+    if (c.train.workers > 1) workers = await WorkerPool.start(start.model, { workers: c.train.workers, grpo: groupLoss(c), referenceBase: c.grpo.beta > 0 ? c.base : undefined });
+  } catch (e) {
+    disposeRun(start);
+    await grader.close();
+    throw e;
+  }
+  if (workers) o.onWorkers?.(workers, start.model);
+  const run = rcRun(rows, o, start.model, start.optimizer, start.cursor, completionsDirOf(c, dir), grader, workers);
   const evalTurns = rc.eval_turns || rc.turns;
   const step = await disposingAfter(run, async () => {
     // every problem must fit the context bound before step 0, not when the data order reaches it
@@ -273,14 +285,18 @@ export async function runRcGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: 
       line: (r, s) => progressLine(r, s, c.train.steps, rc.turns),
       cursor: (): RcCursor => ({ ...run.order.cursor, rc_replay: run.replay }),
     });
-  }).finally(() => grader.close());
+  }).finally(async () => {
+    await workers?.close();
+    await grader.close();
+  });
   return { runDir: dir.path, step };
 }
 
 /** Held-out pass@1 of plain decoding (eval/accuracy) and of RC decoding by turn (eval/rc_accuracy*). */
 async function evaluateBoth(run: RcRun, o: GrpoOptions, step: number, record: Record<string, number>, evalTurns: number): Promise<void> {
   const { eval: cfg, seed } = o.config;
-  const acc = await evaluateAccuracy(run.model, o.tokenizer, o.evalRows!, cfg, deriveSeed(seed, step, 0xe7a1));
+  const sharded = run.workers && shardedGroupSampler(run.workers, run.model, o.tokenizer);
+  const acc = await evaluateAccuracy(run.model, o.tokenizer, o.evalRows!, cfg, deriveSeed(seed, step, 0xe7a1), sharded);
   record["eval/accuracy"] = acc.pass1;
   record[`eval/pass@${acc.k}`] = acc.passK;
   const byTurn = await evaluateRc(run, o.evalRows!, cfg, evalTurns, deriveSeed(seed, step, 0xe7a2));

@@ -219,6 +219,28 @@ test("the same seed gives the same metrics and weights; a killed run resumed fro
   expect(weights("killed", 4).equals(weights("same-a", 4))).toBe(true);
 });
 
+test("RC-RL on 2 ranks reproduces 1 rank's metrics over 4 steps (held-out plain and RC evaluations included) and its checkpoint", async () => {
+  const evalRows: Row[] = [{ problem: "e0", answer: "1" }, { problem: "e1", answer: "2" }, { problem: "e22", answer: "3" }];
+  // 3 rollouts × 2 states × 4 completions = 24 a step: 3 micro-batches of 8, so both ranks update
+  let pools = 0;
+  const run = (name: string, workers: number) => runRcGrpo(rows, options(name, 4, { replay: { size: 6, share: 0.5 } }, {
+    evalRows, onWorkers: () => pools++, eval: HeldOutEvalConfig.parse({ k: 2, temperature: 1, max_new_tokens: 4 }),
+    train: GrpoTrainConfig.parse({ steps: 4, prompts_per_step: B, micro_batch_size: 8, save_every: 2, keep_last: 2, eval_every: 2, workers }),
+  }));
+  await run("rc-one", 1);
+  await run("rc-two", 2);
+  expect(pools).toBe(1);
+  const [one, two] = [metrics("rc-one").map(withoutTimes), metrics("rc-two").map(withoutTimes)];
+  expect(two.length).toBe(4);
+  two.forEach((line, s) => {
+    expect(Object.keys(line).sort()).toEqual(Object.keys(one[s]).sort());
+    for (const [k, v] of Object.entries(one[s])) expect(Math.abs(line[k] - v), `step ${s + 1} ${k}`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v)));
+  });
+  expect(two.filter((l) => l["eval/rc_accuracy"] !== undefined).map((l) => l.step)).toEqual([2, 4]);
+  expect(new Set(one.map((l) => l.loss)).size).toBeGreaterThan(2);
+  expect(weights("rc-two", 4).equals(weights("rc-one", 4))).toBe(true);
+});
+
 test("rlvr train runs an rc recipe end to end and logs rc/* metrics", () => {
   const file = path.join(tmp, "rc.yaml");
   fs.writeFileSync(file, `name: tiny-rc
