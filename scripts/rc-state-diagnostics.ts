@@ -4,8 +4,8 @@
  * one GRPO group = K consecutive rows with one prompt) and sorts every (problem, state) group by
  *
  * - its state: the empty summary, a summary that is the gold equation of its label, or a wrong one;
- * - reach: whether one reasoning turn (`--window` equations, 2 by default) can finish the chain from
- *   that state, i.e. whether a completion of it can earn the reward at all;
+ * - the operations left after it, and whether one reasoning turn (`--window` equations, 2 by
+ *   default) can finish them, i.e. whether a completion of it can earn the reward at all;
  *
  * and counts, per class and per block of steps, the groups, their mean reward and how many have all
  * rewards 0, all 1, or mixed (only mixed groups have a non-zero advantage, so only they teach).
@@ -27,14 +27,18 @@ export function splitPrompt(prompt: string): { problem: string; summary: string 
   return nl < 0 ? { problem: prompt, summary: "" } : { problem: prompt.slice(0, nl), summary: prompt.slice(nl + 1) };
 }
 
-/** The class key of a group: `<state>/<reach>`, e.g. `empty/reachable`, `gold/unreachable`, `wrong/-`. */
+/**
+ * The class key of a group: `<state>/<operations left>`, with ` (out of reach)` when one window
+ * cannot finish them, e.g. `empty/2 left`, `empty/4 left (out of reach)`, `gold/0 left` (only the box
+ * remains), `wrong/-`.
+ */
 export function classify(prompt: string, window: number): string {
   const { problem, summary } = splitPrompt(prompt);
   const gold = goldEquations(problem);
-  if (!summary) return `empty/${gold.length <= window ? "reachable" : "unreachable"}`;
-  const d = gold.indexOf(summary.trim());
-  if (d < 0) return "wrong/-";
-  return `gold/${gold.length - (d + 1) <= window ? "reachable" : "unreachable"}`;
+  const d = summary ? gold.indexOf(summary.trim()) + 1 : 0;
+  if (summary && d === 0) return "wrong/-";
+  const left = gold.length - d;
+  return `${summary ? "gold" : "empty"}/${left} left${left > window ? " (out of reach)" : ""}`;
 }
 
 /** Groups of K consecutive rows sharing a prompt, in table order. */
@@ -68,7 +72,7 @@ export function tally(groups: StateGroup[], window: number, block: number): Map<
 }
 
 export function report(t: Map<number, Map<string, StateClass>>, block: number): string {
-  const lines = ["steps | state/reach | groups (share) | mean reward | all 0 | all 1 | mixed (teach)"];
+  const lines = ["steps | state/ops left | groups (share) | mean reward | all 0 | all 1 | mixed (teach)"];
   for (const [b, classes] of [...t].sort((x, y) => x[0] - y[0])) {
     const total = [...classes.values()].reduce((a, c) => a + c.groups, 0);
     for (const [key, c] of [...classes].sort()) {

@@ -10,14 +10,14 @@ import { classify, groupsOf, tally } from "../../scripts/rc-state-diagnostics.ts
 const four = "Start at 7; a+3 b*2 c-5 d+1. Result?";
 const two = "Start at 7; a+3 b*2. Result?";
 
-test("states are classed by their summary (empty, the gold equation of its label, wrong) and whether one window can finish the chain", () => {
-  expect(classify(`${two}\n`, 2)).toBe("empty/reachable");
-  expect(classify(`${four}\n`, 2)).toBe("empty/unreachable");
-  expect(classify(`${four}\n`, 4)).toBe("empty/reachable");
-  expect(classify(`${four}\nb:10*2=20.`, 2)).toBe("gold/reachable"); // c and d remain
-  expect(classify(`${four}\na:7+3=10.`, 2)).toBe("gold/unreachable"); // b, c, d remain
+test("states are classed by their summary (empty, the gold equation of its label, wrong) and the operations left (out of reach when one window cannot finish them)", () => {
+  expect(classify(`${two}\n`, 2)).toBe("empty/2 left");
+  expect(classify(`${four}\n`, 2)).toBe("empty/4 left (out of reach)");
+  expect(classify(`${four}\n`, 4)).toBe("empty/4 left");
+  expect(classify(`${four}\nb:10*2=20.`, 2)).toBe("gold/2 left"); // c and d remain
+  expect(classify(`${four}\na:7+3=10.`, 2)).toBe("gold/3 left (out of reach)"); // b, c, d remain
   expect(classify(`${four}\nb:10*2=21.`, 2)).toBe("wrong/-");
-  expect(classify(`${two}\nb:10*2=20.`, 2)).toBe("gold/reachable"); // only the box remains
+  expect(classify(`${two}\nb:10*2=20.`, 2)).toBe("gold/0 left"); // only the box remains
 });
 
 test("groups are K consecutive rows with one prompt, read back from a completions table, and counted by hand", () => {
@@ -33,8 +33,9 @@ test("groups are K consecutive rows with one prompt, read back from a completion
   const groups = groupsOf(readCompletionTable(file).rows);
   expect(groups.map((g) => g.rewards.length)).toEqual([4, 4, 4, 4, 4]);
   const t = tally(groups, 2, 20).get(1)!;
-  expect(t.get("empty/reachable")).toEqual({ groups: 1, rewardSum: 3, completions: 4, allZero: 0, allOne: 0, mixed: 1 });
-  expect(t.get("empty/unreachable")).toEqual({ groups: 1, rewardSum: 0, completions: 4, allZero: 1, allOne: 0, mixed: 0 });
-  expect(t.get("gold/reachable")).toEqual({ groups: 2, rewardSum: 5, completions: 8, allZero: 0, allOne: 1, mixed: 1 });
+  expect(t.get("empty/2 left")).toEqual({ groups: 1, rewardSum: 3, completions: 4, allZero: 0, allOne: 0, mixed: 1 });
+  expect(t.get("empty/4 left (out of reach)")).toEqual({ groups: 1, rewardSum: 0, completions: 4, allZero: 1, allOne: 0, mixed: 0 });
+  expect(t.get("gold/0 left")).toEqual({ groups: 1, rewardSum: 4, completions: 4, allZero: 0, allOne: 1, mixed: 0 });
+  expect(t.get("gold/2 left")).toEqual({ groups: 1, rewardSum: 1, completions: 4, allZero: 0, allOne: 0, mixed: 1 });
   expect(t.get("wrong/-")).toEqual({ groups: 1, rewardSum: 0, completions: 4, allZero: 1, allOne: 0, mixed: 0 });
 });
