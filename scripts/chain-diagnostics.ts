@@ -10,7 +10,10 @@
  * - mean correct prefix: how many operations from the first are all right, in the text the sample
  *   wrote (RC: the turns' reasoning joined, so a wrong summary shows up as a break);
  * - solved through correct equations: correct answer and every equation right;
- * - RC only: summaries s_1.. that are exactly the gold equation of the last label the previous turn wrote.
+ * - RC only: summaries s_1.. that are exactly the gold equation of the last label the previous turn wrote,
+ *   and those that copy the previous turn's last equation, right or wrong (a faithful summarizer);
+ * - RC only, by depth d: turns that resume from a gold summary of operation d and write operation
+ *   d + 1 right first (how well the policy resumes, apart from its summaries and earlier turns).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -65,7 +68,9 @@ export interface ChainDiagnostics {
   solvedThroughEquations: number;
   correct: number;
   /** RC only: summaries after turn 1 that are the gold equation of the previous turn's last label. */
-  summaries?: { exact: number; total: number };
+  summaries?: { exact: number; faithful: number; total: number };
+  /** RC only: depth of a gold summary → turns resuming from it, and those whose first equation is right. */
+  resumes?: Map<number, { turns: number; right: number }>;
 }
 
 interface SampleRecord { index: number; correct: boolean; completion: string; turns?: { summary: string; reasoning: string }[] }
@@ -89,12 +94,20 @@ export function diagnose(records: SampleRecord[], problems: string[]): ChainDiag
     if (r.correct) d.correct++;
     if (r.correct && prefix === gold.length) d.solvedThroughEquations++;
     if (r.turns) {
-      d.summaries ??= { exact: 0, total: 0 };
+      d.summaries ??= { exact: 0, faithful: 0, total: 0 };
+      d.resumes ??= new Map();
       for (let t = 1; t < r.turns.length; t++) {
+        const depth = gold.indexOf(r.turns[t].summary) + 1;
+        if (depth > 0 && depth < gold.length) {
+          const c = d.resumes.get(depth) ?? d.resumes.set(depth, { turns: 0, right: 0 }).get(depth)!;
+          c.turns++;
+          if (writtenEquations(r.turns[t].reasoning)[0]?.[1] === gold[depth]) c.right++;
+        }
         const last = writtenEquations(r.turns[t - 1].reasoning).at(-1);
         if (!last) continue;
         d.summaries.total++;
         if (r.turns[t].summary === byLabel.get(last[0])) d.summaries.exact++;
+        if (r.turns[t].summary === last[1]) d.summaries.faithful++;
       }
     }
   }
@@ -109,7 +122,13 @@ export function report(d: ChainDiagnostics): string {
     `equations correct: ${pct(d.equationsCorrect, d.equationsWritten)}`,
     `mean correct prefix: ${d.meanCorrectPrefix.toFixed(2)} of ${d.chainLength}`,
   ];
-  if (d.summaries) lines.push(`summaries that are the gold equation of the previous turn's last label: ${pct(d.summaries.exact, d.summaries.total)}`);
+  if (d.summaries) {
+    lines.push(`summaries that are the gold equation of the previous turn's last label: ${pct(d.summaries.exact, d.summaries.total)}`);
+    lines.push(`summaries that copy the previous turn's last equation (right or wrong): ${pct(d.summaries.faithful, d.summaries.total)}`);
+  }
+  for (const [depth, c] of [...(d.resumes ?? [])].sort((a, b) => a[0] - b[0])) {
+    lines.push(`resuming from the gold summary of operation ${depth}: next equation right ${pct(c.right, c.turns)}`);
+  }
   return lines.join("\n");
 }
 

@@ -36,7 +36,10 @@ test("diagnose: equations right by label, correct prefix, solved vs lucky, RC su
     ],
   }];
   const r = diagnose(rc, problems);
-  expect(r).toMatchObject({ equationsWritten: 3, equationsCorrect: 3, solvedThroughEquations: 1, summaries: { exact: 1, total: 2 } });
+  expect(r).toMatchObject({ equationsWritten: 3, equationsCorrect: 3, solvedThroughEquations: 1, summaries: { exact: 1, faithful: 1, total: 2 } });
+  // both later turns resume from the gold summary of b (depth 2); only turn 2 then writes c right
+  expect([...r.resumes!]).toEqual([[2, { turns: 2, right: 1 }]]);
+  expect(report(r)).toContain("resuming from the gold summary of operation 2: next equation right 1 / 2 (50.0%)");
   expect(r.meanCorrectPrefix).toBe(3);
   expect(report(r)).toContain("equations correct: 3 / 3 (100.0%)");
 });
