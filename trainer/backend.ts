@@ -7,6 +7,7 @@
 import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs";
 import { batchMatMulAt, columnSumAt, writeRowsAt, type Heap } from "./kernels/bmm.ts";
+import { blasLibrary, blasMatMulAt, blasUnavailableReason } from "./kernels/blas.ts";
 import { COLUMN_SUM, PREFIX_MATMUL, WRITE_ROWS } from "./kernels/names.ts";
 import { UserError } from "../datasets/user-error.ts";
 
@@ -76,7 +77,8 @@ export async function initBackend(name: BackendName = "auto", log: (msg: string)
     try {
       await activate(candidate);
       active = { requested: name, chosen: candidate };
-      log(`rlvr: using the ${candidate} backend${failures.length ? ` (${failures.join("; ")})` : ""}`);
+      const products = candidate === "wasm" ? `; matrix products: ${matMulEngine()}` : "";
+      log(`rlvr: using the ${candidate} backend${failures.length ? ` (${failures.join("; ")})` : ""}${products}`);
       return candidate;
     } catch (err) {
       if (name !== "auto") throw err;
@@ -225,7 +227,7 @@ function registerKvCacheKernels(): void {
       const out = w.makeOutput([a.shape[0], a.shape[1], M, transposeB ? rows : dh], "float32");
       // each cache matrix starts cap·dh floats after the last; only its first `rows` rows are read
       const K = transposeB ? dh : rows;
-      batchMatMulAt(heapOf(w), at(w, a), at(w, b), at(w, out), {
+      matMulAt(heapOf(w), at(w, a), at(w, b), at(w, out), {
         batch: B * H, M, K, N: transposeB ? rows : dh, transA: false, transB: transposeB, strideA: M * K, strideB: cap * dh,
       });
       return out;
@@ -233,9 +235,19 @@ function registerKvCacheKernels(): void {
   });
 }
 
+/** Where the wasm backend's matrix products run, in words: the BLAS library, or WebAssembly and why. */
+export function matMulEngine(): string {
+  const library = blasLibrary();
+  return library ? `BLAS (${library}), one thread a rank` : `WebAssembly SIMD (${blasUnavailableReason()})`;
+}
+
+/** The machine's BLAS when one loaded (kernels/blas.ts), else our SIMD kernel. */
+const matMulAt: typeof batchMatMulAt = (...args) => (blasLibrary() ? blasMatMulAt : batchMatMulAt)(...args);
+
 /**
- * wasm's BatchMatMul reaches ~22 GFLOP/s only for a plain 2-D product (XNNPACK); batched or
- * transposed products fall to 0.5-1.5 GFLOP/s, and attention is made of them. Those go to our
+ * With the machine's BLAS (kernels/blas.ts, ~90 GFLOP/s a core here) every float32 product goes there.
+ * Without it: wasm's BatchMatMul reaches ~22 GFLOP/s only for a plain 2-D product (XNNPACK); batched
+ * or transposed products fall to 0.5-1.5 GFLOP/s, and attention is made of them. Those go to our
  * SIMD kernel (trainer/kernels/bmm.c, ~17 GFLOP/s at attention's sizes); plain 2-D stays on XNNPACK.
  */
 function registerBatchMatMul(): void {
@@ -250,7 +262,7 @@ function registerBatchMatMul(): void {
       const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
       const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
       const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
-      const plain2d = batchA === 1 && batchB === 1 && !transposeA && !transposeB;
+      const plain2d = batchA === 1 && batchB === 1 && !transposeA && !transposeB && !blasLibrary();
       const broadcastable = batchA === batchB || batchA === 1 || batchB === 1;
       if (plain2d || !broadcastable || a.dtype !== "float32" || b.dtype !== "float32") return original.kernelFunc(args);
       const ra = a.shape.length;
@@ -263,7 +275,7 @@ function registerBatchMatMul(): void {
       const outer = (batchA >= batchB ? a.shape : b.shape).slice(0, -2);
       const w = backend as unknown as WasmBackendInternals;
       const out = w.makeOutput([...outer, M, N], "float32");
-      batchMatMulAt(heapOf(w), at(w, a), at(w, b), at(w, out), {
+      matMulAt(heapOf(w), at(w, a), at(w, b), at(w, out), {
         batch: Math.max(batchA, batchB), M, K, N, transA: transposeA, transB: transposeB,
         strideA: batchA === 1 && batchB > 1 ? 0 : M * K, strideB: batchB === 1 && batchA > 1 ? 0 : K * N,
       });

@@ -1,5 +1,6 @@
 import type { CommandModule } from "yargs";
 import type { BenchOptions } from "../bench/types.ts";
+import { initBackend, matMulEngine, type BackendName } from "../../trainer/backend.ts";
 
 const SUITES = {
   model: () => import("../bench/model.ts"),
@@ -20,6 +21,8 @@ export const benchCommand: CommandModule<{ backend: string }, { backend: string;
       .option("only", { type: "array", string: true, default: Object.keys(SUITES), choices: Object.keys(SUITES), describe: "Suites to run" }) as never,
   handler: async (argv) => {
     const opts: BenchOptions & { reference: boolean } = { quick: argv.quick, backend: argv.backend, reference: argv.reference };
+    // every figure depends on where the products run: say it once, above them
+    if ((await initBackend(argv.backend as BackendName)) === "wasm") console.log(`matrix products: ${matMulEngine()}`);
     for (const name of argv.only as Suite[]) {
       const suite = await SUITES[name]();
       await suite.run(opts);

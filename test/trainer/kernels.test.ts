@@ -5,6 +5,9 @@ import { columnSum } from "../../trainer/model/layers.ts";
 import { COLUMN_SUM } from "../../trainer/kernels/names.ts";
 import { Rng } from "../../datasets/rng.ts";
 
+// these are the WebAssembly kernels' tests: keep the machine's BLAS (blas.test.ts) out of them
+process.env.RLVR_BLAS = "off";
+
 beforeAll(async () => {
   await initBackend("wasm");
 });

@@ -1,0 +1,116 @@
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, expect, test, vi } from "vitest";
+import { initBackend, matMulEngine } from "../../trainer/backend.ts";
+import { ADDON_PATH, blasLibrary, blasUnavailableReason } from "../../trainer/kernels/blas.ts";
+import { Rng } from "../../datasets/rng.ts";
+
+// The BLAS path runs where `npm install` built the add-on and a BLAS library is installed (CI
+// installs gcc and libopenblas0 for it); elsewhere its tests say why they cannot run.
+const available = (() => {
+  if (!blasLibrary()) console.warn(`BLAS tests not run: ${blasUnavailableReason()}`);
+  return blasLibrary() !== undefined;
+})();
+
+beforeAll(async () => {
+  await initBackend("wasm");
+});
+
+const rng = new Rng(11);
+const randomArray = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+
+/** Σ_k op(A)·op(B) in float64 by plain loops: the oracle. */
+function naive(a: Float32Array, b: Float32Array, batchA: number, batchB: number, M: number, K: number, N: number, tA: boolean, tB: boolean): Float64Array {
+  const batch = Math.max(batchA, batchB);
+  const out = new Float64Array(batch * M * N);
+  for (let n = 0; n < batch; n++) {
+    const oa = (batchA === 1 ? 0 : n) * M * K;
+    const ob = (batchB === 1 ? 0 : n) * K * N;
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += a[oa + (tA ? k * M + i : i * K + k)] * b[ob + (tB ? j * K + k : k * N + j)];
+        out[n * M * N + i * N + j] = s;
+      }
+  }
+  return out;
+}
+
+test.runIf(available)("every matMul (plain, batched, broadcast, transposed, K = 0) goes to BLAS and matches plain loops", () => {
+  const cases: [number, number, number, number, number, boolean, boolean][] = [
+    [1, 1, 64, 128, 512, false, false], // a linear layer
+    [1, 1, 37, 300, 19, true, false], // a weight gradient
+    [1, 1, 1, 128, 256, false, true], // one decode row against the tied head
+    [6, 6, 13, 7, 33, false, true],
+    [4, 1, 9, 8, 17, true, true],
+    [1, 3, 5, 9, 21, false, false],
+    [2, 2, 3, 0, 4, false, false],
+  ];
+  expect(matMulEngine()).toMatch(/^BLAS \(/);
+  for (const [bA, bB, M, K, N, tA, tB] of cases) {
+    const a = randomArray(bA * M * K);
+    const b = randomArray(bB * K * N);
+    const got = tf.tidy(() => tf.matMul(tf.tensor3d(a, tA ? [bA, K, M] : [bA, M, K]), tf.tensor3d(b, tB ? [bB, N, K] : [bB, K, N]), tA, tB));
+    expect(got.shape).toEqual([Math.max(bA, bB), M, N]);
+    const values = got.dataSync();
+    got.dispose();
+    const want = naive(a, b, bA, bB, M, K, N, tA, tB);
+    values.forEach((v, i) => expect(Math.abs(v - want[i]), `case ${[bA, bB, M, K, N, tA, tB]} at ${i}`).toBeLessThan(1e-4 * Math.sqrt(K + 1)));
+  }
+});
+
+test.runIf(available)("the same product gives the same bits in two worker threads at once as on the main thread", async () => {
+  // each thread must pin OpenBLAS to one thread itself: a worker that did not would race the other
+  const script = `
+    const { Worker, isMainThread, parentPort } = require("node:worker_threads");
+    const m = require(${JSON.stringify(ADDON_PATH.pathname)});
+    function product() {
+      m.open(${JSON.stringify(blasLibrary() ?? "")});
+      const mem = new WebAssembly.Memory({ initial: 200 });
+      const f = new Float32Array(mem.buffer);
+      for (let i = 0; i < 3 * 512 * 256; i++) f[i] = Math.sin(i * 0.37);
+      for (let r = 0; r < 20; r++) m.bmm(mem.buffer, 0, 512 * 256 * 4, 2 * 512 * 256 * 4, 1, 512, 256, 256, 0, 1, 0, 0);
+      return Buffer.from(f.slice(2 * 512 * 256, 3 * 512 * 256).buffer).toString("base64");
+    }
+    if (isMainThread) {
+      const mine = product();
+      const ws = [0, 1].map(() => new Worker(__filename));
+      Promise.all(ws.map((w) => new Promise((r) => w.on("message", r)))).then((got) => {
+        console.log(JSON.stringify(got.map((g) => g === mine)));
+      });
+    } else parentPort.postMessage(product());`;
+  const file = `${fs.mkdtempSync("/tmp/rlvr-blas-")}/threads.cjs`;
+  fs.writeFileSync(file, script);
+  const r = spawnSync(process.execPath, [file], { encoding: "utf8" });
+  expect(r.stderr).toBe("");
+  expect(JSON.parse(r.stdout)).toEqual([true, true]);
+});
+
+test("RLVR_BLAS=off keeps every product on WebAssembly and says so", async () => {
+  vi.stubEnv("RLVR_BLAS", "off");
+  vi.resetModules();
+  const fresh = await import("../../trainer/kernels/blas.ts");
+  expect(fresh.blasLibrary()).toBeUndefined();
+  expect(fresh.blasUnavailableReason()).toBe("RLVR_BLAS=off");
+  vi.unstubAllEnvs();
+});
+
+test("a library that does not exist is named in the reason, and nothing is loaded", async () => {
+  if (!fs.existsSync(ADDON_PATH)) return expect(blasUnavailableReason()).toMatch(/add-on is not built/);
+  // a fresh process: the add-on's library, once open, is process-wide
+  const code = `import { blasLibrary, blasUnavailableReason } from ${JSON.stringify(new URL("../../trainer/kernels/blas.ts", import.meta.url).pathname)};
+    console.log(JSON.stringify([blasLibrary() ?? null, blasUnavailableReason()]));`;
+  const r = spawnSync("npx", ["tsx", "-e", code], { encoding: "utf8", env: { ...process.env, RLVR_BLAS: "/nonexistent/libblas.so" } });
+  const [library, why] = JSON.parse(r.stdout);
+  expect(library).toBeNull();
+  expect(why).toMatch(/no BLAS library found \(.*\/nonexistent\/libblas\.so/);
+});
+
+test("the build script never fails an install: a broken compiler gives one line and keeps the built add-on", () => {
+  const before = fs.existsSync(ADDON_PATH) ? fs.readFileSync(ADDON_PATH) : undefined;
+  const r = spawnSync(process.execPath, ["scripts/build-native.mjs"], { encoding: "utf8", env: { ...process.env, CC: "false" } });
+  expect(r.status).toBe(0);
+  expect(r.stdout.trim()).toBe("rlvr: native BLAS add-on not built (false exited with status 1); matrix products run on WebAssembly");
+  if (before) expect(fs.readFileSync(ADDON_PATH).equals(before)).toBe(true);
+});
