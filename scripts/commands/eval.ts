@@ -4,7 +4,7 @@ import type { CommandModule } from "yargs";
 import { loadRows } from "../../datasets/loaders.ts";
 import type { Row } from "../../datasets/row.ts";
 import { generate, syntheticConfigFromSpec } from "../../datasets/synthetic/index.ts";
-import { initBackend, type BackendName } from "../../trainer/backend.ts";
+import { initBackend, type BackendName, describeBackend } from "../../trainer/backend.ts";
 import { ENDPOINT_DEFAULTS, EndpointError, EndpointPolicy } from "../../trainer/eval/endpoint.ts";
 import { evaluate, formatSummary, type RcSettings } from "../../trainer/eval/evaluate.ts";
 import { loadGrader, type Grader } from "../../trainer/eval/grader.ts";
@@ -162,7 +162,7 @@ async function makePolicy(a: EvalArgs, warn: (line: string) => void, which: "pol
   // the summarizer, a second model, samples on the main thread only
   const workers = which === "policy" ? a.workers : 1;
   const pool = workers > 1 ? await WorkerPool.start(loaded.model, { workers, setting: "--workers" }) : undefined;
-  console.log(`backend ${backend}${pool ? `, ${workers} workers` : ""}, ${which === "policy" ? "" : "summarizer "}checkpoint ${model} (step ${loaded.state.step})`);
+  console.log(`backend ${describeBackend(backend)}${pool ? `, ${workers} workers` : ""}, ${which === "policy" ? "" : "summarizer "}checkpoint ${model} (step ${loaded.state.step})`);
   return new LocalPolicy(model!, loaded.model, makeTokenizer(loaded.state.model.tokenizer), undefined, true, pool);
 }
 

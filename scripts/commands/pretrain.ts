@@ -2,7 +2,7 @@
 import type { CommandModule } from "yargs";
 import { z } from "zod";
 import { DataSource, loadSource } from "../../datasets/source.ts";
-import { initBackend, type BackendName } from "../../trainer/backend.ts";
+import { initBackend, type BackendName, describeBackend } from "../../trainer/backend.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { runSft, SftRunConfig } from "../../trainer/sft.ts";
 import { checkHeldOutGrader, checkpointStateOrExit, overridesOf, recipeOrExit, runCommandBuilder, runWithIo, type RunArgs } from "./run-command.ts";
@@ -33,7 +33,7 @@ export const pretrainCommand: CommandModule<{ backend: string }, RunArgs> = {
     await checkHeldOutGrader(recipe);
     const backend = await initBackend(argv.backend as BackendName);
     const ranks = recipe.train.workers > 1 ? `, ${recipe.train.workers} workers` : "";
-    console.log(`rlvr pretrain ${recipe.name}: backend ${backend}${ranks}`);
+    console.log(`rlvr pretrain ${recipe.name}: backend ${describeBackend(backend)}${ranks}`);
     const tokenizer = makeTokenizer(recipe.model.tokenizer);
     const train = await loadSource(recipe.data.train, console.warn);
     const evalRows = recipe.data.eval ? await loadSource(recipe.data.eval, console.warn) : [];

@@ -3,7 +3,7 @@ import path from "node:path";
 import type { CommandModule } from "yargs";
 import { z } from "zod";
 import { DataSource, loadSource } from "../../datasets/source.ts";
-import { initBackend, type BackendName } from "../../trainer/backend.ts";
+import { initBackend, type BackendName, describeBackend } from "../../trainer/backend.ts";
 import { makeTokenizer } from "../../trainer/model/tokenizer.ts";
 import { runRcGrpo } from "../../trainer/rc-trainer.ts";
 import { checkGrpoRunConfig, GrpoRunConfig, runGrpo, type GrpoOptions } from "../../trainer/grpo-trainer.ts";
@@ -39,7 +39,7 @@ export const trainCommand: CommandModule<{ backend: string }, RunArgs> = {
       await checkHeldOutGrader(recipe);
       const backend = await initBackend(argv.backend as BackendName);
       const ranks = recipe.train.workers > 1 ? `, ${recipe.train.workers} workers` : "";
-      console.log(`rlvr train ${recipe.name}: backend ${backend}${ranks}, base ${recipe.base} (step ${baseState.step})`);
+      console.log(`rlvr train ${recipe.name}: backend ${describeBackend(backend)}${ranks}, base ${recipe.base} (step ${baseState.step})`);
       const rows = await loadSource(recipe.data.train, console.warn);
       const evalRows = recipe.data.eval ? await loadSource(recipe.data.eval, console.warn) : [];
       const { data: _data, verifiers: _specs, ...config } = recipe;

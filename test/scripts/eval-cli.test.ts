@@ -64,7 +64,7 @@ test("--workers 2 writes the same samples as one process, and says so; --workers
   const two = rlvr(...args("2", path.join(tmp, "w2.jsonl")));
   expect(one.status).toBe(0);
   expect(two.status).toBe(0);
-  expect(two.stdout).toMatch(/^backend wasm, 2 workers, checkpoint/m);
+  expect(two.stdout).toMatch(/^backend wasm, matrix products on .+, 2 workers, checkpoint/m);
   const samples = (f: string) => fs.readFileSync(path.join(tmp, f), "utf8").trim().split("\n").map((l) => JSON.parse(l));
   const [a, b] = [samples("w1.jsonl"), samples("w2.jsonl")];
   expect(a).toHaveLength(21);

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, expect, test } from "vitest";
 import { initBackend } from "../../trainer/backend.ts";
 import { columnSum } from "../../trainer/model/layers.ts";
-import { COLUMN_SUM } from "../../trainer/kernels/names.ts";
+import { COLUMN_SUM, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from "../../trainer/kernels/names.ts";
 import { Rng } from "../../datasets/rng.ts";
 
 // these are the WebAssembly kernels' tests: keep the machine's BLAS (blas.test.ts) out of them
@@ -122,5 +122,83 @@ test("a transposed-A product (weight gradients) equals transposing first and XNN
     });
     expect(fused.length).toBe(din * dout);
     expect(sameBits(fused, explicit), `[${N}, ${din}]ᵀ·[${N}, ${dout}]`).toBe(true);
+  }
+});
+
+/** Φ(x) in float64 by Simpson's rule on the normal density over [x − 16, x] (the mass below is < 1e-50 of it). */
+function normalCdf(x: number): number {
+  if (x > 0) return 1 - normalCdf(-x);
+  const n = 4000;
+  const a = x - 16;
+  const h = (x - a) / n;
+  const pdf = (t: number) => Math.exp(-0.5 * t * t) / Math.sqrt(2 * Math.PI);
+  let s = pdf(a) + pdf(x);
+  for (let i = 1; i < n; i++) s += (i % 2 ? 4 : 2) * pdf(a + i * h);
+  return (s * h) / 3;
+}
+
+test("the GELU kernels give x·Φ(x) and dy·(Φ + x·φ) to float32 precision, far tails included", () => {
+  expect(tf.getKernel(GELU, "wasm")).toBeDefined();
+  // a grid through both tails and zero, plus a length that is not a multiple of 4 (the scalar tail)
+  const xs = Float32Array.from([...Array.from({ length: 241 }, (_, i) => -12 + i * 0.1), 0, -1e-8, 3e-7, 1e-30]);
+  const dys = Float32Array.from(xs, (_, i) => (i % 7) - 3);
+  const [y, phi, dx] = tf.tidy(() => {
+    const x = tf.tensor1d(xs);
+    const [yt, pt] = tf.engine().runKernel(GELU, { x }) as unknown as tf.Tensor[];
+    const g = tf.engine().runKernel(GELU_GRAD, { dy: tf.tensor1d(dys), x, phi: pt }) as tf.Tensor;
+    return [yt.dataSync(), pt.dataSync(), g.dataSync()];
+  });
+  xs.forEach((x, i) => {
+    const cdf = normalCdf(x);
+    const pdf = Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+    // Φ to a few float32 ulps relative (absolute 1e-7 where Φ is near 1); x·Φ and the gradient alike
+    expect(Math.abs(phi[i] - cdf), `Φ(${x})`).toBeLessThanOrEqual(Math.max(1e-6 * cdf, 1e-7));
+    expect(Math.abs(y[i] - x * cdf), `gelu(${x})`).toBeLessThanOrEqual(Math.max(1e-6 * Math.abs(x * cdf), 1e-7 * Math.abs(x), 1e-38));
+    const want = dys[i] * (cdf + x * pdf);
+    expect(Math.abs(dx[i] - want), `gelu'(${x})`).toBeLessThanOrEqual(Math.max(2e-6 * Math.abs(want), 3e-7 * Math.abs(dys[i])));
+  });
+});
+
+test("the LayerNorm kernels match a float64 forward and its finite differences (dx, dw, db)", () => {
+  expect(tf.getKernel(LAYER_NORM, "wasm")).toBeDefined();
+  const eps = 1e-5;
+  for (const [N, d] of [[5, 8], [3, 13], [2, 128]]) {
+    const x = Float64Array.from(randomArray(N * d), (v, i) => v * (1 + (i % 3)) + (i % 5));
+    const w = Float64Array.from(randomArray(d), (v) => 1 + 0.3 * v);
+    const b = Float64Array.from(randomArray(d));
+    const c = Float64Array.from(randomArray(N * d)); // loss L = Σ c·y, so dy = c
+    const forward = (xv: Float64Array, wv: Float64Array, bv: Float64Array) => {
+      const y = new Float64Array(N * d);
+      for (let r = 0; r < N; r++) {
+        const row = xv.subarray(r * d, (r + 1) * d);
+        const mean = row.reduce((s, v) => s + v, 0) / d;
+        const inv = 1 / Math.sqrt(row.reduce((s, v) => s + (v - mean) ** 2, 0) / d + eps);
+        for (let j = 0; j < d; j++) y[r * d + j] = (row[j] - mean) * inv * wv[j] + bv[j];
+      }
+      return y;
+    };
+    const loss = (xv: Float64Array, wv: Float64Array, bv: Float64Array) => forward(xv, wv, bv).reduce((s, v, i) => s + v * c[i], 0);
+    const central = (which: Float64Array, i: number) => {
+      const h = 1e-5;
+      const keep = which[i];
+      which[i] = keep + h;
+      const up = loss(x, w, b);
+      which[i] = keep - h;
+      const down = loss(x, w, b);
+      which[i] = keep;
+      return (up - down) / (2 * h);
+    };
+    const [y, dx, dw, db] = tf.tidy(() => {
+      const [yt, xh, inv] = tf.engine().runKernel(LAYER_NORM, { x: tf.tensor2d(Float32Array.from(x), [N, d]), w: tf.tensor1d(Float32Array.from(w)), b: tf.tensor1d(Float32Array.from(b)) }, { eps }) as unknown as tf.Tensor[];
+      const grads = tf.engine().runKernel(LAYER_NORM_GRAD, { dy: tf.tensor2d(Float32Array.from(c), [N, d]), xhat: xh, inv, w: tf.tensor1d(Float32Array.from(w)) }) as unknown as tf.Tensor[];
+      return [yt, ...grads].map((t) => t.dataSync());
+    });
+    const want = forward(x, w, b);
+    y.forEach((v, i) => expect(Math.abs(v - want[i]), `y[${i}] of [${N}, ${d}]`).toBeLessThan(1e-5 * (1 + Math.abs(want[i]))));
+    for (let i = 0; i < N * d; i += 3) expect(Math.abs(dx[i] - central(x, i)), `dx[${i}] of [${N}, ${d}]`).toBeLessThan(2e-4 * (1 + Math.abs(dx[i])));
+    for (let j = 0; j < d; j++) {
+      expect(Math.abs(dw[j] - central(w, j)), `dw[${j}]`).toBeLessThan(2e-4 * (1 + Math.abs(dw[j])));
+      expect(Math.abs(db[j] - central(b, j)), `db[${j}]`).toBeLessThan(2e-4 * (1 + Math.abs(db[j])));
+    }
   }
 });

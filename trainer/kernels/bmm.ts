@@ -11,6 +11,10 @@ interface Exports {
     transA: number, transB: number, strideA: number, strideB: number): void;
   colsum(x: number, out: number, R: number, C: number): void;
   writerows(dst: number, src: number, BH: number, T: number, w: number, cap: number, at: number): void;
+  gelu(x: number, y: number, phi: number, n: number): void;
+  gelugrad(dy: number, x: number, phi: number, dx: number, n: number): void;
+  layernorm(x: number, w: number, b: number, y: number, xhat: number, inv: number, N: number, d: number, eps: number): void;
+  layernormgrad(dy: number, xhat: number, inv: number, w: number, dx: number, dw: number, db: number, g: number, N: number, d: number): void;
 }
 
 /** The tfjs wasm heap: its memory and allocator. */
@@ -63,4 +67,29 @@ export function columnSumAt(heap: Heap, x: number, out: number, R: number, C: nu
 /** dst [BH, cap, w] rows at..at+T ← src [BH, T, w] (pointers into the heap). */
 export function writeRowsAt(heap: Heap, dst: number, src: number, BH: number, T: number, w: number, cap: number, at: number): void {
   kernels(heap).writerows(dst, src, BH, T, w, cap, at);
+}
+
+/** y = x·Φ(x) and phi = Φ(x), n floats (gelu.c; pointers into the heap). */
+export function geluAt(heap: Heap, x: number, y: number, phi: number, n: number): void {
+  kernels(heap).gelu(x, y, phi, n);
+}
+
+/** dx = dy·(Φ(x) + x·φ(x)), n floats (gelu.c; pointers into the heap). */
+export function geluGradAt(heap: Heap, dy: number, x: number, phi: number, dx: number, n: number): void {
+  kernels(heap).gelugrad(dy, x, phi, dx, n);
+}
+
+/** LayerNorm rows of x [N, d] → y, x̂ [N, d] and inv [N] (layernorm.c; pointers into the heap). */
+export function layerNormAt(heap: Heap, x: number, w: number, b: number, y: number, xhat: number, inv: number, N: number, d: number, eps: number): void {
+  kernels(heap).layernorm(x, w, b, y, xhat, inv, N, d, eps);
+}
+
+/** LayerNorm's backward pass → dx [N, d], dw [d], db [d] (layernorm.c; pointers into the heap). */
+export function layerNormGradAt(heap: Heap, dy: number, xhat: number, inv: number, w: number, dx: number, dw: number, db: number, N: number, d: number): void {
+  const g = heap.malloc(Math.max(4, d * 4));
+  try {
+    kernels(heap).layernormgrad(dy, xhat, inv, w, dx, dw, db, g, N, d);
+  } finally {
+    heap.free(g);
+  }
 }

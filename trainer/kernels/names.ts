@@ -14,3 +14,14 @@ export const COLUMN_SUM = "RlvrColumnSum";
  */
 export const WRITE_ROWS = "RlvrWriteRows";
 export const PREFIX_MATMUL = "RlvrPrefixBatchMatMul";
+
+/** Exact GELU (wasm only): x → [x·Φ(x), Φ(x)]; GELU_GRAD: (dy, x, Φ(x)) → dy·(Φ(x) + x·φ(x)). */
+export const GELU = "RlvrGelu";
+export const GELU_GRAD = "RlvrGeluGrad";
+
+/**
+ * LayerNorm over the last axis (wasm only): (x [N, d], w, b; attrs { eps }) → [y, x̂, inv [N]];
+ * LAYER_NORM_GRAD: (dy, x̂, inv, w) → [dx, dw, db].
+ */
+export const LAYER_NORM = "RlvrLayerNorm";
+export const LAYER_NORM_GRAD = "RlvrLayerNormGrad";

@@ -5,7 +5,7 @@
  * to our transposed-A kernel; bias gradients to our column-sum kernel (trainer/kernels/bmm.c).
  */
 import * as tf from "@tensorflow/tfjs";
-import { COLUMN_SUM } from "../kernels/names.ts";
+import { COLUMN_SUM, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from "../kernels/names.ts";
 
 type Grad = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] };
 
@@ -75,14 +75,24 @@ export const matmulPlain = customGrad<(x: tf.Tensor2D, w: tf.Tensor2D) => tf.Ten
 const SQRT_HALF = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-/** Exact GELU x·Φ(x) (erf form, as PyTorch's default), with its derivative Φ(x) + x·φ(x) written out. */
+/**
+ * Exact GELU x·Φ(x) (erf form, as PyTorch's default), with its derivative Φ(x) + x·φ(x) written out.
+ * wasm has a one-pass kernel each way (kernels/gelu.c); elsewhere the tfjs ops.
+ */
 export const gelu = customGrad<(x: tf.Tensor) => tf.Tensor>((x, save) => {
-  const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT_HALF))));
+  const fused = tf.getKernel(GELU, tf.getBackend()) !== undefined;
+  const [y, cdf] = fused
+    ? (tf.engine().runKernel(GELU, { x }) as unknown as tf.Tensor[])
+    : (() => {
+        const c = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT_HALF))));
+        return [tf.mul(x, c), c];
+      })();
   save([x, cdf]);
   return {
-    value: tf.mul(x, cdf),
+    value: y,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, c] = saved;
+      if (fused) return [tf.engine().runKernel(GELU_GRAD, { dy, x: xs, phi: c }) as tf.Tensor];
       const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(xs))));
       return [tf.mul(dy, tf.add(c, tf.mul(xs, pdf)))];
     },
@@ -92,9 +102,16 @@ export const gelu = customGrad<(x: tf.Tensor) => tf.Tensor>((x, save) => {
 /**
  * LayerNorm over the last axis with weight and bias: x [N, d] → [N, d]. The backward pass is the
  * closed form dx = (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) / σ with ĝ = dy·w, and column sums as matMuls.
+ * wasm has a one-pass kernel each way (kernels/layernorm.c); elsewhere the tfjs ops.
  */
 export function layerNorm(x: tf.Tensor2D, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor2D {
+  const fused = tf.getKernel(LAYER_NORM, tf.getBackend()) !== undefined;
   const op = customGrad<(x: tf.Tensor2D, w: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>((xs, w, b, save) => {
+    if (fused) {
+      const [y, normed, invStd] = tf.engine().runKernel(LAYER_NORM, { x: xs, w, b }, { eps }) as unknown as tf.Tensor[];
+      save([normed, invStd, w]);
+      return { value: y, gradFunc: (dy, saved) => tf.engine().runKernel(LAYER_NORM_GRAD, { dy, xhat: saved[0], inv: saved[1], w: saved[2] }) as unknown as tf.Tensor[] };
+    }
     const { mean, variance } = tf.moments(xs, -1, true);
     const invStd = tf.rsqrt(tf.add(variance, eps));
     const normed = tf.mul(tf.sub(xs, mean), invStd);
