@@ -166,7 +166,8 @@ function finishIfStopped(s: { tokens: number[]; done: boolean; reason: Completio
 
 /**
  * Draws one token from logits [V] with temperature, top-k and top-p (temperature 0 = argmax) and
- * returns its log-probability under the distribution actually sampled from.
+ * returns its log-probability under the distribution actually sampled from. With a cut (top-k or
+ * top-p) the walk visits tokens by logit, highest first; without one, in vocabulary order.
  */
 export function drawToken(logits: Float32Array, c: Pick<SamplerConfig, "temperature" | "top_k" | "top_p">, rng: Rng): { token: number; logprob: number } {
   const V = logits.length;
@@ -175,50 +176,98 @@ export function drawToken(logits: Float32Array, c: Pick<SamplerConfig, "temperat
     for (let v = 1; v < V; v++) if (logits[v] > logits[best]) best = v;
     return { token: best, logprob: 0 };
   }
+  if ((c.top_k <= 0 || c.top_k >= V) && c.top_p >= 1) return drawUnfiltered(logits, c.temperature, rng);
   const order = descendingOrder(logits);
   const keep = c.top_k > 0 ? Math.min(c.top_k, V) : V;
   const max = logits[order[0]];
-  let probs = order.slice(0, keep).map((v) => Math.exp((logits[v] - max) / c.temperature));
-  let total = probs.reduce((a, b) => a + b, 0);
+  // the same float64 arithmetic, in the same order, as mapping and reducing plain arrays
+  const probs = scratch(keep);
+  let total = 0;
+  for (let i = 0; i < keep; i++) total += probs[i] = Math.exp((logits[order[i]] - max) / c.temperature);
+  let n = keep;
   if (c.top_p < 1) {
     let cum = 0;
-    let cut = probs.length;
-    for (let i = 0; i < probs.length; i++) {
+    for (let i = 0; i < keep; i++) {
       cum += probs[i] / total;
       if (cum >= c.top_p) {
-        cut = i + 1;
+        n = i + 1;
         break;
       }
     }
-    probs = probs.slice(0, cut);
-    total = probs.reduce((a, b) => a + b, 0);
+    total = 0;
+    for (let i = 0; i < n; i++) total += probs[i];
   }
   let u = rng.uniform() * total;
   let i = 0;
-  while (i < probs.length - 1 && u >= probs[i]) u -= probs[i++];
+  while (i < n - 1 && u >= probs[i]) u -= probs[i++];
   return { token: order[i], logprob: Math.log(probs[i] / total) };
+}
+
+/**
+ * Nothing cut: the inverse-CDF walk runs in vocabulary order, as torch.multinomial's does, with no
+ * sort (sorting 256 logits per row and token was a fifth of decoding). Rounding that leaves u past
+ * the end picks the last token of non-zero probability, never a masked one.
+ */
+function drawUnfiltered(logits: Float32Array, temperature: number, rng: Rng): { token: number; logprob: number } {
+  const V = logits.length;
+  let max = -Infinity;
+  for (let v = 0; v < V; v++) if (logits[v] > max) max = logits[v];
+  const probs = scratch(V);
+  let total = 0;
+  let last = 0;
+  for (let v = 0; v < V; v++) {
+    total += probs[v] = Math.exp((logits[v] - max) / temperature);
+    if (probs[v] > 0) last = v;
+  }
+  let u = rng.uniform() * total;
+  let i = 0;
+  while (i < last && u >= probs[i]) u -= probs[i++];
+  return { token: i, logprob: Math.log(probs[i] / total) };
+}
+
+let probScratch = new Float64Array(256);
+function scratch(n: number): Float64Array {
+  if (probScratch.length < n) probScratch = new Float64Array(n);
+  return probScratch;
 }
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
 /**
- * Token ids by logit, highest first, ties by lower id. A native numeric sort of packed keys (the
- * logit's order-preserving 32 bits above the id's bits, exact in a float64) is several times
- * faster than sorting ids with a comparator, and sorts identically.
+ * Token ids by logit, highest first, ties by lower id: an LSD radix sort (four stable byte passes,
+ * ids entering in increasing order) of the logit's order-preserving 32 bits. It sorts exactly as a
+ * comparator sort by (logit, id) would, about four times faster than the float64-keyed sort it
+ * replaced; sampling sorts 256 logits a row and token. Returns a view of a buffer the next call
+ * overwrites.
  */
-function descendingOrder(logits: Float32Array): number[] {
+let radix = { keys: new Uint32Array(0), ids: new Int32Array(0), keys2: new Uint32Array(0), ids2: new Int32Array(0) };
+const counts = new Int32Array(256);
+
+function descendingOrder(logits: Float32Array): Int32Array {
   const V = logits.length;
-  const idBits = 2 ** Math.max(1, Math.ceil(Math.log2(V)));
-  const keys = new Float64Array(V);
+  if (radix.keys.length < V) radix = { keys: new Uint32Array(V), ids: new Int32Array(V), keys2: new Uint32Array(V), ids2: new Int32Array(V) };
+  let { keys, ids, keys2, ids2 } = radix;
   for (let v = 0; v < V; v++) {
-    f32[0] = -logits[v] + 0; // + 0 turns −0 into +0, which the comparator treated as equal
+    f32[0] = -logits[v] + 0; // + 0 turns −0 into +0, which the comparator treats as equal
     const bits = u32[0];
-    const ordered = bits & 0x80000000 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
-    keys[v] = ordered * idBits + v;
+    keys[v] = bits & 0x80000000 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
+    ids[v] = v;
   }
-  keys.sort();
-  const order = new Array<number>(V);
-  for (let i = 0; i < V; i++) order[i] = keys[i] % idBits;
-  return order;
+  for (let shift = 0; shift < 32; shift += 8) {
+    counts.fill(0);
+    for (let v = 0; v < V; v++) counts[(keys[v] >>> shift) & 255]++;
+    for (let b = 0, at = 0; b < 256; b++) {
+      const c = counts[b];
+      counts[b] = at;
+      at += c;
+    }
+    for (let v = 0; v < V; v++) {
+      const to = counts[(keys[v] >>> shift) & 255]++;
+      keys2[to] = keys[v];
+      ids2[to] = ids[v];
+    }
+    [keys, keys2, ids, ids2] = [keys2, keys, ids2, ids];
+  }
+  return ids.subarray(0, V); // four passes: the sorted ids are back in the first buffer
 }

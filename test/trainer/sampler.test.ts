@@ -40,8 +40,8 @@ test.each(["learned", "rope"] as const)("batched sampling equals one-at-a-time s
 
 test.each(["learned", "rope"] as const)("rows that finish early leave the batch and its cache: the rest sample as they would alone, with log-probs of a full forward pass (%s positions)", async (positions) => {
   const model = Transformer.init(config({ positions }), 11);
-  // Stopping on any of 20 bytes ends near-uniform samples at scattered steps.
-  const stop = Array.from("abcdefghijklmnopqrst");
+  // Stopping on any of 12 bytes ends near-uniform samples at scattered steps, and leaves some to run to the limit.
+  const stop = Array.from("abcdefghijkl");
   const cfg = sampler({ num_generations: 4, max_new_tokens: 16, stop });
   const batched = await sampleGroups(model, tok, PROMPTS, cfg, 5);
   const lengths = new Set(batched.map((c) => c.tokens.length));
@@ -162,13 +162,15 @@ test("a prompt that leaves no room in the context is refused", async () => {
   model.dispose();
 });
 
-test("drawToken ranks tokens exactly as a comparator sort by logit, then id, would: ties, ±0, negatives and -Infinity", () => {
-  // The sampling walk visits tokens in rank order, so the rank must be this exact one for a
-  // seed to keep drawing the same tokens.
+test("drawToken walks tokens exactly as a comparator sort by logit, then id, would (vocabulary order with no cut): ties, ±0, negatives and -Infinity", () => {
+  // The sampling walk visits tokens in this exact order, so a seed keeps drawing the same tokens.
   const reference = (logits: Float32Array, c: { temperature: number; top_k: number; top_p: number }, rng: Rng) => {
-    const order = Array.from({ length: logits.length }, (_, v) => v).sort((a, b) => logits[b] - logits[a] || a - b);
+    const ids = Array.from({ length: logits.length }, (_, v) => v);
+    const cut = (c.top_k > 0 && c.top_k < logits.length) || c.top_p < 1;
+    const order = cut ? ids.sort((a, b) => logits[b] - logits[a] || a - b) : ids;
+    const max = Math.max(...Array.from(logits));
     const keep = c.top_k > 0 ? Math.min(c.top_k, logits.length) : logits.length;
-    let probs = order.slice(0, keep).map((v) => Math.exp((logits[v] - logits[order[0]]) / c.temperature));
+    let probs = order.slice(0, keep).map((v) => Math.exp((logits[v] - max) / c.temperature));
     let total = probs.reduce((a, b) => a + b, 0);
     if (c.top_p < 1) {
       let cum = 0;
@@ -179,7 +181,9 @@ test("drawToken ranks tokens exactly as a comparator sort by logit, then id, wou
     }
     let u = rng.uniform() * total;
     let i = 0;
-    while (i < probs.length - 1 && u >= probs[i]) u -= probs[i++];
+    // never past the last token of non-zero probability (the sorted walk ends on one anyway)
+    const last = probs.reduce((at, p, j) => (p > 0 ? j : at), 0);
+    while (i < last && u >= probs[i]) u -= probs[i++];
     return { token: order[i], logprob: Math.log(probs[i] / total) };
   };
   const source = new Rng(17);
@@ -189,6 +193,8 @@ test("drawToken ranks tokens exactly as a comparator sort by logit, then id, wou
     const logits = new Float32Array(V).map(() => (source.uniform() < 0.3 ? pool[source.int(pool.length)] : (source.uniform() - 0.5) * 20));
     if (logits.every((x) => x === -Infinity)) logits[0] = 0;
     const c = { temperature: 0.7, top_k: trial % 3 === 0 ? 5 : 0, top_p: trial % 2 === 0 ? 0.9 : 1 };
+    if (trial % 6 === 1) c.temperature = 1e-3; // nearly all the mass on one token: rounding at the walk's end
+
     expect(drawToken(logits, c, new Rng(trial))).toEqual(reference(logits, c, new Rng(trial)));
   }
 });
