@@ -5,8 +5,8 @@ import { columnSum } from "../../trainer/model/layers.ts";
 import { COLUMN_SUM, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from "../../trainer/kernels/names.ts";
 import { Rng } from "../../datasets/rng.ts";
 
-// these are the WebAssembly kernels' tests: keep the machine's BLAS (blas.test.ts) out of them
-process.env.RLVR_BLAS = "off";
+// these are the WebAssembly kernels' tests: keep the native add-on (native.test.ts) out of them
+process.env.RLVR_NATIVE = "off";
 
 beforeAll(async () => {
   await initBackend("wasm");

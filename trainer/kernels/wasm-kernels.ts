@@ -2,11 +2,11 @@
  * The kernels the wasm backend lacks or runs slowly, registered over tfjs's own (trainer/backend.ts
  * calls registerWasmKernels once, when it activates wasm): matrix products on the machine's BLAS or
  * our SIMD kernels, row gather and scatter-add, column sums, GELU, LayerNorm and the KV cache's
- * in-place kernels. Each works on the backend's heap in place (bmm.ts, blas.ts).
+ * in-place kernels. Each works on the backend's heap in place (bmm.ts, native.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import { batchMatMulAt, columnSumAt, geluAt, geluGradAt, layerNormAt, layerNormGradAt, writeRowsAt, type Heap } from "./bmm.ts";
-import { blasLibrary, blasMatMulAt, blasUnavailableReason } from "./blas.ts";
+import { blasLibrary, blasMatMulAt, blasUnavailableReason, nativeAddon } from "./native.ts";
 import { COLUMN_SUM, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD, PREFIX_MATMUL, WRITE_ROWS } from "./names.ts";
 
 let wasmKernelsRegistered = false;
@@ -22,6 +22,7 @@ export function registerWasmKernels(): void {
   registerBatchMatMul();
   registerColumnSum();
   registerGelu();
+  registerIdentity();
   registerLayerNorm();
   registerKvCacheKernels();
   tf.registerKernel({
@@ -118,7 +119,30 @@ function registerColumnSum(): void {
   });
 }
 
-/** GELU in one pass each way (kernels/gelu.c): wasm's Erf and Exp are scalar library calls. */
+/**
+ * tfjs saves every tensor a custom gradient keeps through an Identity kernel, which on wasm copies
+ * the data (a fifth of a GB a training step here). Tensors are never written in place, save the KV
+ * cache's own, which are never saved, so the clone can share the data, as Reshape does.
+ */
+function registerIdentity(): void {
+  const original = tf.getKernel("Identity", "wasm");
+  if (!original) return;
+  tf.unregisterKernel("Identity", "wasm");
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      if (x.dtype === "string") return original.kernelFunc(args);
+      (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  });
+}
+
+/**
+ * GELU in one pass each way: wasm's Erf and Exp are scalar library calls. The native add-on's
+ * vectorized loop when it is built (kernels/native.c), else kernels/gelu.c; both give the same bits.
+ */
 function registerGelu(): void {
   tf.registerKernel({
     kernelName: GELU,
@@ -128,7 +152,10 @@ function registerGelu(): void {
       const w = backend as unknown as WasmBackendInternals;
       const y = w.makeOutput(x.shape, "float32");
       const phi = w.makeOutput(x.shape, "float32");
-      geluAt(heapOf(w), at(w, x), at(w, y), at(w, phi), tf.util.sizeFromShape(x.shape));
+      const n = tf.util.sizeFromShape(x.shape);
+      const native = nativeAddon();
+      if (native) native.gelu(w.wasm.asm.memory.buffer, at(w, x), at(w, y), at(w, phi), n);
+      else geluAt(heapOf(w), at(w, x), at(w, y), at(w, phi), n);
       return [y, phi];
     },
   });
@@ -139,7 +166,10 @@ function registerGelu(): void {
       const { dy, x, phi } = inputs as { dy: tf.TensorInfo; x: tf.TensorInfo; phi: tf.TensorInfo };
       const w = backend as unknown as WasmBackendInternals;
       const dx = w.makeOutput(x.shape, "float32");
-      geluGradAt(heapOf(w), at(w, dy), at(w, x), at(w, phi), at(w, dx), tf.util.sizeFromShape(x.shape));
+      const n = tf.util.sizeFromShape(x.shape);
+      const native = nativeAddon();
+      if (native) native.gelugrad(w.wasm.asm.memory.buffer, at(w, dy), at(w, x), at(w, phi), at(w, dx), n);
+      else geluGradAt(heapOf(w), at(w, dy), at(w, x), at(w, phi), at(w, dx), n);
       return dx;
     },
   });
@@ -223,11 +253,11 @@ export function matMulEngine(): string {
   return library ? `BLAS ${library} (one thread a rank)` : `WebAssembly SIMD (${blasUnavailableReason()})`;
 }
 
-/** The machine's BLAS when one loaded (kernels/blas.ts), else our SIMD kernel. */
+/** The machine's BLAS when one loaded (kernels/native.ts), else our SIMD kernel. */
 const matMulAt: typeof batchMatMulAt = (...args) => (blasLibrary() ? blasMatMulAt : batchMatMulAt)(...args);
 
 /**
- * With the machine's BLAS (kernels/blas.ts, ~90 GFLOP/s a core here) every float32 product goes there.
+ * With the machine's BLAS (kernels/native.ts, ~90 GFLOP/s a core here) every float32 product goes there.
  * Without it: wasm's BatchMatMul reaches ~22 GFLOP/s only for a plain 2-D product (XNNPACK); batched
  * or transposed products fall to 0.5-1.5 GFLOP/s, and attention is made of them. Those go to our
  * SIMD kernel (trainer/kernels/bmm.c, ~17 GFLOP/s at attention's sizes); plain 2-D stays on XNNPACK.

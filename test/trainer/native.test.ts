@@ -3,11 +3,11 @@ import fs from "node:fs";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, expect, test, vi } from "vitest";
 import { initBackend, matMulEngine } from "../../trainer/backend.ts";
-import { ADDON_PATH, blasLibrary, blasUnavailableReason } from "../../trainer/kernels/blas.ts";
+import { ADDON_PATH, blasLibrary, blasUnavailableReason, nativeAddon } from "../../trainer/kernels/native.ts";
 import { Rng } from "../../datasets/rng.ts";
 
-// The BLAS path runs where `npm install` built the add-on and a BLAS library is installed (CI
-// installs gcc and libopenblas0 for it); elsewhere its tests say why they cannot run.
+// The native paths run where `npm install` built the add-on and (for products) a BLAS library is
+// installed: CI installs gcc and libopenblas0 for them; elsewhere their tests say why they cannot run.
 const available = (() => {
   if (!blasLibrary()) console.warn(`BLAS tests not run: ${blasUnavailableReason()}`);
   return blasLibrary() !== undefined;
@@ -87,19 +87,51 @@ test.runIf(available)("the same product gives the same bits in two worker thread
   expect(JSON.parse(r.stdout)).toEqual([true, true]);
 });
 
-test("RLVR_BLAS=off keeps every product on WebAssembly and says so", async () => {
+test("RLVR_BLAS=off keeps the products on WebAssembly and says so; RLVR_NATIVE=off leaves the add-on out", async () => {
   vi.stubEnv("RLVR_BLAS", "off");
   vi.resetModules();
-  const fresh = await import("../../trainer/kernels/blas.ts");
+  let fresh = await import("../../trainer/kernels/native.ts");
   expect(fresh.blasLibrary()).toBeUndefined();
-  expect(fresh.blasUnavailableReason()).toBe("RLVR_BLAS=off");
+  expect(fresh.blasUnavailableReason()).toBe(fs.existsSync(ADDON_PATH) ? "RLVR_BLAS=off" : expect.stringMatching(/add-on is not built/));
+  vi.stubEnv("RLVR_NATIVE", "off");
+  vi.resetModules();
+  fresh = await import("../../trainer/kernels/native.ts");
+  expect(fresh.nativeAddon()).toBeUndefined();
+  expect(fresh.nativeUnavailableReason()).toBe("RLVR_NATIVE=off");
+  expect(fresh.blasUnavailableReason()).toBe("RLVR_NATIVE=off");
   vi.unstubAllEnvs();
+});
+
+test.runIf(fs.existsSync(ADDON_PATH))("native GELU gives the WebAssembly kernel's bits, forward and backward", () => {
+  const addon = nativeAddon()!;
+  const memory = new WebAssembly.Memory({ initial: 64 });
+  const wasm = new WebAssembly.Instance(new WebAssembly.Module(fs.readFileSync(new URL("../../trainer/kernels/bmm.wasm", import.meta.url))), { env: { memory } }).exports as {
+    gelu(x: number, y: number, phi: number, n: number): void;
+    gelugrad(dy: number, x: number, phi: number, dx: number, n: number): void;
+  };
+  const n = 100_003; // not a multiple of any vector width
+  const f = new Float32Array(memory.buffer);
+  const x = Float32Array.from(randomArray(n), (v, i) => (i % 11 === 0 ? v * 12 : v * 3)); // both tails
+  f.set(x, 0);
+  f.set(randomArray(n), n); // dy
+  const bytes = (slot: number) => slot * n * 4;
+  wasm.gelu(bytes(0), bytes(2), bytes(3), n);
+  wasm.gelugrad(bytes(1), bytes(0), bytes(3), bytes(4), n);
+  addon.gelu(memory.buffer, bytes(0), bytes(5), bytes(6), n);
+  addon.gelugrad(memory.buffer, bytes(1), bytes(0), bytes(6), bytes(7), n);
+  const bits = (slot: number) => new Uint32Array(memory.buffer, bytes(slot), n);
+  for (const [native, web] of [[5, 2], [6, 3], [7, 4]]) {
+    const [a, b] = [bits(native), bits(web)];
+    const differ = a.findIndex((v, i) => v !== b[i]);
+    expect(differ, `slot ${native}: first difference at ${differ}`).toBe(-1);
+  }
+  expect(() => addon.gelu(memory.buffer, bytes(0), memory.buffer.byteLength - 8, bytes(6), n)).toThrow("gelu: an operand runs past the heap");
 });
 
 test("a library that does not exist is named in the reason, and nothing is loaded", async () => {
   if (!fs.existsSync(ADDON_PATH)) return expect(blasUnavailableReason()).toMatch(/add-on is not built/);
   // a fresh process: the add-on's library, once open, is process-wide
-  const code = `import { blasLibrary, blasUnavailableReason } from ${JSON.stringify(new URL("../../trainer/kernels/blas.ts", import.meta.url).pathname)};
+  const code = `import { blasLibrary, blasUnavailableReason } from ${JSON.stringify(new URL("../../trainer/kernels/native.ts", import.meta.url).pathname)};
     console.log(JSON.stringify([blasLibrary() ?? null, blasUnavailableReason()]));`;
   const r = spawnSync("npx", ["tsx", "-e", code], { encoding: "utf8", env: { ...process.env, RLVR_BLAS: "/nonexistent/libblas.so" } });
   const [library, why] = JSON.parse(r.stdout);
@@ -111,6 +143,6 @@ test("the build script never fails an install: a broken compiler gives one line 
   const before = fs.existsSync(ADDON_PATH) ? fs.readFileSync(ADDON_PATH) : undefined;
   const r = spawnSync(process.execPath, ["scripts/build-native.mjs"], { encoding: "utf8", env: { ...process.env, CC: "false" } });
   expect(r.status).toBe(0);
-  expect(r.stdout.trim()).toBe("rlvr: native BLAS add-on not built (false exited with status 1); matrix products run on WebAssembly");
+  expect(r.stdout.trim()).toBe("rlvr: native add-on not built (false exited with status 1); every kernel runs on WebAssembly");
   if (before) expect(fs.readFileSync(ADDON_PATH).equals(before)).toBe(true);
 });
