@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, expect, test } from "vitest";
 import { initBackend } from "../../trainer/backend.ts";
 import { columnSum } from "../../trainer/model/layers.ts";
-import { COLUMN_SUM, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from "../../trainer/kernels/names.ts";
+import { COLUMN_SUM, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD, LINEAR } from "../../trainer/kernels/names.ts";
 import { Rng } from "../../datasets/rng.ts";
 
 // these are the WebAssembly kernels' tests: keep the native add-on (native.test.ts) out of them
@@ -200,5 +200,18 @@ test("the LayerNorm kernels match a float64 forward and its finite differences (
       expect(Math.abs(dw[j] - central(w, j)), `dw[${j}]`).toBeLessThan(2e-4 * (1 + Math.abs(dw[j])));
       expect(Math.abs(db[j] - central(b, j)), `db[${j}]`).toBeLessThan(2e-4 * (1 + Math.abs(db[j])));
     }
+  }
+});
+
+test("the linear kernel gives matMul then add, bit for bit", () => {
+  for (const [N, din, dout] of [[1, 128, 512], [37, 13, 6], [300, 128, 128]]) {
+    const [fused, twoCalls] = tf.tidy(() => {
+      const x = tf.tensor2d(randomArray(N * din), [N, din]);
+      const w = tf.tensor2d(randomArray(din * dout), [din, dout]);
+      const b = tf.tensor1d(randomArray(dout));
+      return [(tf.engine().runKernel(LINEAR, { x, w, b }) as tf.Tensor).dataSync() as Float32Array, tf.add(tf.matMul(x, w), b).dataSync() as Float32Array];
+    });
+    expect(fused.length).toBe(N * dout);
+    expect(sameBits(fused, twoCalls), `[${N}, ${din}]·[${din}, ${dout}]`).toBe(true);
   }
 });

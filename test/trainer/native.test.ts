@@ -60,6 +60,16 @@ test.runIf(available)("every matMul (plain, batched, broadcast, transposed, K = 
   }
 });
 
+test.runIf(available)("a linear layer's kernel on BLAS gives the BLAS product then the bias add, bit for bit", () => {
+  const [fused, twoCalls] = tf.tidy(() => {
+    const x = tf.tensor2d(randomArray(64 * 128), [64, 128]);
+    const w = tf.tensor2d(randomArray(128 * 512), [128, 512]);
+    const b = tf.tensor1d(randomArray(512));
+    return [(tf.engine().runKernel("RlvrLinear", { x, w, b }) as tf.Tensor).dataSync(), tf.add(tf.matMul(x, w), b).dataSync()];
+  });
+  expect(Buffer.from(fused.buffer).equals(Buffer.from(twoCalls.buffer))).toBe(true);
+});
+
 test.runIf(available)("the same product gives the same bits in two worker threads at once as on the main thread", async () => {
   // each thread must pin OpenBLAS to one thread itself: a worker that did not would race the other
   const script = `

@@ -111,3 +111,15 @@ void writerows(float* dst, const float* src, int BH, int T, int w, int cap, int 
     for (int x = 0; x < T * w; x++) d[x] = s[x];
   }
 }
+
+// out[r, j] += bias[j] for r < R, j < C: a linear layer's bias, added in place to its fresh product
+// (one kernel call where tf.add would be a second one; x·W + b in the same order, the same bits)
+__attribute__((export_name("addbias")))
+void addbias(float* out, const float* bias, int R, int C) {
+  for (int r = 0; r < R; r++) {
+    float* o = out + (size_t)r * C;
+    int j = 0;
+    for (; j + 4 <= C; j += 4) wasm_v128_store(o + j, wasm_f32x4_add(wasm_v128_load(o + j), wasm_v128_load(bias + j)));
+    for (; j < C; j++) o[j] += bias[j];
+  }
+}

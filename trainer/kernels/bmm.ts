@@ -10,6 +10,7 @@ interface Exports {
   bmm(A: number, B: number, out: number, scratchA: number, scratchB: number, batch: number, M: number, K: number, N: number,
     transA: number, transB: number, strideA: number, strideB: number): void;
   colsum(x: number, out: number, R: number, C: number): void;
+  addbias(out: number, bias: number, R: number, C: number): void;
   writerows(dst: number, src: number, BH: number, T: number, w: number, cap: number, at: number): void;
   gelu(x: number, y: number, phi: number, n: number): void;
   gelugrad(dy: number, x: number, phi: number, dx: number, n: number): void;
@@ -92,4 +93,9 @@ export function layerNormGradAt(heap: Heap, dy: number, xhat: number, inv: numbe
   } finally {
     heap.free(g);
   }
+}
+
+/** out[r, j] += bias[j] over an [R, C] matrix, in place (pointers into the heap). */
+export function addBiasAt(heap: Heap, out: number, bias: number, R: number, C: number): void {
+  kernels(heap).addbias(out, bias, R, C);
 }

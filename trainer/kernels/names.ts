@@ -25,3 +25,6 @@ export const GELU_GRAD = "RlvrGeluGrad";
  */
 export const LAYER_NORM = "RlvrLayerNorm";
 export const LAYER_NORM_GRAD = "RlvrLayerNormGrad";
+
+/** x [N, in]·W [in, out] + b [out] in one kernel call (wasm only; the same bits as matMul then add). */
+export const LINEAR = "RlvrLinear";

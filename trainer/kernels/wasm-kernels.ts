@@ -5,9 +5,9 @@
  * in-place kernels. Each works on the backend's heap in place (bmm.ts, native.ts).
  */
 import * as tf from "@tensorflow/tfjs";
-import { batchMatMulAt, columnSumAt, geluAt, geluGradAt, layerNormAt, layerNormGradAt, writeRowsAt, type Heap } from "./bmm.ts";
+import { addBiasAt, batchMatMulAt, columnSumAt, geluAt, geluGradAt, layerNormAt, layerNormGradAt, writeRowsAt, type Heap } from "./bmm.ts";
 import { blasLibrary, blasMatMulAt, blasUnavailableReason, nativeAddon } from "./native.ts";
-import { COLUMN_SUM, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD, PREFIX_MATMUL, WRITE_ROWS } from "./names.ts";
+import { COLUMN_SUM, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD, LINEAR, PREFIX_MATMUL, WRITE_ROWS } from "./names.ts";
 
 let wasmKernelsRegistered = false;
 
@@ -20,6 +20,7 @@ export function registerWasmKernels(): void {
   wasmKernelsRegistered = true;
   registerRowGather();
   registerBatchMatMul();
+  registerLinear();
   registerColumnSum();
   registerGelu();
   registerIdentity();
@@ -291,6 +292,26 @@ function registerBatchMatMul(): void {
         batch: Math.max(batchA, batchB), M, K, N, transA: transposeA, transB: transposeB,
         strideA: batchA === 1 && batchB > 1 ? 0 : M * K, strideB: batchB === 1 && batchA > 1 ? 0 : K * N,
       });
+      return out;
+    },
+  });
+}
+
+/**
+ * A linear layer's forward product and bias in one kernel call: at decode time a token is ~40 such
+ * layers, and each kernel call costs about as much as the small product. The product is whatever
+ * BatchMatMul does (BLAS or XNNPACK), then the bias is added in place: the same bits as two calls.
+ */
+function registerLinear(): void {
+  tf.registerKernel({
+    kernelName: LINEAR,
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend }) => {
+      const { x, w: weight, b } = inputs as { x: tf.TensorInfo; w: tf.TensorInfo; b: tf.TensorInfo };
+      const product = tf.getKernel("BatchMatMul", "wasm")!;
+      const out = product.kernelFunc({ inputs: { a: x, b: weight }, backend, attrs: { transposeA: false, transposeB: false } }) as tf.TensorInfo;
+      const w = backend as unknown as WasmBackendInternals;
+      addBiasAt(heapOf(w), at(w, out), at(w, b), out.shape[0], out.shape[1]);
       return out;
     },
   });

@@ -5,7 +5,7 @@
  * to our transposed-A kernel; bias gradients to our column-sum kernel (trainer/kernels/bmm.c).
  */
 import * as tf from "@tensorflow/tfjs";
-import { COLUMN_SUM, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from "../kernels/names.ts";
+import { COLUMN_SUM, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD, LINEAR } from "../kernels/names.ts";
 
 type Grad = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] };
 
@@ -20,7 +20,7 @@ function customGrad<F extends (...inputs: never[]) => tf.Tensor>(
 export const linear = customGrad<(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D>((x, w, b, save) => {
   save([x, w]);
   return {
-    value: tf.add(tf.matMul(x, w), b),
+    value: tf.getKernel(LINEAR, tf.getBackend()) ? (tf.engine().runKernel(LINEAR, { x, w, b }) as tf.Tensor2D) : tf.add(tf.matMul(x, w), b),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
       return [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), weightGrad(xs, dy as tf.Tensor2D), columnSum(dy as tf.Tensor2D)];

@@ -228,6 +228,8 @@ export class Transformer {
     // three matMuls, not one fused qkv: splitting a [BT, 3d] result costs more than the fusion saves on wasm
     const heads = (name: string) => {
       const y = linear(x, this.p(`${p}.${name}.weight`) as tf.Tensor2D, this.p(`${p}.${name}.bias`) as tf.Tensor1D); // [BT, d]
+      // one token a row (decoding): [B, 1, H, dh] and [B, H, 1, dh] lie the same in memory
+      if (T === 1) return tf.reshape(y, [B, H, 1, dh]) as tf.Tensor4D;
       return tf.transpose(tf.reshape(y, [B, T, H, dh]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, dh]
     };
     let [q, kNew] = [heads("q"), heads("k")];
@@ -240,11 +242,13 @@ export class Transformer {
     const spare = cache?.inPlace ?? false;
     // scale q ([B, H, T, dh]) rather than the scores ([B, H, T, Tk]): fewer elements, same product
     const qs = tf.mul(q, 1 / Math.sqrt(dh)) as tf.Tensor4D;
-    let scores = tf.add(spare ? prefixMatMul(qs, k, Tk, true) : tf.matMul(qs, k, false, true), this.causalMask(T, offset)); // [B, H, T, Tk]
+    let scores = spare ? prefixMatMul(qs, k, Tk, true) : tf.matMul(qs, k, false, true); // [B, H, T, Tk]
+    // one new token sees every key: its mask row is all zeros
+    if (T > 1) scores = tf.add(scores, this.causalMask(T, offset));
     if (keyBias) scores = tf.add(scores, keyBias);
     const probs = tf.softmax(scores) as tf.Tensor4D;
     const out = spare ? prefixMatMul(probs, v, Tk, false) : tf.matMul(probs, v); // [B, H, T, dh]
-    const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [B * T, c.d_model]) as tf.Tensor2D;
+    const merged = tf.reshape(T === 1 ? out : tf.transpose(out, [0, 2, 1, 3]), [B * T, c.d_model]) as tf.Tensor2D;
     return linear(merged, this.p(`${p}.proj.weight`) as tf.Tensor2D, this.p(`${p}.proj.bias`) as tf.Tensor1D);
   }
 
