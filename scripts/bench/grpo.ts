@@ -109,10 +109,13 @@ function referenceRatio(ours: [number, number][]): void {
     return;
   }
   const out = JSON.parse(r.stdout);
-  for (const [threads, res] of Object.entries(out.torch as Record<string, { whole_step?: { median_ms: number } }>)) {
+  type Timed = { median_ms: number; tokens_per_s?: number };
+  for (const [threads, res] of Object.entries(out.torch as Record<string, { whole_step?: Timed; sample_kv?: Timed }>)) {
     const ref = res.whole_step?.median_ms;
     if (!ref) continue;
     const ratios = ours.map(([w, ms]) => `workers ${w}: ${(ms / ref).toFixed(2)}x`).join(", ");
     console.log(`torch ${threads.padEnd(15)} ${ref.toFixed(0)} ms whole step; ours / torch = ${ratios} the time`);
+    // the sampler suite's "KV cache" line is ours for the same decode
+    if (res.sample_kv?.tokens_per_s) console.log(`torch ${threads.padEnd(15)} decode 64 x 64 with KV cache: ${res.sample_kv.median_ms.toFixed(0)} ms, ${res.sample_kv.tokens_per_s.toFixed(0)} new tokens/s`);
   }
 }

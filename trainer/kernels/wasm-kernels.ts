@@ -33,12 +33,13 @@ export function registerWasmKernels(): void {
       const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
       const numSegments = (attrs as { numSegments: number }).numSegments;
       const b = backend as unknown as WasmBackendInternals;
-      const xs = b.readSync(x.dataId) as Float32Array;
-      const ids = b.readSync(segmentIds.dataId) as Int32Array;
-      const inner = ids.length === 0 ? 0 : xs.length / ids.length;
       const outShape = [numSegments, ...x.shape.slice(segmentIds.shape.length)];
       const out = b.makeOutput(outShape, x.dtype);
-      const outValues = b.typedArrayFromHeap(out) as Float32Array;
+      // views, not readSync's copies; taken after makeOutput, which may grow (and move) the heap
+      const xs = b.typedArrayFromHeap(x) as unknown as Float32Array;
+      const ids = b.typedArrayFromHeap(segmentIds) as unknown as Int32Array;
+      const inner = ids.length === 0 ? 0 : xs.length / ids.length;
+      const outValues = b.typedArrayFromHeap(out) as unknown as Float32Array;
       outValues.fill(0);
       for (let i = 0; i < ids.length; i++) {
         const seg = ids[i];
@@ -53,7 +54,6 @@ export function registerWasmKernels(): void {
 }
 
 interface WasmBackendInternals {
-  readSync(dataId: object): ArrayLike<number>;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): ArrayLike<number> & { fill(v: number): void; [i: number]: number };
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
@@ -85,11 +85,12 @@ function registerRowGather(): void {
       const { axis, batchDims } = attrs as { axis: number; batchDims: number };
       if (axis !== 0 || batchDims !== 0 || x.dtype !== "float32") return original.kernelFunc(args);
       const b = backend as unknown as WasmBackendInternals;
-      const xs = b.readSync(x.dataId) as Float32Array;
-      const ids = b.readSync(indices.dataId) as Int32Array;
+      const out = b.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
+      // views, not readSync's copies (a whole embedding table a token); after makeOutput, as above
+      const xs = b.typedArrayFromHeap(x) as unknown as Float32Array;
+      const ids = b.typedArrayFromHeap(indices) as unknown as Int32Array;
       const rows = x.shape[0];
       const inner = rows === 0 ? 0 : xs.length / rows;
-      const out = b.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
       const outValues = b.typedArrayFromHeap(out) as unknown as Float32Array;
       for (let i = 0; i < ids.length; i++) {
         const r = ids[i];
