@@ -27,7 +27,7 @@ import type { RunDir } from "./run-dir.ts";
 import { disposingAfter, runLoop, RunGuardConfig, startRun, type LoopHooks, type RunIo, type RunStart } from "./run-loop.ts";
 import { DataCursor, DataOrder } from "./data-order.ts";
 import { evaluateAccuracy, HeldOutEvalConfig } from "./eval/held-out.ts";
-import { ParallelConfig, WorkerPool } from "./parallel/workers.ts";
+import { ParallelConfig, rankCount, WorkerPool } from "./parallel/workers.ts";
 import { shardedGroupSampler, updatePolicySharded } from "./parallel/data-parallel.ts";
 
 export const GrpoTrainConfig = z.strictObject({
@@ -160,8 +160,9 @@ export async function runGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: st
     completionsDir: completionsDirOf(c, dir),
   };
   const step = await disposingAfter(run, async () => {
-    if (c.train.workers > 1) {
-      run.workers = await WorkerPool.start(model, { workers: c.train.workers, grpo: run.grpo, referenceBase: run.reference ? c.base : undefined });
+    const ranks = rankCount(c.train.workers);
+    if (ranks > 1) {
+      run.workers = await WorkerPool.start(model, { workers: ranks, grpo: run.grpo, referenceBase: run.reference ? c.base : undefined });
       o.onWorkers?.(run.workers, model);
     }
     return grpoLoop(o, start, {

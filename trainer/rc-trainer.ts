@@ -36,7 +36,7 @@ import { writeCompletions } from "./completions-table.ts";
 import { rollout, roundMetrics, stepRecord } from "./rollout.ts";
 import { updatePolicy } from "./update.ts";
 import { shardedGroupSampler, updatePolicySharded } from "./parallel/data-parallel.ts";
-import { WorkerPool } from "./parallel/workers.ts";
+import { rankCount, WorkerPool } from "./parallel/workers.ts";
 import { disposeRun, disposingAfter } from "./run-loop.ts";
 
 /** A summary kept from an earlier step: its problem (row index), text and turn (the t of s_t). */
@@ -266,7 +266,8 @@ export async function runRcGrpo(rows: Row[], o: GrpoOptions): Promise<{ runDir: 
   }
   let workers: WorkerPool | undefined;
   try {
-    if (c.train.workers > 1) workers = await WorkerPool.start(start.model, { workers: c.train.workers, grpo: groupLoss(c), referenceBase: c.grpo.beta > 0 ? c.base : undefined });
+    const ranks = rankCount(c.train.workers);
+    if (ranks > 1) workers = await WorkerPool.start(start.model, { workers: ranks, grpo: groupLoss(c), referenceBase: c.grpo.beta > 0 ? c.base : undefined });
   } catch (e) {
     disposeRun(start);
     await grader.close();

@@ -12,7 +12,7 @@ import { lmBatchOf, type LmArrays, type LmBatch } from "./lm.ts";
 import { lmTrainStep, lmTrainStepMicro, type LmStepResult } from "./update.ts";
 import { shardedGroupSampler } from "./parallel/data-parallel.ts";
 import { lmTrainStepSharded } from "./parallel/lm-parallel.ts";
-import { ParallelConfig, WorkerPool } from "./parallel/workers.ts";
+import { ParallelConfig, rankCount, WorkerPool } from "./parallel/workers.ts";
 import { loadCheckpoint } from "./model/checkpoint.ts";
 import { ModelConfig } from "./model/config.ts";
 import type { Tokenizer } from "./model/tokenizer.ts";
@@ -42,6 +42,11 @@ export const SftTrainConfig = z.strictObject({
     ctx.addIssue({ code: "custom", path: ["micro_batch_size"], message: `train.workers ${t.workers} splits the batch's micro-batches across ranks, and ${micro} micro-batch${micro > 1 ? "es" : ""} leave${micro > 1 ? "" : "s"} a rank idle: set train.micro_batch_size to at most ${most} (batch_size / workers)` });
   }
 });
+
+/** The ranks a pretraining run gets: workers: 0 never starts more ranks than a batch has micro-batches. */
+export function sftRanks(t: { workers: number; batch_size: number; micro_batch_size: number }): number {
+  return rankCount(t.workers, t.micro_batch_size > 0 ? Math.ceil(t.batch_size / t.micro_batch_size) : 1);
+}
 
 export interface SftData {
   train: Row[];
@@ -124,7 +129,8 @@ export async function runSft(data: SftData, tokenizer: Tokenizer, o: SftOptions)
     return pool ? lmTrainStepSharded(pool, model, optimizer, micro, lr, c.train.label_smoothing) : lmTrainStepMicro(model, optimizer, micro, lr, c.train.label_smoothing);
   };
   const step = await disposingAfter(start, async () => {
-    if (c.train.workers > 1) pool = await WorkerPool.start(model, { workers: c.train.workers });
+    const ranks = sftRanks(c.train);
+    if (ranks > 1) pool = await WorkerPool.start(model, { workers: ranks });
     const sharded = pool && shardedGroupSampler(pool, model, tokenizer);
     return runLoop(start, c.train, {
       step: async (s) => {

@@ -9,7 +9,7 @@ import { ENDPOINT_DEFAULTS, EndpointError, EndpointPolicy } from "../../trainer/
 import { evaluate, formatSummary, type RcSettings } from "../../trainer/eval/evaluate.ts";
 import { loadGrader, type Grader } from "../../trainer/eval/grader.ts";
 import { LocalPolicy, type Policy } from "../../trainer/policy.ts";
-import { WorkerPool } from "../../trainer/parallel/workers.ts";
+import { rankCount, WorkerPool } from "../../trainer/parallel/workers.ts";
 import { resolveTemplate } from "../../trainer/eval/prompts.ts";
 import { ResultsError, summaryPathOf } from "../../trainer/eval/results.ts";
 import { RcContextError, ReasoningCacheConfig } from "../../trainer/reasoning-cache.ts";
@@ -107,7 +107,7 @@ function checkArgs(a: EvalArgs): void {
   if (a.temperature < 0) fail("--temperature must be ≥ 0");
   if (!Number.isInteger(a["max-tokens"]) || a["max-tokens"] < 1) fail("--max-tokens must be a positive integer");
   if (!Number.isInteger(a.concurrency) || a.concurrency < 1) fail("--concurrency must be a positive integer");
-  if (!Number.isInteger(a.workers) || a.workers < 1 || a.workers > 64) fail("--workers must be an integer from 1 to 64");
+  if (!Number.isInteger(a.workers) || a.workers < 0 || a.workers > 64) fail("--workers must be an integer from 0 (one per core) to 64");
   if (a.workers > 1 && !a.model) fail("--workers needs --model (an endpoint serves its own requests)");
   const rcFlag = RC_FLAGS.find((f) => a[f] !== undefined);
   if (a.decoding !== "rc" && rcFlag) fail(`--${rcFlag} needs --decoding rc`);
@@ -160,7 +160,7 @@ async function makePolicy(a: EvalArgs, warn: (line: string) => void, which: "pol
     throw e;
   }
   // the summarizer, a second model, samples on the main thread only
-  const workers = which === "policy" ? a.workers : 1;
+  const workers = which === "policy" ? rankCount(a.workers) : 1;
   const pool = workers > 1 ? await WorkerPool.start(loaded.model, { workers, setting: "--workers" }) : undefined;
   console.log(`backend ${describeBackend(backend)}${pool ? `, ${workers} workers` : ""}, ${which === "policy" ? "" : "summarizer "}checkpoint ${model} (step ${loaded.state.step})`);
   return new LocalPolicy(model!, loaded.model, makeTokenizer(loaded.state.model.tokenizer), undefined, true, pool);
@@ -186,7 +186,7 @@ export const evalCommand: CommandModule<{ backend: string }, EvalArgs> = {
       .option("api", { choices: ["chat", "completion"] as const, default: "chat" as const, describe: "Endpoint API" })
       .option("api-key-env", { type: "string", default: "OPENAI_API_KEY", describe: "Environment variable holding the endpoint's API key (never logged)" })
       .option("seed", { type: "number", default: 0 })
-      .option("workers", { type: "number", default: 1, describe: "With --model: data-parallel ranks sampling each batch of problems (the main thread and workers-1 threads, one core each on wasm); the same samples for any number" })
+      .option("workers", { type: "number", default: 0, describe: "With --model: data-parallel ranks sampling each batch of problems (the main thread and workers-1 threads, one core each on wasm); the same samples for any number. 0 = one per core (at most 8) on wasm or cpu" })
       .option("verifier", { type: "string", default: "math", describe: "Grades each sample: math (the gold answer), countdown, code (runs the row's tests in the sandbox) or a verifier module; only reward 1 counts as correct" })
       .option("limit", { type: "number", describe: "Evaluate the first N problems only" })
       .option("problem-field", { type: "string", default: "problem" })

@@ -1,3 +1,4 @@
+import { sftRanks } from "../../trainer/sft.ts";
 /** `rlvr pretrain <recipe>`: supervised training of a base model from a YAML recipe. */
 import type { CommandModule } from "yargs";
 import { z } from "zod";
@@ -32,7 +33,8 @@ export const pretrainCommand: CommandModule<{ backend: string }, RunArgs> = {
     // the held-out grader is loaded before step 1: a typo in eval.verifier must not wait for the first evaluation
     await checkHeldOutGrader(recipe);
     const backend = await initBackend(argv.backend as BackendName);
-    const ranks = recipe.train.workers > 1 ? `, ${recipe.train.workers} workers` : "";
+    const count = sftRanks(recipe.train);
+    const ranks = count > 1 ? `, ${count} workers` : "";
     console.log(`rlvr pretrain ${recipe.name}: backend ${describeBackend(backend)}${ranks}`);
     const tokenizer = makeTokenizer(recipe.model.tokenizer);
     const train = await loadSource(recipe.data.train, console.warn);

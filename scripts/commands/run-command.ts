@@ -31,7 +31,7 @@ export function runCommandBuilder(y: Argv, example: string, recipe: z.ZodObject)
     .option("set", { type: "array", string: true, default: [], describe: "Override a recipe field: --set optimizer.lr=3e-4 (repeatable)" })
     .option("resume", { type: "boolean", default: false, describe: "Continue the run from its newest checkpoint (runs/<name>/checkpoints)" })
     .option("overwrite", { type: "boolean", default: false, describe: "Delete an earlier run under the same name first; without it a non-empty run directory is refused" })
-    .option("workers", { type: "number", describe: "Data-parallel ranks, each with its own backend and model replica (train.workers; the same metrics for any number)" })
+    .option("workers", { type: "number", describe: "Data-parallel ranks, each with its own backend and model replica (train.workers; the same metrics for any number; default 0 = one per core, at most 8, on wasm or cpu)" })
     .epilogue(recipeSections(recipe)) as unknown as Argv<RunArgs>;
 }
 

@@ -1,3 +1,4 @@
+import { rankCount } from "../../trainer/parallel/workers.ts";
 /** `rlvr train <recipe>`: GRPO from a base checkpoint, driven by a YAML recipe; with an `rc` section, reasoning-cache RL. */
 import path from "node:path";
 import type { CommandModule } from "yargs";
@@ -38,7 +39,8 @@ export const trainCommand: CommandModule<{ backend: string }, RunArgs> = {
     try {
       await checkHeldOutGrader(recipe);
       const backend = await initBackend(argv.backend as BackendName);
-      const ranks = recipe.train.workers > 1 ? `, ${recipe.train.workers} workers` : "";
+      const count = rankCount(recipe.train.workers);
+      const ranks = count > 1 ? `, ${count} workers` : "";
       console.log(`rlvr train ${recipe.name}: backend ${describeBackend(backend)}${ranks}, base ${recipe.base} (step ${baseState.step})`);
       const rows = await loadSource(recipe.data.train, console.warn);
       const evalRows = recipe.data.eval ? await loadSource(recipe.data.eval, console.warn) : [];

@@ -6,6 +6,7 @@
  * shared memory, and turns a thread that throws or exits into a WorkerError naming it, after
  * which every request fails and close() leaves no thread behind.
  */
+import os from "node:os";
 import { Worker } from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { z } from "zod";
@@ -15,11 +16,25 @@ import type { Transformer } from "../model/transformer.ts";
 import { layoutOf, sharedFloats, writeNamed, type Layout } from "./allreduce.ts";
 import type { Reply, ReplyOf, Request, WorkerInit } from "./protocol.ts";
 
+/** The most ranks workers: 0 starts (each rank holds a replica and ~0.8 GB of working memory). */
+export const AUTO_MAX_RANKS = 8;
+
 /** The engine's setting, declared once and spread into each trainer's train config. */
 export const ParallelConfig = {
-  workers: z.int().min(1).max(64).default(1)
-    .describe(`Data-parallel ranks (the main thread and workers-1 worker threads, each with its own backend and model replica): a step's prompts and its micro-batches are split across them, gradients are summed in a fixed order and one optimizer update keeps the replicas identical, so the run's metrics do not depend on this number. The update splits whole micro-batches: set micro_batch_size to at most the step's completions / workers. 1 = one process as before; a wasm or cpu backend uses one core, so up to the machine's cores can help (the tfjs-node backends use every core already and refuse more than 1).`),
+  workers: z.int().min(0).max(64).default(0)
+    .describe(`Data-parallel ranks (the main thread and workers-1 worker threads, each with its own backend and model replica): a step's prompts and its micro-batches are split across them, gradients are summed in a fixed order and one optimizer update keeps the replicas identical, so the run's metrics do not depend on this number. The update splits whole micro-batches: set micro_batch_size to at most the step's completions / workers. 0 (the default) = one rank per core, at most ${AUTO_MAX_RANKS}, on the wasm and cpu backends (each uses one core), fewer when there are fewer micro-batches to share, and 1 on the tfjs-node backends (they use every core already and refuse more than 1). 1 = one process.`),
 };
+
+/**
+ * The ranks a run gets for its workers setting, once the backend is chosen: a number ≥ 1 as set;
+ * 0 = one per core (at most AUTO_MAX_RANKS and at most `shareable`, the micro-batches a step has to
+ * deal out) on wasm or cpu, else 1.
+ */
+export function rankCount(setting: number, shareable = Number.POSITIVE_INFINITY): number {
+  if (setting > 0) return setting;
+  if (!["wasm", "cpu"].includes(tf.getBackend())) return 1;
+  return Math.max(1, Math.min(os.availableParallelism(), AUTO_MAX_RANKS, shareable));
+}
 
 /** A worker thread that failed: it threw, exited, or could not start. */
 export class WorkerError extends Error {
