@@ -98,11 +98,12 @@ test.runIf(available)("the same product gives the same bits in two worker thread
 });
 
 test("RLVR_BLAS=off keeps the products on WebAssembly and says so; RLVR_NATIVE=off leaves the add-on out", async () => {
+  vi.stubEnv("RLVR_NATIVE", ""); // whatever the suite runs under
   vi.stubEnv("RLVR_BLAS", "off");
   vi.resetModules();
   let fresh = await import("../../trainer/kernels/native.ts");
   expect(fresh.blasLibrary()).toBeUndefined();
-  expect(fresh.blasUnavailableReason()).toBe(fs.existsSync(ADDON_PATH) ? "RLVR_BLAS=off" : expect.stringMatching(/add-on is not built/));
+  expect(fresh.blasUnavailableReason()).toEqual(fs.existsSync(ADDON_PATH) ? "RLVR_BLAS=off" : expect.stringMatching(/add-on is not built/));
   vi.stubEnv("RLVR_NATIVE", "off");
   vi.resetModules();
   fresh = await import("../../trainer/kernels/native.ts");
@@ -112,7 +113,7 @@ test("RLVR_BLAS=off keeps the products on WebAssembly and says so; RLVR_NATIVE=o
   vi.unstubAllEnvs();
 });
 
-test.runIf(fs.existsSync(ADDON_PATH))("native GELU gives the WebAssembly kernel's bits, forward and backward", () => {
+test.runIf(nativeAddon() !== undefined)("native GELU gives the WebAssembly kernel's bits, forward and backward", () => {
   const addon = nativeAddon()!;
   const memory = new WebAssembly.Memory({ initial: 64 });
   const wasm = new WebAssembly.Instance(new WebAssembly.Module(fs.readFileSync(new URL("../../trainer/kernels/bmm.wasm", import.meta.url))), { env: { memory } }).exports as {
@@ -143,7 +144,7 @@ test("a library that does not exist is named in the reason, and nothing is loade
   // a fresh process: the add-on's library, once open, is process-wide
   const code = `import { blasLibrary, blasUnavailableReason } from ${JSON.stringify(new URL("../../trainer/kernels/native.ts", import.meta.url).pathname)};
     console.log(JSON.stringify([blasLibrary() ?? null, blasUnavailableReason()]));`;
-  const r = spawnSync("npx", ["tsx", "-e", code], { encoding: "utf8", env: { ...process.env, RLVR_BLAS: "/nonexistent/libblas.so" } });
+  const r = spawnSync("npx", ["tsx", "-e", code], { encoding: "utf8", env: { ...process.env, RLVR_NATIVE: "", RLVR_BLAS: "/nonexistent/libblas.so" } });
   const [library, why] = JSON.parse(r.stdout);
   expect(library).toBeNull();
   expect(why).toMatch(/no BLAS library found \(.*\/nonexistent\/libblas\.so/);
@@ -151,7 +152,7 @@ test("a library that does not exist is named in the reason, and nothing is loade
 
 test("the build script never fails an install: a broken compiler gives one line and keeps the built add-on", () => {
   const before = fs.existsSync(ADDON_PATH) ? fs.readFileSync(ADDON_PATH) : undefined;
-  const r = spawnSync(process.execPath, ["scripts/build-native.mjs"], { encoding: "utf8", env: { ...process.env, CC: "false" } });
+  const r = spawnSync(process.execPath, ["scripts/build-native.mjs"], { encoding: "utf8", env: { ...process.env, RLVR_NATIVE: "", CC: "false" } });
   expect(r.status).toBe(0);
   expect(r.stdout.trim()).toBe("rlvr: native add-on not built (false exited with status 1); every kernel runs on WebAssembly");
   if (before) expect(fs.readFileSync(ADDON_PATH).equals(before)).toBe(true);
