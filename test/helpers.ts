@@ -43,3 +43,23 @@ export function randomBatch(B: number, T: number, vocab: number, seed: number, s
 export function disposeBatch(b: LmBatch): void {
   tf.dispose([b.tokens, b.targets, b.mask]);
 }
+
+/**
+ * out[b,i,j] = Σ_k op(A)[b,i,k]·op(B)[b,k,j] in float64 by plain loops, op transposing where asked and a
+ * batch of 1 broadcasting: the oracle for every matMul kernel (WebAssembly and BLAS).
+ */
+export function naiveMatMul(a: Float32Array, b: Float32Array, batchA: number, batchB: number, M: number, K: number, N: number, tA: boolean, tB: boolean): Float64Array {
+  const batch = Math.max(batchA, batchB);
+  const out = new Float64Array(batch * M * N);
+  for (let n = 0; n < batch; n++) {
+    const oa = (batchA === 1 ? 0 : n) * M * K;
+    const ob = (batchB === 1 ? 0 : n) * K * N;
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += a[oa + (tA ? k * M + i : i * K + k)] * b[ob + (tB ? j * K + k : k * N + j)];
+        out[n * M * N + i * N + j] = s;
+      }
+  }
+  return out;
+}

@@ -4,6 +4,7 @@ import { initBackend } from "../../trainer/backend.ts";
 import { columnSum } from "../../trainer/model/layers.ts";
 import { COLUMN_SUM, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD, LINEAR } from "../../trainer/kernels/names.ts";
 import { Rng } from "../../datasets/rng.ts";
+import { naiveMatMul } from "../helpers.ts";
 
 // these are the WebAssembly kernels' tests: keep the native add-on (native.test.ts) out of them
 process.env.RLVR_NATIVE = "off";
@@ -14,23 +15,6 @@ beforeAll(async () => {
 
 const rng = new Rng(3);
 const randomArray = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
-
-/** out[b,i,j] = Σ_k op(A)[b,i,k]·op(B)[b,k,j] by plain loops: the oracle for the SIMD kernel. */
-function naive(a: Float32Array, b: Float32Array, batchA: number, batchB: number, M: number, K: number, N: number, tA: boolean, tB: boolean): Float32Array {
-  const batch = Math.max(batchA, batchB);
-  const out = new Float32Array(batch * M * N);
-  for (let n = 0; n < batch; n++) {
-    const oa = (batchA === 1 ? 0 : n) * M * K;
-    const ob = (batchB === 1 ? 0 : n) * K * N;
-    for (let i = 0; i < M; i++)
-      for (let j = 0; j < N; j++) {
-        let s = 0;
-        for (let k = 0; k < K; k++) s += a[oa + (tA ? k * M + i : i * K + k)] * b[ob + (tB ? j * K + k : k * N + j)];
-        out[n * M * N + i * N + j] = s;
-      }
-  }
-  return out;
-}
 
 const CASES: [number, number, number, number, number, boolean, boolean][] = [
   // batchA, batchB, M, K, N, transposeA, transposeB — sizes straddle the 4x16 blocks
@@ -57,7 +41,7 @@ test("the wasm batched/transposed matMul kernel matches plain loops", () => {
       const tb = tf.tensor3d(b, tB ? [bB, N, K] : [bB, K, N]);
       return tf.matMul(ta, tb, tA, tB);
     });
-    const want = naive(a, b, bA, bB, M, K, N, tA, tB);
+    const want = naiveMatMul(a, b, bA, bB, M, K, N, tA, tB);
     expect(got.shape).toEqual([Math.max(bA, bB), M, N]);
     const values = got.dataSync();
     got.dispose();
@@ -70,7 +54,7 @@ test("4-D attention-shaped products keep their outer dimensions", () => {
   const k = randomArray(2 * 3 * 5 * 4);
   const s = tf.tidy(() => tf.matMul(tf.tensor4d(q, [2, 3, 5, 4]), tf.tensor4d(k, [2, 3, 5, 4]), false, true));
   expect(s.shape).toEqual([2, 3, 5, 5]);
-  const want = naive(q, k, 6, 6, 5, 4, 5, false, true);
+  const want = naiveMatMul(q, k, 6, 6, 5, 4, 5, false, true);
   Array.from(s.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(want[i], 4));
   s.dispose();
 });

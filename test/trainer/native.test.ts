@@ -5,6 +5,7 @@ import { beforeAll, expect, test, vi } from "vitest";
 import { initBackend, matMulEngine } from "../../trainer/backend.ts";
 import { ADDON_PATH, blasLibrary, blasUnavailableReason, nativeAddon } from "../../trainer/kernels/native.ts";
 import { Rng } from "../../datasets/rng.ts";
+import { naiveMatMul } from "../helpers.ts";
 
 // The native paths run where `npm install` built the add-on and (for products) a BLAS library is
 // installed: CI installs gcc and libopenblas0 for them; elsewhere their tests say why they cannot run.
@@ -19,23 +20,6 @@ beforeAll(async () => {
 
 const rng = new Rng(11);
 const randomArray = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
-
-/** Σ_k op(A)·op(B) in float64 by plain loops: the oracle. */
-function naive(a: Float32Array, b: Float32Array, batchA: number, batchB: number, M: number, K: number, N: number, tA: boolean, tB: boolean): Float64Array {
-  const batch = Math.max(batchA, batchB);
-  const out = new Float64Array(batch * M * N);
-  for (let n = 0; n < batch; n++) {
-    const oa = (batchA === 1 ? 0 : n) * M * K;
-    const ob = (batchB === 1 ? 0 : n) * K * N;
-    for (let i = 0; i < M; i++)
-      for (let j = 0; j < N; j++) {
-        let s = 0;
-        for (let k = 0; k < K; k++) s += a[oa + (tA ? k * M + i : i * K + k)] * b[ob + (tB ? j * K + k : k * N + j)];
-        out[n * M * N + i * N + j] = s;
-      }
-  }
-  return out;
-}
 
 test.runIf(available)("every matMul (plain, batched, broadcast, transposed, K = 0) goes to BLAS and matches plain loops", () => {
   const cases: [number, number, number, number, number, boolean, boolean][] = [
@@ -55,7 +39,7 @@ test.runIf(available)("every matMul (plain, batched, broadcast, transposed, K = 
     expect(got.shape).toEqual([Math.max(bA, bB), M, N]);
     const values = got.dataSync();
     got.dispose();
-    const want = naive(a, b, bA, bB, M, K, N, tA, tB);
+    const want = naiveMatMul(a, b, bA, bB, M, K, N, tA, tB);
     values.forEach((v, i) => expect(Math.abs(v - want[i]), `case ${[bA, bB, M, K, N, tA, tB]} at ${i}`).toBeLessThan(1e-4 * Math.sqrt(K + 1)));
   }
 });

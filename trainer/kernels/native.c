@@ -76,37 +76,52 @@ static napi_value which(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// reads argc numbers after the heap (argument 0) into v; 0 and a thrown error on a bad call
+static int heap_args(napi_env env, napi_callback_info info, size_t argc, char** heap, size_t* bytes, double* v) {
+  napi_value argv[12];  // the heap and at most 11 numbers (bmm)
+  size_t got = argc + 1;
+  void* base;
+  napi_get_cb_info(env, info, &got, argv, NULL, NULL);
+  if (got != argc + 1 || napi_get_arraybuffer_info(env, argv[0], &base, bytes) != 0) {
+    napi_throw_error(env, NULL, "native kernel: needs the heap's ArrayBuffer and byte offsets");
+    return 0;
+  }
+  for (size_t i = 0; i < argc; i++)
+    if (napi_get_value_double(env, argv[i + 1], &v[i]) != 0) {
+      napi_throw_error(env, NULL, "native kernel: offsets and sizes must be numbers");
+      return 0;
+    }
+  *heap = (char*)base;
+  return 1;
+}
+
+// whether `floats` floats from byte offset `at` lie inside the heap; else `error` is thrown
+static int fits(napi_env env, const char* error, size_t at, size_t floats, size_t bytes) {
+  if (at + 4 * floats <= bytes) return 1;
+  napi_throw_error(env, NULL, error);
+  return 0;
+}
+
 // bmm(heap, a, b, out, batch, M, K, N, transA, transB, strideA, strideB): for each batch entry i,
 // out[M,N] = op(A)·op(B), A and B row-major at byte offsets a + 4·strideA·i and b + 4·strideB·i
 // (a stride of 0 broadcasts one matrix; the KV cache's matrices lie cap·d_head floats apart).
 static napi_value bmm(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value argv[12];
   double v[11];
-  void* base;
+  char* heap;
   size_t bytes;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 12 || !sgemm || napi_get_arraybuffer_info(env, argv[0], &base, &bytes) != 0) {
-    napi_throw_error(env, NULL, "bmm: needs an open BLAS, the heap's ArrayBuffer and 11 numbers");
+  if (!sgemm) {
+    napi_throw_error(env, NULL, "bmm: no BLAS library is open");
     return NULL;
   }
-  for (int i = 0; i < 11; i++)
-    if (napi_get_value_double(env, argv[i + 1], &v[i]) != 0) {
-      napi_throw_error(env, NULL, "bmm: arguments 2-12 must be numbers");
-      return NULL;
-    }
+  if (!heap_args(env, info, 11, &heap, &bytes, v)) return NULL;
   // offsets are bytes into a heap of up to 4 GB, past int32; the rest are sizes tfjs keeps small
   size_t a = (size_t)v[0], b = (size_t)v[1], out = (size_t)v[2], strideA = (size_t)v[9], strideB = (size_t)v[10];
   int batch = (int)v[3], M = (int)v[4], K = (int)v[5], N = (int)v[6], transA = v[7] != 0, transB = v[8] != 0;
-  char* heap = (char*)base;
   if (!single_threaded) {
     if (set_threads) set_threads(1);
     single_threaded = 1;
   }
-  if ((size_t)M * N * batch * 4 + out > bytes) {
-    napi_throw_error(env, NULL, "bmm: the output runs past the heap");
-    return NULL;
-  }
+  if (!fits(env, "bmm: the output runs past the heap", out, (size_t)M * N * batch, bytes)) return NULL;
   if (M == 0 || N == 0) return undefined(env);
   if (K == 0) {  // sgemm would leave beta·C = 0·(whatever was there), NaN included
     for (size_t x = 0; x < (size_t)M * N * batch; x++) ((float*)(heap + out))[x] = 0.0f;
@@ -180,25 +195,6 @@ CLONES static void gelugrad_rows(const float* restrict dy, const float* restrict
   for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (phi[i] + x[i] * (0.39894228040143268f * exp_neg(-0.5f * x[i] * x[i])));
 }
 
-// reads argc numbers after the heap (argument 0) into v; 0 and a thrown error on a bad call
-static int heap_args(napi_env env, napi_callback_info info, size_t argc, char** heap, size_t* bytes, double* v) {
-  napi_value argv[8];
-  size_t got = argc + 1;
-  void* base;
-  napi_get_cb_info(env, info, &got, argv, NULL, NULL);
-  if (got != argc + 1 || napi_get_arraybuffer_info(env, argv[0], &base, bytes) != 0) {
-    napi_throw_error(env, NULL, "native kernel: needs the heap's ArrayBuffer and byte offsets");
-    return 0;
-  }
-  for (size_t i = 0; i < argc; i++)
-    if (napi_get_value_double(env, argv[i + 1], &v[i]) != 0) {
-      napi_throw_error(env, NULL, "native kernel: offsets and sizes must be numbers");
-      return 0;
-    }
-  *heap = (char*)base;
-  return 1;
-}
-
 // gelu(heap, x, y, phi, n): y = x·Φ(x) and phi = Φ(x), n floats at byte offsets into the heap
 static napi_value gelu(napi_env env, napi_callback_info info) {
   double v[4];
@@ -206,10 +202,8 @@ static napi_value gelu(napi_env env, napi_callback_info info) {
   size_t bytes;
   if (!heap_args(env, info, 4, &heap, &bytes, v)) return NULL;
   size_t n = (size_t)v[3];
-  if ((size_t)v[0] + 4 * n > bytes || (size_t)v[1] + 4 * n > bytes || (size_t)v[2] + 4 * n > bytes) {
-    napi_throw_error(env, NULL, "gelu: an operand runs past the heap");
-    return NULL;
-  }
+  for (int i = 0; i < 3; i++)
+    if (!fits(env, "gelu: an operand runs past the heap", (size_t)v[i], n, bytes)) return NULL;
   gelu_rows((const float*)(heap + (size_t)v[0]), (float*)(heap + (size_t)v[1]), (float*)(heap + (size_t)v[2]), n);
   return undefined(env);
 }
@@ -222,10 +216,7 @@ static napi_value gelugrad(napi_env env, napi_callback_info info) {
   if (!heap_args(env, info, 5, &heap, &bytes, v)) return NULL;
   size_t n = (size_t)v[4];
   for (int i = 0; i < 4; i++)
-    if ((size_t)v[i] + 4 * n > bytes) {
-      napi_throw_error(env, NULL, "gelugrad: an operand runs past the heap");
-      return NULL;
-    }
+    if (!fits(env, "gelugrad: an operand runs past the heap", (size_t)v[i], n, bytes)) return NULL;
   gelugrad_rows((const float*)(heap + (size_t)v[0]), (const float*)(heap + (size_t)v[1]), (const float*)(heap + (size_t)v[2]),
                 (float*)(heap + (size_t)v[3]), n);
   return undefined(env);

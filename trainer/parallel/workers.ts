@@ -25,6 +25,9 @@ export const ParallelConfig = {
     .describe(`Data-parallel ranks (the main thread and workers-1 worker threads, each with its own backend and model replica): a step's prompts and its micro-batches are split across them, gradients are summed in a fixed order and one optimizer update keeps the replicas identical, so the run's metrics do not depend on this number. The update splits whole micro-batches: set micro_batch_size to at most the step's completions / workers. 0 (the default) = one rank per core, at most ${AUTO_MAX_RANKS}, on the wasm and cpu backends (each uses one core), fewer when there are fewer micro-batches to share, and 1 on the tfjs-node backends (they use every core already and refuse more than 1). 1 = one process.`),
 };
 
+/** Whether the current backend runs on one core (wasm, cpu), so that more ranks can help; tfjs-node uses them all. */
+const oneCoreBackend = () => ["wasm", "cpu"].includes(tf.getBackend());
+
 /**
  * The ranks a run gets for its workers setting, once the backend is chosen: a number ≥ 1 as set;
  * 0 = one per core (at most AUTO_MAX_RANKS and at most `shareable`, the micro-batches a step has to
@@ -32,7 +35,7 @@ export const ParallelConfig = {
  */
 export function rankCount(setting: number, shareable = Number.POSITIVE_INFINITY): number {
   if (setting > 0) return setting;
-  if (!["wasm", "cpu"].includes(tf.getBackend())) return 1;
+  if (!oneCoreBackend()) return 1;
   return Math.max(1, Math.min(os.availableParallelism(), AUTO_MAX_RANKS, shareable));
 }
 
@@ -88,7 +91,7 @@ export class WorkerPool {
   /** Starts `workers - 1` threads with replicas of `model`; rejects (and stops them all) if any fails to start. */
   static async start(model: Transformer, o: { workers: number; grpo?: GrpoConfig; referenceBase?: string; setting?: string }): Promise<WorkerPool> {
     // tfjs-node runs each op on all cores already: replicas would only compete for them
-    if (!["wasm", "cpu"].includes(tf.getBackend())) throw new UserError(`${o.setting ?? "train.workers"} ${o.workers} needs the wasm or cpu backend; the ${tf.getBackend()} backend already uses every core: run with workers 1`);
+    if (!oneCoreBackend()) throw new UserError(`${o.setting ?? "train.workers"} ${o.workers} needs the wasm or cpu backend; the ${tf.getBackend()} backend already uses every core: run with workers 1`);
     const layout = layoutOf(model.shapes());
     const params = layoutOf(new Map([...model.params].map(([name, v]) => [name, v.shape])));
     const weights = sharedFloats(layout.total);
