@@ -1,8 +1,10 @@
 /**
  * The differentiable building blocks of the transformer: linear, norms, GELU, FFN.
  * Gradients are written by hand so that each product takes the backend's fast path on wasm:
- * dy·Wᵀ transposes the small W and runs XNNPACK's plain product; xᵀ·dy (the weight gradient) goes
- * to our transposed-A kernel; bias gradients to our column-sum kernel (trainer/kernels/bmm.c).
+ * dy·Wᵀ transposes the small W and runs a plain product; xᵀ·dy (the weight gradient) is a
+ * transposed-A product; bias gradients go to our column-sum kernel (trainer/kernels/bmm.c). On wasm
+ * the products run on the machine's BLAS when the native add-on found one, else XNNPACK and our
+ * SIMD kernel (trainer/kernels/wasm-kernels.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import { COLUMN_SUM, GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD, LINEAR } from "../kernels/names.ts";
